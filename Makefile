@@ -1,0 +1,51 @@
+# Two set-up commands: `make run` starts the gateway, `make test` runs the whole suite.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: run test test-integration test-load lint fmt vet build binary bench clean venv dev
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+venv: $(VENV)/.installed
+dev: $(VENV)/.dev-installed
+
+run: $(VENV)/.installed  ## start the gateway (embedded defaults, or CONFIG=file)
+	$(BIN)/aigw serve $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+
+test: $(VENV)/.dev-installed  ## the whole suite (needs Redis and PostgreSQL on 127.0.0.1)
+	$(BIN)/pytest -q $(ARGS)
+
+test-integration: $(VENV)/.dev-installed  ## only the tests that use Redis/PostgreSQL
+	$(BIN)/pytest -q -m integration $(ARGS)
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check aigw tests bench scripts
+	$(BIN)/ruff format --check aigw tests bench scripts
+
+fmt: $(VENV)/.dev-installed
+	$(BIN)/ruff format aigw tests bench scripts
+	$(BIN)/ruff check --fix aigw tests bench scripts
+
+vet: $(VENV)/.dev-installed
+	$(BIN)/mypy aigw
+
+build: $(VENV)/.installed
+	$(BIN)/pip wheel --no-deps -w dist .
+
+bench: $(VENV)/.dev-installed  ## pass-through benchmark: mock upstream vs reference proxy vs aigw
+	$(BIN)/python bench/passthrough.py $(ARGS)
+
+clean:
+	rm -rf build dist *.egg-info .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,44 @@
+"""The `aigw` command: serve | keys | usage | migrate | bench.
+
+Each sub-command lives in its own module and registers itself here with one line.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from aigw import __version__
+
+app = typer.Typer(
+    name="aigw",
+    help="aigw: an AI gateway speaking the OpenAI API in front of many providers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"aigw {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    pass
+
+
+def _register() -> None:
+    from aigw.cli import serve
+
+    serve.register(app)
+
+
+def main() -> None:
+    _register()
+    app()

@@ -1,0 +1,163 @@
+"""`aigw serve`: run the gateway (one process, or N workers sharing the port)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import typer
+
+from aigw import config as configmod
+from aigw.config import Config, ConfigError
+
+log = logging.getLogger("aigw")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+
+
+def serve(
+    config: Path | None = typer.Option(
+        None,
+        "--config",
+        "-c",
+        envvar="AIGW_CONFIG",
+        help="YAML config file (default: embedded defaults).",
+    ),
+    host: str | None = typer.Option(None, "--host", help="Address to listen on."),
+    port: int | None = typer.Option(None, "--port", "-p", help="Port to listen on."),
+    workers: int | None = typer.Option(
+        None, "--workers", "-w", min=1, help="Processes sharing the port (SO_REUSEPORT)."
+    ),
+) -> None:
+    """Start the gateway."""
+    try:
+        cfg = configmod.load(config)
+    except ConfigError as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(2) from None
+    if host is not None:
+        cfg.server.host = host
+    if port is not None:
+        cfg.server.port = port
+    if workers is not None:
+        cfg.server.workers = workers
+    from aigw.observability import logging as obslog
+
+    obslog.setup(cfg.logging.level, cfg.logging.format)
+    if not cfg.logging.access_log:
+        logging.getLogger("aigw.access").setLevel(logging.WARNING)
+    if cfg.server.workers == 1:
+        code = run_worker(cfg)
+    else:
+        code = run_workers(cfg)
+    raise typer.Exit(code)
+
+
+def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 0) -> int:
+    """Run one server process until SIGTERM/SIGINT, then drain and return the exit code."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # Windows: the default loop works too
+        pass
+    return asyncio.run(_serve(cfg, sock, worker_id))
+
+
+async def _serve(cfg: Config, sock: socket.socket | None, worker_id: int) -> int:
+    from aiohttp import web
+
+    from aigw.server.app import create_app
+
+    app = create_app(cfg)
+    runner = web.AppRunner(
+        app,
+        handler_cancellation=True,
+        shutdown_timeout=cfg.server.drain_timeout,
+        access_log=None,
+    )
+    await runner.setup()
+    if sock is None:
+        sock = bind_socket(cfg.server.host, cfg.server.port, reuse_port=False)
+    site = web.SockSite(runner, sock)
+    await site.start()
+    host, port = sock.getsockname()[:2]
+    log.info(
+        "aigw listening",
+        extra={
+            "host": host,
+            "port": port,
+            "worker": worker_id,
+            "pid": os.getpid(),
+            "models": len(cfg.models),
+        },
+    )
+    if not cfg.providers:
+        log.warning(
+            "no providers configured: set OPENAI_API_KEY (or ANTHROPIC_API_KEY, "
+            "COHERE_API_KEY) or pass --config; see config.example.yaml"
+        )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info(
+        "shutting down: draining in-flight requests",
+        extra={"drain_timeout_s": cfg.server.drain_timeout, "worker": worker_id},
+    )
+    await runner.cleanup()  # stops accepting, waits for handlers (bounded), closes
+    log.info("stopped", extra={"worker": worker_id})
+    return 0
+
+
+def _worker_main(cfg: Config, sock: socket.socket, worker_id: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    sys.exit(run_worker(cfg, sock, worker_id))
+
+
+def run_workers(cfg: Config) -> int:
+    """N processes accept on the same port: each binds its own SO_REUSEPORT socket so the
+    kernel spreads connections across them."""
+    ctx = multiprocessing.get_context("fork")
+    procs = []
+    for i in range(cfg.server.workers):
+        sock = bind_socket(cfg.server.host, cfg.server.port, reuse_port=True)
+        p = ctx.Process(target=_worker_main, args=(cfg, sock, i), daemon=False)
+        p.start()
+        sock.close()
+        procs.append(p)
+    log.info("started workers", extra={"workers": len(procs)})
+
+    def forward(signum: int, _frame: object) -> None:
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = 0
+    for p in procs:
+        p.join()
+        code = code or (p.exitcode or 0)
+    return code

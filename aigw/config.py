@@ -1,0 +1,318 @@
+"""Configuration: YAML with ${VAR} / ${VAR:-default} interpolation, validated at start-up.
+
+Every problem becomes one `ConfigError` line that names the key path, e.g.
+`config error: providers.openai.timeout: invalid duration 'soon' (use e.g. 500ms, 30s, 5m)`.
+Each stage keeps its own section model next to its code (`aigw/<stage>/settings.py`); this
+module assembles them and owns the parsing helpers they share.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+
+class ConfigError(Exception):
+    """An invalid configuration; str() is the one line shown to the user."""
+
+
+# --- value parsers shared by every section -------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.I)
+_SIZE_UNITS = {
+    None: 1,
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def parse_duration(v: Any) -> float:
+    """'500ms' | '30s' | '5m' | '2h' | '30d' | a number of seconds -> seconds."""
+    if isinstance(v, bool):
+        raise ValueError(f"invalid duration {v!r}")
+    if isinstance(v, int | float):
+        if v < 0:
+            raise ValueError("a duration cannot be negative")
+        return float(v)
+    m = _DURATION.match(str(v))
+    if not m:
+        raise ValueError(f"invalid duration {v!r} (use e.g. 500ms, 30s, 5m)")
+    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+
+
+def parse_size(v: Any) -> int:
+    """'10MB' | '512KiB' | a number of bytes -> bytes."""
+    if isinstance(v, bool):
+        raise ValueError(f"invalid size {v!r}")
+    if isinstance(v, int | float):
+        if v < 0:
+            raise ValueError("a size cannot be negative")
+        return int(v)
+    m = _SIZE.match(str(v))
+    if not m:
+        raise ValueError(f"invalid size {v!r} (use e.g. 512KB, 10MB)")
+    unit = m.group(2).lower() if m.group(2) else None
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Size = Annotated[int, BeforeValidator(parse_size)]
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+# --- sections owned by this module ----------------------------------------------------------
+
+
+class ServerConfig(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1, le=256)
+    read_timeout: Duration = 30.0  # client must send its request within this
+    write_timeout: Duration = 30.0  # a non-streamed answer must be written within this
+    max_body_bytes: Size = 10 * 1000**2
+    drain_timeout: Duration = 30.0  # on SIGTERM: how long in-flight requests may finish
+    request_timeout: Duration = 600.0  # default deadline of a whole request
+
+
+class ProviderConfig(Section):
+    name: str = ""  # filled from the key in `providers:`
+    type: str = ""  # openai | anthropic | cohere; defaults to the name when that is a known type
+    api_key: str | None = Field(default=None, repr=False)
+    base_url: str = ""
+    timeout: Duration = 60.0  # read timeout: the longest wait for the next byte
+    connect_timeout: Duration = 10.0
+    max_connections: int = Field(1000, ge=1)
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Anthropic: version header and the max_tokens used when the client gives none.
+    api_version: str | None = None
+    default_max_tokens: int = Field(4096, ge=1)
+    models: list[str] = Field(default_factory=list)  # extra names to list in /v1/models
+
+    @field_validator("base_url")
+    @classmethod
+    def _strip_slash(cls, v: str) -> str:
+        return v.rstrip("/")
+
+
+class DeploymentConfig(Section):
+    provider: str
+    model: str | None = None  # upstream model name; defaults to the client-facing name
+    weight: float = Field(1.0, gt=0)
+    max_concurrency: int | None = Field(None, ge=1)
+    price: dict[str, float] | None = None  # {input, output, cached_input} USD per 1M tokens
+    name: str = ""  # filled: "<provider>/<model>"
+
+
+class ModelConfig(Section):
+    """A client-facing model name. Short forms accepted:
+    `{provider: p, model: m}` (one deployment) and a list of those."""
+
+    deployments: list[DeploymentConfig]
+    fallbacks: list[str] = Field(default_factory=list)
+    balancer: Literal["weighted", "least_busy", "lowest_latency"] = "weighted"
+    router: str | None = None  # name of a cost router (routing issue)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_forms(cls, v: Any) -> Any:
+        if isinstance(v, list):
+            return {"deployments": v}
+        if isinstance(v, dict) and "deployments" not in v and "provider" in v:
+            dep = {k: v[k] for k in v if k not in ("fallbacks", "balancer", "router")}
+            rest = {k: v[k] for k in v if k in ("fallbacks", "balancer", "router")}
+            return {"deployments": [dep], **rest}
+        return v
+
+
+class LoggingConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["json", "text"] = "json"
+    access_log: bool = True
+    log_prompts: bool = False  # prompts and answers reach the logs only when this is on
+
+
+KNOWN_PROVIDER_TYPES = ("openai", "anthropic", "cohere")
+
+
+def _default_base_url(ptype: str) -> str:
+    from aigw.providers import registry
+
+    return registry.get(ptype).default_base_url
+
+
+class Config(Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    data_dir: str = Field(default_factory=lambda: os.environ.get("AIGW_DATA_DIR", ".aigw"))
+
+    @model_validator(mode="after")
+    def _link(self) -> Config:
+        from aigw.providers import registry
+
+        for name, p in self.providers.items():
+            p.name = name
+            if not p.type:
+                if name not in KNOWN_PROVIDER_TYPES:
+                    raise ValueError(
+                        f"providers.{name}.type: missing (one of {', '.join(registry.names())})"
+                    )
+                p.type = name
+            if p.type not in registry.names():
+                raise ValueError(
+                    f"providers.{name}.type: unknown provider type {p.type!r} "
+                    f"(one of {', '.join(registry.names())})"
+                )
+            if not p.base_url:
+                p.base_url = _default_base_url(p.type)
+        for mname, m in self.models.items():
+            if not m.deployments:
+                raise ValueError(f"models.{mname}: needs at least one deployment")
+            for i, d in enumerate(m.deployments):
+                if d.provider not in self.providers:
+                    raise ValueError(
+                        f"models.{mname}.deployments.{i}.provider: unknown provider "
+                        f"{d.provider!r} (configured: {', '.join(self.providers) or 'none'})"
+                    )
+                d.model = d.model or mname
+                d.name = f"{d.provider}/{d.model}"
+            for fb in m.fallbacks:
+                if fb not in self.models:
+                    raise ValueError(f"models.{mname}.fallbacks: unknown model {fb!r}")
+        return self
+
+
+# --- loading ------------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+def interpolate(value: Any, env: dict[str, str], path: str = "") -> Any:
+    """Replace ${VAR} and ${VAR:-default} in every string value (not in keys)."""
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{path}.{i}") for i, v in enumerate(value)]
+    if isinstance(value, str) and "${" in value:
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env and env[name] != "":
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(
+                f"config error: {path}: environment variable {name} is not set "
+                f"(write ${{{name}:-}} to make it optional)"
+            )
+
+        return _VAR.sub(sub, value)
+    return value
+
+
+def _format_validation_error(e: ValidationError) -> str:
+    err = e.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"] if p not in ("function-before",))
+    msg = err["msg"]
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    # Validators on the whole file already put the key path in their message.
+    if not loc or (msg.split(":")[0].count(".") >= 1 and ":" in msg):
+        return f"config error: {msg}"
+    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
+    return f"config error: {loc}: {msg}{more}"
+
+
+def from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -> Config:
+    env = dict(os.environ) if env is None else env
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError("config error: the file must hold a mapping of sections at its top")
+    data = interpolate(raw, env)
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e)) from None
+
+
+def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
+    """Load a config file, or the embedded defaults (providers from the environment) when
+    `path` is None."""
+    env = dict(os.environ) if env is None else env
+    if path is None:
+        return defaults_from_env(env)
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ConfigError(f"config error: cannot read {p}: {e.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"config error: {p}: invalid YAML{where}: {problem}") from None
+    return from_dict(raw or {}, env)
+
+
+# Environment variables that turn a provider on when there is no config file.
+ENV_PROVIDERS = {
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
+    "cohere": ("COHERE_API_KEY", "COHERE_BASE_URL"),
+}
+
+
+def defaults_from_env(env: dict[str, str]) -> Config:
+    """Embedded defaults: every provider whose key is in the environment, with its usual
+    models; any other upstream model is reachable as `<provider>/<model>`."""
+    from aigw.providers import registry
+
+    providers: dict[str, Any] = {}
+    models: dict[str, Any] = {}
+    for name, (key_var, url_var) in ENV_PROVIDERS.items():
+        key = env.get(key_var)
+        if not key:
+            continue
+        providers[name] = {"api_key": key}
+        if env.get(url_var):
+            providers[name]["base_url"] = env[url_var]
+        for m in registry.get(name).default_models:
+            models.setdefault(m, {"provider": name})
+    raw: dict[str, Any] = {"providers": providers, "models": models}
+    if env.get("AIGW_HOST"):
+        raw.setdefault("server", {})["host"] = env["AIGW_HOST"]
+    if env.get("AIGW_PORT"):
+        raw.setdefault("server", {})["port"] = env["AIGW_PORT"]
+    return from_dict(raw, env)

@@ -1,0 +1,107 @@
+"""The request's way through the gateway: a context, the result types, and the stage chain.
+
+Every stage is an object with `async def handle(ctx, call_next) -> Result`. Stages are composed
+once at start-up (see `server/app.py`), outermost first: auth -> limits -> cache -> dispatch.
+A stage may answer by itself (a cache hit, a 429), or call the next one and look at or wrap
+what comes back. Work that must wait until a response has fully reached the client (usage
+records, limiter settlement, storing a streamed answer) is registered with `ctx.on_finish`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aigw.types import Principal, Usage
+
+
+@dataclass(slots=True)
+class JSONResult:
+    """A complete, non-streamed answer (OpenAI shape). `raw` is the upstream's bytes when the
+    gateway passes them through unchanged, so they need not be serialised again."""
+
+    body: dict[str, Any]
+    status: int = 200
+    raw: bytes | None = None
+
+
+@dataclass(slots=True)
+class StreamResult:
+    """A streamed answer: OpenAI `chat.completion.chunk` dicts, in order, as they arrive."""
+
+    chunks: AsyncIterator[dict[str, Any]]
+
+
+Result = JSONResult | StreamResult
+
+FinishCallback = Callable[["RequestContext"], Awaitable[None] | None]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    endpoint: str  # "chat" | "embeddings" | "messages"
+    body: dict[str, Any]  # the client's request, OpenAI shape
+    headers: Mapping[str, str]  # the client's request headers
+    model: str  # the model name the client asked for
+    stream: bool = False
+    principal: Principal = field(default_factory=Principal)
+    started: float = field(default_factory=time.perf_counter)
+    deadline: float | None = None  # perf_counter() time after which the request must not start
+    priority: int = 0
+    # Filled on the way through:
+    usage: Usage | None = None
+    status: int = 200  # final status, set when the response ends
+    error_kind: str | None = None
+    cache: str | None = None  # "hit" | "semantic" | "miss" | "bypass"
+    provider: str | None = None
+    deployment: str | None = None
+    upstream_model: str | None = None
+    upstream_ms: float | None = None
+    ttfb_ms: float | None = None  # time to first streamed byte from upstream
+    attempts: int = 0
+    cost: float | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    extra_log: dict[str, Any] = field(default_factory=dict)
+    _on_finish: list[FinishCallback] = field(default_factory=list)
+
+    def on_finish(self, cb: FinishCallback) -> None:
+        self._on_finish.append(cb)
+
+    async def finish(self) -> None:
+        """Run the finish callbacks once, innermost stage first; one failing does not stop
+        the others (each stage logs its own failures)."""
+        callbacks, self._on_finish = self._on_finish, []
+        for cb in reversed(callbacks):
+            try:
+                r = cb(self)
+                if r is not None:
+                    await r
+            except Exception:  # a bug in one stage's bookkeeping must not hide the others'
+                import logging
+
+                logging.getLogger("aigw").exception("finish callback failed")
+
+
+Handler = Callable[[RequestContext], Awaitable[Result]]
+
+
+class Stage(Protocol):
+    async def handle(self, ctx: RequestContext, call_next: Handler) -> Result: ...
+
+
+def compose(stages: list[Stage], last: Handler) -> Handler:
+    """Build one handler from the stages, outermost first."""
+    handler = last
+    for stage in reversed(stages):
+        handler = _bind(stage, handler)
+    return handler
+
+
+def _bind(stage: Stage, nxt: Handler) -> Handler:
+    async def run(ctx: RequestContext) -> Result:
+        return await stage.handle(ctx, nxt)
+
+    return run

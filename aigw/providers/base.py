@@ -1,0 +1,131 @@
+"""The seam every provider fills: pure translation between OpenAI's API and the provider's.
+
+An adapter does no I/O. `providers/http.py` owns the sessions and makes the calls;
+`routing/dispatch.py` puts the two together. A new provider is one module with one adapter
+object and one line in `providers/registry.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aigw.config import ProviderConfig
+from aigw.types import GatewayError, Usage
+
+
+@dataclass(slots=True)
+class UpstreamRequest:
+    path: str  # appended to the provider's base_url, e.g. "/chat/completions"
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class StreamTranslator(Protocol):
+    """Turns the provider's SSE events into OpenAI chunk dicts, one stream per instance."""
+
+    usage: Usage | None  # known once the provider reported it
+
+    def feed(self, event: str | None, data: bytes) -> list[dict[str, Any]]:
+        """One SSE event (its `event:` name, if any, and its `data:` payload). May raise
+        GatewayError for an error event."""
+        ...
+
+    def close(self) -> list[dict[str, Any]]:
+        """The upstream stream ended: any chunks still owed to the client."""
+        ...
+
+
+class ProviderAdapter(Protocol):
+    type: str
+    default_base_url: str
+    default_models: tuple[str, ...]
+    # True when the provider speaks OpenAI's format, so its bytes can be passed through.
+    passthrough: bool
+
+    def chat_request(
+        self, conf: ProviderConfig, body: dict[str, Any], model: str, stream: bool
+    ) -> UpstreamRequest: ...
+
+    def chat_response(self, body: dict[str, Any], model: str) -> dict[str, Any]: ...
+
+    def chat_stream(self, model: str) -> StreamTranslator: ...
+
+    def embeddings_request(
+        self, conf: ProviderConfig, body: dict[str, Any], model: str
+    ) -> UpstreamRequest: ...
+
+    def embeddings_response(
+        self, body: dict[str, Any], model: str, request: dict[str, Any]
+    ) -> dict[str, Any]: ...
+
+    def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
+        """Map an upstream error response to the client's error (and mark it retryable)."""
+        ...
+
+
+def retry_after_seconds(headers: dict[str, str]) -> float | None:
+    """Retry-After (seconds or HTTP date) or the provider's ms variants, in seconds."""
+    for name in ("retry-after-ms", "x-ratelimit-reset-after-ms"):
+        v = headers.get(name) or headers.get(name.title())
+        if v:
+            try:
+                return float(v) / 1000.0
+            except ValueError:
+                pass
+    v = headers.get("retry-after") or headers.get("Retry-After")
+    if not v:
+        return None
+    try:
+        return max(0.0, float(v))
+    except ValueError:
+        import time
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(v).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def upstream_status_error(
+    status: int,
+    message: str,
+    headers: dict[str, str],
+    provider: str,
+    type_: str | None = None,
+    code: str | None = None,
+    param: str | None = None,
+) -> GatewayError:
+    """The gateway's common mapping of an upstream failure status:
+    4xx passes through (429 retryable, with its Retry-After), 5xx/529 -> 502 retryable."""
+    ra = retry_after_seconds(headers)
+    if status == 429:
+        return GatewayError(
+            429,
+            message,
+            type_ or "rate_limit_error",
+            code or "rate_limit_exceeded",
+            param,
+            retryable=True,
+            retry_after=ra,
+        )
+    if status in (408,):
+        return GatewayError(
+            504,
+            f"{provider}: upstream timed out: {message}",
+            "api_error",
+            "upstream_timeout",
+            retryable=True,
+            retry_after=ra,
+        )
+    if 400 <= status < 500:
+        return GatewayError(status, message, type_ or "invalid_request_error", code, param)
+    return GatewayError(
+        502,
+        f"{provider}: upstream error {status}: {message}",
+        "api_error",
+        code or "upstream_error",
+        retryable=True,
+        retry_after=ra,
+    )

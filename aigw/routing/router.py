@@ -1,0 +1,90 @@
+"""Which deployments may answer a model name, in the order to try them."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig
+from aigw.providers import registry
+from aigw.providers.base import ProviderAdapter
+from aigw.types import model_not_found
+
+
+@dataclass(slots=True, frozen=True)
+class Target:
+    model_name: str  # the client-facing name this target serves
+    deployment: DeploymentConfig
+    provider: ProviderConfig
+    adapter: ProviderAdapter
+
+    @property
+    def name(self) -> str:
+        return self.deployment.name
+
+    @property
+    def upstream_model(self) -> str:
+        return self.deployment.model or self.model_name
+
+
+class Router:
+    def __init__(self, config: Config, rng: random.Random | None = None) -> None:
+        self.config = config
+        self._rng = rng or random.Random()
+        self._targets: dict[str, list[Target]] = {
+            name: [self._target(name, d) for d in m.deployments]
+            for name, m in config.models.items()
+        }
+
+    def _target(self, model_name: str, d: DeploymentConfig) -> Target:
+        p = self.config.providers[d.provider]
+        return Target(model_name, d, p, registry.get(p.type))
+
+    def model_names(self) -> list[str]:
+        return list(self._targets)
+
+    def model_config(self, name: str) -> ModelConfig | None:
+        return self.config.models.get(name)
+
+    def targets(self, model: str) -> list[Target]:
+        """The deployments of one model name; `<provider>/<upstream model>` reaches any model
+        of a configured provider without listing it."""
+        ts = self._targets.get(model)
+        if ts is not None:
+            return ts
+        prov, sep, upstream = model.partition("/")
+        if sep and upstream and prov in self.config.providers:
+            d = DeploymentConfig(provider=prov, model=upstream, name=model)
+            ts = [self._target(model, d)]
+            self._targets[model] = ts
+            return ts
+        raise model_not_found(model)
+
+    def plan(self, model: str) -> list[list[Target]]:
+        """Groups to try in order: the model's own deployments (balanced), then each
+        fallback model's, transitively, each model once."""
+        groups: list[list[Target]] = []
+        seen: set[str] = set()
+        queue = [model]
+        while queue:
+            name = queue.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            groups.append(self.order(name, self.targets(name)))
+            mc = self.config.models.get(name)
+            if mc:
+                queue.extend(mc.fallbacks)
+        return groups
+
+    def order(self, model: str, targets: list[Target]) -> list[Target]:
+        """Weighted random order (without replacement)."""
+        if len(targets) <= 1:
+            return targets
+        pool = list(targets)
+        out: list[Target] = []
+        while pool:
+            pick = self._rng.choices(pool, weights=[t.deployment.weight for t in pool])[0]
+            pool.remove(pick)
+            out.append(pick)
+        return out

@@ -1,0 +1,37 @@
+"""The aiohttp application: middlewares, routes, and the gateway's lifecycle."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from aigw.config import Config
+from aigw.server import middleware
+from aigw.server.gateway import Gateway
+from aigw.server.routes import chat, embeddings, health, models
+from aigw.server.state import CONFIG, GATEWAY
+
+
+def create_app(config: Config, gateway: Gateway | None = None) -> web.Application:
+    gw = gateway or Gateway(config)
+    app = web.Application(
+        client_max_size=config.server.max_body_bytes,
+        middlewares=[middleware.request_context],
+        handler_args={"max_field_size": 16384},
+    )
+    app[GATEWAY] = gw
+    app[CONFIG] = config
+    app.router.add_get("/health", health.health)
+    app.router.add_get("/v1/models", models.list_models)
+    app.router.add_get("/v1/models/{model:.+}", models.get_model)
+    app.router.add_post("/v1/chat/completions", chat.chat_completions)
+    app.router.add_post("/v1/embeddings", embeddings.embeddings)
+
+    async def start(_: web.Application) -> None:
+        await gw.start()
+
+    async def stop(_: web.Application) -> None:
+        await gw.stop()
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(stop)
+    return app

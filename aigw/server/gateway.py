@@ -1,0 +1,51 @@
+"""The composition root: builds every component once from the config and wires the stages.
+
+To add a stage (auth, limits, cache, ...): build it in `Gateway.__init__` and put it in
+`self.stages` at its place on the request's way. Components with connections to open or
+close register them with `on_start` / `on_stop`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aigw.config import Config
+from aigw.pipeline import Handler, Stage, compose
+from aigw.providers.http import UpstreamClient
+from aigw.routing.dispatch import Dispatcher
+from aigw.routing.router import Router
+
+Hook = Callable[[], Awaitable[None]]
+
+
+class Gateway:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self._start: list[Hook] = []
+        self._stop: list[Hook] = []
+
+        self.client = UpstreamClient(config.providers)
+        self.on_start(self.client.start)
+        self.on_stop(self.client.close)
+        self.router = Router(config)
+        self.dispatcher = Dispatcher(self.router, self.client)
+
+        # The request's way, outermost first (see docs/ARCHITECTURE.md).
+        self.stages: list[Stage] = []
+
+        self.chat: Handler = compose(self.stages, self.dispatcher.chat)
+        self.embeddings: Handler = compose(self.stages, self.dispatcher.embeddings)
+
+    def on_start(self, hook: Hook) -> None:
+        self._start.append(hook)
+
+    def on_stop(self, hook: Hook) -> None:
+        self._stop.append(hook)
+
+    async def start(self) -> None:
+        for hook in self._start:
+            await hook()
+
+    async def stop(self) -> None:
+        for hook in reversed(self._stop):
+            await hook()

@@ -1,0 +1,47 @@
+"""Reading the client's request: the body (bounded in size and time) and its context."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from aigw.pipeline import RequestContext
+from aigw.server.state import config
+from aigw.types import bad_request
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    timeout = config(request).server.read_timeout
+    try:
+        async with asyncio.timeout(timeout):
+            raw = await request.read()  # raises 413 past server.max_body_bytes
+    except TimeoutError:
+        raise web.HTTPRequestTimeout() from None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise bad_request(
+            "We could not parse the JSON body of your request. The body must be valid JSON.",
+            code="invalid_json",
+        ) from None
+    if not isinstance(body, dict):
+        raise bad_request("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def new_context(
+    request: web.Request, endpoint: str, body: dict[str, Any], stream: bool = False
+) -> RequestContext:
+    ctx = RequestContext(
+        request_id=request["request_id"],
+        endpoint=endpoint,
+        body=body,
+        headers=request.headers,
+        model=body["model"],
+        stream=stream,
+    )
+    request["ctx"] = ctx
+    return ctx

@@ -1,0 +1,95 @@
+"""Writing a pipeline result to the client: JSON, or Server-Sent Events flushed per chunk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from aigw.pipeline import JSONResult, RequestContext, Result
+from aigw.server.state import config
+from aigw.types import GatewayError
+
+log = logging.getLogger("aigw")
+
+SSE_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",  # nginx and friends: do not buffer the stream
+}
+DONE = b"data: [DONE]\n\n"
+
+
+def gateway_headers(ctx: RequestContext) -> dict[str, str]:
+    h = {"X-Request-ID": ctx.request_id}
+    if ctx.attempts:
+        h["x-aigw-attempts"] = str(ctx.attempts)
+    if ctx.upstream_ms is not None and not ctx.stream:
+        h["x-aigw-upstream-ms"] = f"{ctx.upstream_ms:.3f}"
+    if ctx.ttfb_ms is not None:
+        h["x-aigw-upstream-ttfb-ms"] = f"{ctx.ttfb_ms:.3f}"
+    if ctx.deployment:
+        h["x-aigw-deployment"] = ctx.deployment
+    if ctx.cache:
+        h["x-aigw-cache"] = ctx.cache
+    h.update(ctx.response_headers)
+    return h
+
+
+async def send(request: web.Request, ctx: RequestContext, result: Result) -> web.StreamResponse:
+    """Write the result, then run the context's finish callbacks (shielded: a client that
+    disconnects must not cancel usage bookkeeping)."""
+    try:
+        if isinstance(result, JSONResult):
+            body = result.raw if result.raw is not None else orjson.dumps(result.body)
+            resp: web.StreamResponse = web.Response(
+                status=result.status,
+                body=body,
+                content_type="application/json",
+                headers=gateway_headers(ctx),
+            )
+            ctx.status = result.status
+            await resp.prepare(request)
+            await resp.write_eof()
+            return resp
+        return await _stream(request, ctx, result.chunks)
+    finally:
+        await asyncio.shield(ctx.finish())
+
+
+async def _stream(request: web.Request, ctx: RequestContext, chunks: Any) -> web.StreamResponse:
+    headers = {**SSE_HEADERS, **gateway_headers(ctx)}
+    resp = web.StreamResponse(status=200, headers=headers)
+    want_usage = bool((ctx.body.get("stream_options") or {}).get("include_usage"))
+    write_timeout = config(request).server.write_timeout
+    try:
+        await resp.prepare(request)
+        try:
+            async for chunk in chunks:
+                if not want_usage and "usage" in chunk:
+                    if not chunk.get("choices"):
+                        continue  # the usage-only chunk the gateway asked for itself
+                    chunk = {k: v for k, v in chunk.items() if k != "usage"}
+                async with asyncio.timeout(write_timeout):
+                    await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+            await resp.write(DONE)
+        except GatewayError as e:
+            # Mid-stream failure: the client sees an error event, as OpenAI sends one.
+            ctx.status = e.status
+            ctx.error_kind = e.code or e.type
+            log.warning(
+                "stream ended by upstream error",
+                extra={"status": e.status, "error": ctx.error_kind},
+            )
+            await resp.write(b"data: " + e.to_json() + b"\n\n")
+        await resp.write_eof()
+    except (ConnectionResetError, asyncio.CancelledError, TimeoutError):
+        ctx.status = 499  # client closed the connection (or stopped reading)
+        ctx.error_kind = "client_disconnected"
+        raise
+    finally:
+        await chunks.aclose()
+    return resp

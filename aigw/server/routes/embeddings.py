@@ -1,0 +1,42 @@
+"""POST /v1/embeddings: float or base64 vectors in OpenAI's list shape."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from aigw.server.request import new_context, read_json
+from aigw.server.responses import send
+from aigw.server.state import gateway
+from aigw.types import bad_request
+
+
+def check_embeddings(body: dict) -> None:
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise bad_request("you must provide a model parameter", "model")
+    inp = body.get("input")
+    ok = (isinstance(inp, str) and inp != "") or (
+        isinstance(inp, list)
+        and inp
+        and all(
+            isinstance(x, str)
+            or isinstance(x, int)
+            or (isinstance(x, list) and all(isinstance(t, int) for t in x))
+            for x in inp
+        )
+    )
+    if not ok:
+        raise bad_request(
+            "'input' must be a non-empty string, array of strings, or array of token arrays",
+            "input",
+        )
+    fmt = body.get("encoding_format", "float")
+    if fmt not in ("float", "base64"):
+        raise bad_request("'encoding_format' must be 'float' or 'base64'", "encoding_format")
+
+
+async def embeddings(request: web.Request) -> web.StreamResponse:
+    body = await read_json(request)
+    check_embeddings(body)
+    ctx = new_context(request, "embeddings", body)
+    result = await gateway(request).embeddings(ctx)
+    return await send(request, ctx, result)
