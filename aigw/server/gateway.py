@@ -30,8 +30,17 @@ class Gateway:
         self.router = Router(config)
         self.dispatcher = Dispatcher(self.router, self.client)
 
-        # The request's way, outermost first (see docs/ARCHITECTURE.md).
+        # The request's way, outermost first (see docs/ARCHITECTURE.md). Each component
+        # builds its stage here and puts it in its place; an absent feature adds nothing.
         self.stages: list[Stage] = []
+        # 1. observability (metrics/tracing of the whole request)
+        # 2. auth (principal from API key or JWT)
+        # 3. rate limits (requests and tokens, reserve then settle)
+        # 4. budgets and quotas (reserve worst-case cost, settle real)
+        # 5. cost router ("auto" -> concrete model name)
+        # 6. cache (exact, then semantic)
+        # 7. usage recording (on finish)
+        # last: dispatcher (queue, retries, breakers, failover), below
 
         self.chat: Handler = compose(self.stages, self.dispatcher.chat)
         self.embeddings: Handler = compose(self.stages, self.dispatcher.embeddings)
