@@ -35,11 +35,11 @@ class Gateway:
         self.stages: list[Stage] = []
         # 1. observability (metrics/tracing of the whole request)
         # 2. auth (principal from API key or JWT)
-        # 3. rate limits (requests and tokens, reserve then settle)
-        # 4. budgets and quotas (reserve worst-case cost, settle real)
-        # 5. cost router ("auto" -> concrete model name)
-        # 6. cache (exact, then semantic)
-        # 7. usage recording (on finish)
+        # 3. usage recording (registers on_finish: every answered request, hits included)
+        # 4. rate limits (requests and tokens, reserve then settle)
+        # 5. budgets and quotas (reserve worst-case cost, settle real)
+        # 6. cost router ("auto" -> concrete model name)
+        # 7. cache (exact, then semantic)
         # last: dispatcher (queue, retries, breakers, failover), below
 
         self.chat: Handler = compose(self.stages, self.dispatcher.chat)
