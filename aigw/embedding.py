@@ -1,0 +1,93 @@
+"""Sentence embeddings for the semantic cache and the router: model2vec static embeddings.
+
+The default model (minishlab's potion-base-8M, int8, MIT) ships inside the package under
+aigw/models/ and is loaded by absolute path with HF_HUB_OFFLINE=1: model2vec treats a path
+that does not exist as a Hugging Face hub id and would go to the network. A hub id can
+still be named explicitly by users who have the network.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+BUNDLED_MODEL = "potion-base-8M-int8"
+
+_lock = threading.Lock()
+_cache: dict[str, Embedder] = {}
+
+
+def bundled_model_path() -> Path:
+    """Absolute path of the bundled model, inside a PyInstaller bundle or the installed package."""
+    meipass = getattr(sys, "_MEIPASS", None)
+    if meipass:
+        frozen = Path(meipass) / "aigw" / "models" / BUNDLED_MODEL
+        if frozen.is_dir():
+            return frozen
+    return Path(__file__).resolve().parent / "models" / BUNDLED_MODEL
+
+
+def _looks_like_path(s: str) -> bool:
+    return s.startswith(("/", "./", "../", "~")) or (os.sep in s and Path(s).exists())
+
+
+class Embedder:
+    """A loaded model2vec model; `embed` returns L2-normalised float32 rows (zeros stay zeros)."""
+
+    def __init__(self, model: Any, name: str) -> None:
+        self._model = model
+        self.name = name
+        self.dim = int(model.dim)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if isinstance(texts, str):
+            texts = [texts]
+        # use_multiprocessing=False: the request path embeds one text at a time.
+        vecs = np.asarray(self._model.encode(list(texts), use_multiprocessing=False), np.float32)
+        if vecs.ndim == 1:
+            vecs = vecs.reshape(1, -1)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        # A zero vector (empty / out-of-vocabulary text) stays zero so callers can refuse it.
+        np.divide(vecs, norms, out=vecs, where=norms > 0)
+        return vecs
+
+
+def load_embedder(path_or_id: str | None = None) -> Embedder:
+    """Load (once per process) the bundled model, a local model directory, or a hub id."""
+    key = path_or_id or ""
+    emb = _cache.get(key)
+    if emb is not None:
+        return emb
+    with _lock:
+        emb = _cache.get(key)
+        if emb is not None:
+            return emb
+        if not path_or_id:
+            target = str(bundled_model_path())
+            local = True
+        else:
+            expanded = Path(path_or_id).expanduser()
+            local = expanded.exists() or _looks_like_path(path_or_id)
+            target = str(expanded.resolve()) if local else path_or_id
+        if local:
+            if not Path(target).is_dir():
+                # Never let a mistyped local path turn into a hub download.
+                raise FileNotFoundError(f"embedding model directory not found: {target}")
+            os.environ["HF_HUB_OFFLINE"] = "1"
+        from model2vec import StaticModel
+
+        model = StaticModel.from_pretrained(target)
+        emb = Embedder(model, path_or_id or BUNDLED_MODEL)
+        _cache[key] = emb
+        return emb
+
+
+def embed(texts: Sequence[str]) -> np.ndarray:
+    """Embed with the bundled model: float32, shape (len(texts), dim), L2-normalised."""
+    return load_embedder().embed(texts)
