@@ -165,11 +165,15 @@ def _default_base_url(ptype: str) -> str:
     return registry.get(ptype).default_base_url
 
 
+from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
+
+
 class Config(Section):
     server: ServerConfig = Field(default_factory=ServerConfig)
     providers: dict[str, ProviderConfig] = Field(default_factory=dict)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
     data_dir: str = Field(default_factory=lambda: os.environ.get("AIGW_DATA_DIR", ".aigw"))
 
     @model_validator(mode="after")
@@ -211,28 +215,50 @@ class Config(Section):
 # --- loading ------------------------------------------------------------------------------
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+_TOKEN = re.compile(r"__aigw_var_(\d+)__")
 
 
-def interpolate(value: Any, env: dict[str, str], path: str = "") -> Any:
+def protect_vars(text: str) -> tuple[str, list[re.Match[str]]]:
+    """Swap each ${...} in the file for a plain token before YAML parses it, so the seed's
+    flow style (`{api_key: ${OPENAI_API_KEY}}`) parses and values cannot inject YAML."""
+    found: list[re.Match[str]] = []
+
+    def swap(m: re.Match[str]) -> str:
+        found.append(m)
+        return f"__aigw_var_{len(found) - 1}__"
+
+    return _VAR.sub(swap, text), found
+
+
+def interpolate(
+    value: Any, env: dict[str, str], path: str = "", tokens: list[re.Match[str]] | None = None
+) -> Any:
     """Replace ${VAR} and ${VAR:-default} in every string value (not in keys)."""
     if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        return {
+            k: interpolate(v, env, f"{path}.{k}" if path else str(k), tokens)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
-        return [interpolate(v, env, f"{path}.{i}") for i, v in enumerate(value)]
-    if isinstance(value, str) and "${" in value:
+        return [interpolate(v, env, f"{path}.{i}", tokens) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
 
-        def sub(m: re.Match[str]) -> str:
-            name, default = m.group(1), m.group(2)
-            if name in env and env[name] != "":
-                return env[name]
-            if default is not None:
-                return default
-            raise ConfigError(
-                f"config error: {path}: environment variable {name} is not set "
-                f"(write ${{{name}:-}} to make it optional)"
-            )
+    def sub(m: re.Match[str]) -> str:
+        name, default = m.group(1), m.group(2)
+        if env.get(name):
+            return env[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"config error: {path}: environment variable {name} is not set "
+            f"(write ${{{name}:-}} to make it optional)"
+        )
 
-        return _VAR.sub(sub, value)
+    if tokens is not None and "__aigw_var_" in value:
+        value = _TOKEN.sub(lambda t: sub(tokens[int(t.group(1))]), value)
+    if "${" in value:
+        value = _VAR.sub(sub, value)
     return value
 
 
@@ -252,13 +278,15 @@ def _format_validation_error(e: ValidationError) -> str:
     return f"config error: {loc}: {msg}{more}"
 
 
-def from_dict(raw: dict[str, Any], env: dict[str, str] | None = None) -> Config:
+def from_dict(
+    raw: dict[str, Any], env: dict[str, str] | None = None, tokens: list[re.Match[str]] | None = None
+) -> Config:
     env = dict(os.environ) if env is None else env
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("config error: the file must hold a mapping of sections at its top")
-    data = interpolate(raw, env)
+    data = interpolate(raw, env, tokens=tokens)
     try:
         return Config.model_validate(data)
     except ValidationError as e:
@@ -276,6 +304,7 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
         text = p.read_text()
     except OSError as e:
         raise ConfigError(f"config error: cannot read {p}: {e.strerror}") from None
+    text, tokens = protect_vars(text)
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -283,7 +312,7 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
         raise ConfigError(f"config error: {p}: invalid YAML{where}: {problem}") from None
-    return from_dict(raw or {}, env)
+    return from_dict(raw or {}, env, tokens)
 
 
 # Environment variables that turn a provider on when there is no config file.
