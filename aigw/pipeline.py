@@ -53,7 +53,7 @@ class RequestContext:
     priority: int = 0
     # Filled on the way through:
     usage: Usage | None = None
-    status: int = 200  # final status, set when the response ends
+    status: int = 0  # the final status, set once the answer (or error) has been sent
     error_kind: str | None = None
     cache: str | None = None  # "hit" | "semantic" | "miss" | "bypass"
     provider: str | None = None

@@ -54,10 +54,7 @@ def serve(
     obslog.setup(cfg.logging.level, cfg.logging.format)
     if not cfg.logging.access_log:
         logging.getLogger("aigw.access").setLevel(logging.WARNING)
-    if cfg.server.workers == 1:
-        code = run_worker(cfg)
-    else:
-        code = run_workers(cfg)
+    code = run_worker(cfg) if cfg.server.workers == 1 else run_workers(cfg)
     raise typer.Exit(code)
 
 

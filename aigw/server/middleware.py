@@ -12,6 +12,7 @@ import orjson
 from aiohttp import web
 
 from aigw.observability.logging import access, request_id_var
+from aigw.server.state import CTX, REQUEST_ID
 from aigw.types import GatewayError
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -43,7 +44,7 @@ _HTTP_ERRORS = {
 @web.middleware
 async def request_context(request: web.Request, handler: Any) -> web.StreamResponse:
     rid = new_request_id(request.headers.get("X-Request-ID"))
-    request["request_id"] = rid
+    request[REQUEST_ID] = rid
     token = request_id_var.set(rid)
     t0 = time.perf_counter()
     status = 500
@@ -73,8 +74,8 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         status = resp.status
         return resp
     finally:
-        ctx = request.get("ctx")
-        if ctx is not None and ctx.status != 200:
+        ctx = request.get(CTX)
+        if ctx is not None and ctx.status:
             status = ctx.status
         if access.isEnabledFor(logging.INFO):
             _access_line(request, status, t0, ctx)

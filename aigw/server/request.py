@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from aigw.pipeline import RequestContext
-from aigw.server.state import config
+from aigw.server.state import CTX, REQUEST_ID, config
 from aigw.types import bad_request
 
 
@@ -36,12 +36,12 @@ def new_context(
     request: web.Request, endpoint: str, body: dict[str, Any], stream: bool = False
 ) -> RequestContext:
     ctx = RequestContext(
-        request_id=request["request_id"],
+        request_id=request[REQUEST_ID],
         endpoint=endpoint,
         body=body,
         headers=request.headers,
         model=body["model"],
         stream=stream,
     )
-    request["ctx"] = ctx
+    request[CTX] = ctx
     return ctx

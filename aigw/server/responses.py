@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from aigw.pipeline import JSONResult, RequestContext, Result
+from aigw.pipeline import Handler, JSONResult, RequestContext, Result
 from aigw.server.state import config
 from aigw.types import GatewayError
 
@@ -39,9 +39,26 @@ def gateway_headers(ctx: RequestContext) -> dict[str, str]:
     return h
 
 
+async def run(request: web.Request, ctx: RequestContext, handler: Handler) -> web.StreamResponse:
+    """Run the pipeline and send its answer. The finish callbacks run exactly once, after the
+    answer or the error has been sent, shielded: a client that disconnects must not cancel
+    usage bookkeeping or the settling of reservations."""
+    try:
+        result = await handler(ctx)
+    except GatewayError as e:
+        ctx.status = e.status
+        ctx.error_kind = ctx.error_kind or e.code or e.type
+        await asyncio.shield(ctx.finish())
+        raise
+    except BaseException:
+        ctx.status = ctx.status or 500
+        await asyncio.shield(ctx.finish())
+        raise
+    return await send(request, ctx, result)
+
+
 async def send(request: web.Request, ctx: RequestContext, result: Result) -> web.StreamResponse:
-    """Write the result, then run the context's finish callbacks (shielded: a client that
-    disconnects must not cancel usage bookkeeping)."""
+    """Write the result, then run the context's finish callbacks."""
     try:
         if isinstance(result, JSONResult):
             body = result.raw if result.raw is not None else orjson.dumps(result.body)
@@ -76,6 +93,7 @@ async def _stream(request: web.Request, ctx: RequestContext, chunks: Any) -> web
                 async with asyncio.timeout(write_timeout):
                     await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
             await resp.write(DONE)
+            ctx.status = 200
         except GatewayError as e:
             # Mid-stream failure: the client sees an error event, as OpenAI sends one.
             ctx.status = e.status

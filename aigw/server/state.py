@@ -7,12 +7,17 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from aigw.config import Config
+from aigw.pipeline import RequestContext
 
 if TYPE_CHECKING:
     from aigw.server.gateway import Gateway
 
 CONFIG = web.AppKey("config", Config)
 GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
+
+# What a request carries on its way through the handlers.
+REQUEST_ID = web.RequestKey("request_id", str)
+CTX = web.RequestKey("ctx", RequestContext)
 
 
 def gateway(request: web.Request) -> Gateway:

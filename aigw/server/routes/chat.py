@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from aigw.server.request import new_context, read_json
-from aigw.server.responses import send
+from aigw.server.responses import run
 from aigw.server.state import gateway
 from aigw.types import bad_request
 
@@ -29,5 +29,4 @@ async def chat_completions(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     check_chat(body)
     ctx = new_context(request, "chat", body, stream=bool(body.get("stream")))
-    result = await gateway(request).chat(ctx)
-    return await send(request, ctx, result)
+    return await run(request, ctx, gateway(request).chat)

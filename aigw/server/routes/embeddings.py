@@ -5,9 +5,16 @@ from __future__ import annotations
 from aiohttp import web
 
 from aigw.server.request import new_context, read_json
-from aigw.server.responses import send
+from aigw.server.responses import run
 from aigw.server.state import gateway
 from aigw.types import bad_request
+
+
+def _is_input_item(x: object) -> bool:
+    """A string, one token id, or an array of token ids."""
+    if isinstance(x, str | int):
+        return not isinstance(x, bool)
+    return isinstance(x, list) and all(isinstance(t, int) for t in x)
 
 
 def check_embeddings(body: dict) -> None:
@@ -15,14 +22,7 @@ def check_embeddings(body: dict) -> None:
         raise bad_request("you must provide a model parameter", "model")
     inp = body.get("input")
     ok = (isinstance(inp, str) and inp != "") or (
-        isinstance(inp, list)
-        and inp
-        and all(
-            isinstance(x, str)
-            or isinstance(x, int)
-            or (isinstance(x, list) and all(isinstance(t, int) for t in x))
-            for x in inp
-        )
+        isinstance(inp, list) and len(inp) > 0 and all(_is_input_item(x) for x in inp)
     )
     if not ok:
         raise bad_request(
@@ -38,5 +38,4 @@ async def embeddings(request: web.Request) -> web.StreamResponse:
     body = await read_json(request)
     check_embeddings(body)
     ctx = new_context(request, "embeddings", body)
-    result = await gateway(request).embeddings(ctx)
-    return await send(request, ctx, result)
+    return await run(request, ctx, gateway(request).embeddings)

@@ -1,0 +1,159 @@
+"""Bad input and upstream failures leave the gateway in OpenAI's error shape, right status."""
+
+from __future__ import annotations
+
+import asyncio
+
+import openai
+import pytest
+
+from aigw.bench.mock_upstream import Fail, MockOpenAI
+from tests.conftest import mock_config
+
+MSGS = [{"role": "user", "content": "hi"}]
+
+
+async def _post(gw, body: bytes | dict, path: str = "/v1/chat/completions", **kw):
+    kwargs = {"json": body} if isinstance(body, dict) else {"data": body}
+    async with gw.http.post(gw.url + path, **kwargs, **kw) as r:
+        return r.status, await r.json(), r.headers
+
+
+def _shape(err: dict) -> dict:
+    assert set(err) == {"error"}
+    assert set(err["error"]) == {"message", "type", "param", "code"}
+    return err["error"]
+
+
+@pytest.mark.parametrize(
+    ("body", "param", "code"),
+    [
+        (b"{not json", None, "invalid_json"),
+        (b"[1, 2]", None, "invalid_json"),
+        ({"messages": MSGS}, "model", None),
+        ({"model": "gpt-test"}, "messages", None),
+        ({"model": "gpt-test", "messages": []}, "messages", None),
+        ({"model": "gpt-test", "messages": ["hi"]}, "messages[0]", None),
+        ({"model": "gpt-test", "messages": MSGS, "stream": "yes"}, "stream", None),
+    ],
+)
+async def test_bad_requests_are_400(gw, mock: MockOpenAI, body, param, code) -> None:
+    status, err, headers = await _post(gw, body)
+    assert status == 400
+    e = _shape(err)
+    assert e["type"] == "invalid_request_error" and e["param"] == param and e["code"] == code
+    assert headers["X-Request-ID"]
+    assert mock.count == 0
+
+
+async def test_bad_embeddings_are_400(gw) -> None:
+    for body, param in [
+        ({"model": "embed-test"}, "input"),
+        ({"model": "embed-test", "input": ""}, "input"),
+        ({"model": "embed-test", "input": [{"a": 1}]}, "input"),
+        ({"model": "embed-test", "input": "x", "encoding_format": "hex"}, "encoding_format"),
+    ]:
+        status, err, _ = await _post(gw, body, "/v1/embeddings")
+        assert status == 400 and _shape(err)["param"] == param
+
+
+async def test_unknown_model_is_404_for_the_sdk(gw) -> None:
+    with pytest.raises(openai.NotFoundError) as ei:
+        await gw.openai().chat.completions.create(model="no-such-model", messages=MSGS)
+    assert ei.value.status_code == 404
+    assert ei.value.code == "model_not_found"
+
+
+async def test_body_over_the_cap_is_413(mock: MockOpenAI, start_gateway) -> None:
+    g = await start_gateway(mock_config(mock.url, server={"max_body_bytes": "2KB"}))
+    big = [{"role": "user", "content": "x" * 5000}]
+    with pytest.raises(openai.APIStatusError) as ei:
+        await g.openai().chat.completions.create(model="gpt-test", messages=big)
+    assert ei.value.status_code == 413
+    assert "2000 bytes" in ei.value.message
+    assert mock.count == 0
+
+
+async def test_unknown_path_and_method(gw) -> None:
+    async with gw.http.get(gw.url + "/v1/nothing") as r:
+        assert r.status == 404 and _shape(await r.json())["code"] == "not_found"
+    async with gw.http.get(gw.url + "/v1/chat/completions") as r:
+        assert r.status == 405 and _shape(await r.json())["code"] == "method_not_allowed"
+
+
+async def test_upstream_4xx_passes_through_faithfully(gw, mock: MockOpenAI) -> None:
+    upstream_err = {
+        "error": {
+            "message": "Invalid value for 'temperature'.",
+            "type": "invalid_request_error",
+            "param": "temperature",
+            "code": "invalid_value",
+        }
+    }
+    mock.fail(Fail(400, body=upstream_err))
+    with pytest.raises(openai.BadRequestError) as ei:
+        await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+    assert ei.value.body == upstream_err["error"]
+    mock.fail(Fail(401, body={"error": {"message": "Incorrect API key", "type": "x", "code": "k"}}))
+    with pytest.raises(openai.AuthenticationError):
+        await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+
+
+async def test_upstream_5xx_is_502_and_timeout_is_504(mock: MockOpenAI, start_gateway) -> None:
+    cfg = mock_config(mock.url)
+    cfg["providers"]["mock"]["timeout"] = "200ms"
+    g = await start_gateway(cfg)
+    mock.fail(Fail(500))
+    with pytest.raises(openai.InternalServerError) as ei:
+        await g.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+    assert ei.value.status_code == 502
+    mock.fail(Fail(200, delay=2.0))
+    with pytest.raises(openai.APIStatusError) as ei:
+        await g.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+    assert ei.value.status_code == 504
+    assert ei.value.code == "upstream_timeout"
+
+
+async def test_upstream_429_keeps_retry_after(gw, mock: MockOpenAI) -> None:
+    mock.fail(Fail(429, headers={"Retry-After": "7"}))
+    with pytest.raises(openai.RateLimitError) as ei:
+        await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+    assert ei.value.response.headers["Retry-After"] == "7"
+
+
+async def test_error_mid_stream_reaches_the_client(gw, mock: MockOpenAI) -> None:
+    mock.fail(Fail(200, after_chunks=3))
+    stream = await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS, stream=True)
+    got = ""
+    with pytest.raises(openai.APIError) as ei:
+        async for chunk in stream:
+            for c in chunk.choices:
+                got += c.delta.content or ""
+    assert "mid-stream" in str(ei.value.message)
+    assert got  # some text arrived before the failure
+
+
+async def test_upstream_key_never_in_error_bodies(mock: MockOpenAI, start_gateway) -> None:
+    cfg = mock_config(mock.url)
+    cfg["providers"]["mock"]["base_url"] = "http://127.0.0.1:9/v1"
+    g = await start_gateway(cfg)
+    status, err, _ = await _post(g, {"model": "gpt-test", "messages": MSGS})
+    assert status == 502 and "sk-upstream-secret" not in str(err)
+
+
+async def test_client_disconnect_cancels_the_upstream_stream(
+    mock: MockOpenAI, start_gateway
+) -> None:
+    mock.tokens_per_second = 20  # a long stream: 13 words at 50 ms each
+    g = await start_gateway(mock_config(mock.url))
+    body = {"model": "gpt-test", "messages": MSGS, "stream": True}
+    resp = await g.http.post(g.url + "/v1/chat/completions", json=body)
+    assert resp.status == 200
+    await resp.content.readuntil(b"\n\n")  # the first chunk is through
+    await asyncio.wait_for(mock.stream_started.wait(), 5)
+    resp.close()  # the client goes away mid-stream
+    async with asyncio.timeout(5):
+        while mock.streams_cancelled == 0:
+            await asyncio.sleep(0.01)  # polling the mock's counter, bounded by the timeout
+    assert mock.streams_cancelled == 1 and mock.streams_completed == 0
+    assert mock.active == 0
