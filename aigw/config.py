@@ -166,6 +166,9 @@ def _default_base_url(ptype: str) -> str:
 
 
 from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
+from aigw.auth.settings import AuthConfig  # noqa: E402
+from aigw.billing.settings import BillingConfig  # noqa: E402
+from aigw.store.settings import DatabaseConfig  # noqa: E402
 
 
 class Config(Section):
@@ -175,6 +178,9 @@ class Config(Section):
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
     data_dir: str = Field(default_factory=lambda: os.environ.get("AIGW_DATA_DIR", ".aigw"))
+    database: DatabaseConfig = Field(default_factory=DatabaseConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)
+    billing: BillingConfig = Field(default_factory=BillingConfig)
 
     @model_validator(mode="after")
     def _link(self) -> Config:

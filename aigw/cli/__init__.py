@@ -37,6 +37,7 @@ def _register() -> None:
     from aigw.cli import serve
 
     serve.register(app)
+    __import__("aigw.cli.migrate").cli.migrate.register(app)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from aigw.pipeline import Handler, Stage, compose
 from aigw.providers.http import UpstreamClient
 from aigw.routing.dispatch import Dispatcher
 from aigw.routing.router import Router
+from aigw.store.accounts import Accounts
 
 Hook = Callable[[], Awaitable[None]]
 
@@ -29,6 +30,10 @@ class Gateway:
         self.on_stop(self.client.close)
         self.router = Router(config)
         self.dispatcher = Dispatcher(self.router, self.client)
+        # Store, keys, usage and budgets (stages below); the store opens first, closes last.
+        self.accounts = Accounts(config)
+        self._start.insert(0, self.accounts.start)
+        self._stop.insert(0, self.accounts.stop)
 
         # The request's way, outermost first (see docs/ARCHITECTURE.md). Each component
         # builds its stage here and puts it in its place; an absent feature adds nothing.

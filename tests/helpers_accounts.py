@@ -1,0 +1,52 @@
+"""Fixtures for the store, keys, usage and billing tests: a real SQLite file and a real
+PostgreSQL database, so every store test runs on both."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigw import config as configmod
+from aigw.store import Store, open_store
+from aigw.store import migrations as mig
+
+DIALECTS = ["sqlite", "postgres"]
+
+
+def database_section(dialect: str, tmp_path: Path, pg_url: str) -> dict[str, Any] | str:
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    return pg_url
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def db_url(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database of the test's dialect, as a `database:` URL."""
+    if dialect == "sqlite":
+        return f"sqlite:///{tmp_path}/store.db"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+async def raw_store(db_url: str, tmp_path: Path) -> AsyncIterator[Store]:
+    """Connected, not migrated."""
+    cfg = configmod.from_dict({"database": db_url, "data_dir": str(tmp_path)})
+    s = open_store(cfg)
+    await s.connect()
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+async def store(raw_store: Store) -> Store:
+    """Connected and migrated."""
+    await mig.up(raw_store)
+    return raw_store

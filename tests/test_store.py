@@ -1,0 +1,109 @@
+"""The Store on SQLite and PostgreSQL: keys, users, audit, usage idempotence and reports."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from aigw.store import KeyRecord, Store
+from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
+
+DAY = 86400.0
+
+
+def _usage(rid: str, ts: float, model: str = "m1", **kw: object) -> dict[str, object]:
+    rec: dict[str, object] = {
+        "id": uuid.uuid4().hex,
+        "request_id": rid,
+        "ts": ts,
+        "org_id": "acme",
+        "user_id": None,
+        "key_id": "key_1",
+        "endpoint": "chat",
+        "model": model,
+        "provider": "mock",
+        "deployment": "mock/up",
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "cached_tokens": 0,
+        "cost_usd": 0.5,
+        "saved_usd": 0.0,
+        "latency_ms": 12.5,
+        "cache": None,
+        "status": 200,
+    }
+    rec.update(kw)
+    return rec
+
+
+async def test_keys_roundtrip(store: Store) -> None:
+    now = time.time()
+    k = KeyRecord(
+        id="key_a",
+        org_id="acme",
+        user_id="alice",
+        prefix="aigw_abcdefg",
+        key_hash="h" * 64,
+        name="ci",
+        scopes=["chat"],
+        models=["gpt-test"],
+        limits={"rpm": 5},
+        budget={"usd_per_day": 1.5},
+        priority=3,
+        expires_at=now + 100,
+        created_at=now,
+    )
+    await store.insert_key(k)
+    got = await store.key_by_hash("h" * 64)
+    assert got == k
+    assert [x.id for x in await store.find_keys("aigw_abcdefg")] == ["key_a"]
+    assert [x.id for x in await store.find_keys("key_a")] == ["key_a"]
+    assert await store.key_by_hash("nope") is None
+    users = await store.list_users()
+    assert users[0]["id"] == "alice" and users[0]["org"] == "acme" and users[0]["active_keys"] == 1
+    await store.revoke_key("key_a", at=now)
+    got = await store.key_by_hash("h" * 64)
+    assert got is not None and got.status(now + 1) == "revoked"
+    await store.touch_keys({"key_a": now + 5})
+    await store.touch_keys({"key_a": now + 1})  # never goes back
+    got = await store.key_by_hash("h" * 64)
+    assert got is not None and got.last_used_at == now + 5
+    assert "key_hash" not in got.public()
+    await store.audit("admin", "keys.create", "key_a", {"org": "acme"})
+    assert (await store.audit_entries())[0]["detail"] == {"org": "acme"}
+
+
+async def test_usage_is_idempotent_and_grouped(store: Store) -> None:
+    t0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
+    recs = [
+        _usage("r1", t0, "m1"),
+        _usage("r2", t0 + 10, "m2", cost_usd=0.25),
+        _usage("r3", t0 + DAY, "m1", cache="hit", cost_usd=0.0, saved_usd=0.5),
+    ]
+    await store.insert_usage(recs)
+    await store.insert_usage(recs)  # a replay stores nothing twice
+    assert len(await store.usage_rows()) == 3
+    (total,) = await store.usage_report(org_id="acme")
+    assert total["requests"] == 3 and total["cost_usd"] == 0.75 and total["saved_usd"] == 0.5
+    assert total["total_tokens"] == 45 and total["cache_hits"] == 1
+    by_model = {r["model"]: r for r in await store.usage_report(by="model")}
+    assert by_model["m1"]["requests"] == 2 and by_model["m2"]["cost_usd"] == 0.25
+    by_day = await store.usage_report(by="day")
+    assert [r["day"] for r in by_day] == ["2023-11-14", "2023-11-15"]
+    assert [r["requests"] for r in by_day] == [2, 1]
+    since = await store.usage_report(since=t0 + 5, until=t0 + DAY)
+    assert since[0]["requests"] == 1
+    assert await store.usage_report(org_id="other") == [
+        {
+            "requests": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "cached_tokens": 0,
+            "cost_usd": 0.0,
+            "saved_usd": 0.0,
+            "cache_hits": 0,
+            "total_tokens": 0,
+        }
+    ]
+    cost, tokens = await store.spent("key_id", "key_1", t0)
+    assert cost == 0.75 and tokens == 45
