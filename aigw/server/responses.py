@@ -10,7 +10,7 @@ import orjson
 from aiohttp import web
 
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result
-from aigw.server.state import config
+from aigw.server.state import config, gateway
 from aigw.types import GatewayError
 
 log = logging.getLogger("aigw")
@@ -48,30 +48,25 @@ async def run(request: web.Request, ctx: RequestContext, handler: Handler) -> we
     except GatewayError as e:
         ctx.status = e.status
         ctx.error_kind = ctx.error_kind or e.code or e.type
-        await asyncio.shield(ctx.finish())
+        gateway(request).spawn(ctx.finish())
         raise
     except BaseException:
         ctx.status = ctx.status or 500
-        await asyncio.shield(ctx.finish())
+        gateway(request).spawn(ctx.finish())
         raise
-    return await send(request, ctx, result)
-
-
-async def send(request: web.Request, ctx: RequestContext, result: Result) -> web.StreamResponse:
-    """Write the result, then run the context's finish callbacks."""
+    if isinstance(result, JSONResult):
+        # aiohttp writes the returned response (headers and body in one write) as soon as
+        # the handler returns; the finish callbacks run right after, off the answer's path.
+        body = result.raw if result.raw is not None else orjson.dumps(result.body)
+        ctx.status = result.status
+        gateway(request).spawn(ctx.finish())
+        return web.Response(
+            status=result.status,
+            body=body,
+            content_type="application/json",
+            headers=gateway_headers(ctx),
+        )
     try:
-        if isinstance(result, JSONResult):
-            body = result.raw if result.raw is not None else orjson.dumps(result.body)
-            resp: web.StreamResponse = web.Response(
-                status=result.status,
-                body=body,
-                content_type="application/json",
-                headers=gateway_headers(ctx),
-            )
-            ctx.status = result.status
-            await resp.prepare(request)
-            await resp.write_eof()
-            return resp
         return await _stream(request, ctx, result.chunks)
     finally:
         await asyncio.shield(ctx.finish())
