@@ -6,6 +6,8 @@ from aigw.providers.base import ProviderAdapter
 
 _ADAPTERS: dict[str, str] = {
     "openai": "aigw.providers.openai",
+    "anthropic": "aigw.providers.anthropic",
+    "cohere": "aigw.providers.cohere",
 }
 
 
