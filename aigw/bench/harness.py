@@ -1,0 +1,184 @@
+"""Servers for a benchmark, each in its own child process on loopback: the mock upstream, and
+aigw wired to it (one worker or several sharing the port).
+
+Each listening socket is bound in the parent before the child starts, so its port is known
+at once and nothing races for it; children are forked (they work in the PyInstaller binary
+too, where there is no separate Python to start).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+BENCH_MODEL = "gpt-bench"
+
+
+def listen(host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _quiet_child() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the parent, which stops us
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+
+
+def _mock_main(sock: socket.socket, mock_kw: dict[str, Any]) -> None:
+    _quiet_child()
+    from aiohttp import web
+
+    from aigw.bench.mock_upstream import MockOpenAI
+
+    async def main() -> None:
+        mock = MockOpenAI(quiet_calls=True, **mock_kw)
+        runner = web.AppRunner(mock.app(), access_log=None)
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await runner.cleanup()
+
+    asyncio.run(main())
+    os._exit(0)
+
+
+def _gateway_main(cfg: Any, sock: socket.socket, worker_id: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from aigw.cli.serve import run_worker
+
+    os._exit(run_worker(cfg, sock, worker_id))
+
+
+def gateway_config(upstream_url: str, data_dir: str, extra: dict[str, Any] | None = None) -> Any:
+    """A gateway config with one OpenAI-type provider at `upstream_url` serving `gpt-bench`
+    (and every other name, via the same provider), quiet logs, and `extra` sections merged in."""
+    from aigw import config as configmod
+
+    d: dict[str, Any] = {
+        "providers": {"mock": {"type": "openai", "base_url": upstream_url, "api_key": "sk-mock"}},
+        "models": {BENCH_MODEL: {"provider": "mock", "model": "mock-model"}},
+        "logging": {"level": "warning", "access_log": False},
+        "data_dir": data_dir,
+    }
+    for k, v in (extra or {}).items():
+        if isinstance(v, dict) and isinstance(d.get(k), dict):
+            d[k] = {**d[k], **v}
+        else:
+            d[k] = v
+    return configmod.from_dict(d)
+
+
+@dataclass
+class Child:
+    name: str
+    url: str  # base URL of the OpenAI API (…/v1)
+    procs: list[Any] = field(default_factory=list)
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs if p.pid]
+
+
+def _fork(target: Callable[..., None], *args: Any) -> Any:
+    ctx = multiprocessing.get_context("fork")
+    p = ctx.Process(target=target, args=args, daemon=True)
+    p.start()
+    return p
+
+
+def start_mock(host: str = "127.0.0.1", **mock_kw: Any) -> Child:
+    """`mock_kw`: latency (s), tokens_per_second, error_rate, text (see MockOpenAI)."""
+    sock = listen(host)
+    port = sock.getsockname()[1]
+    p = _fork(_mock_main, sock, mock_kw)
+    sock.close()
+    return Child("mock", f"http://{host}:{port}/v1", [p])
+
+
+def start_gateway(
+    upstream_url: str,
+    workers: int = 1,
+    host: str = "127.0.0.1",
+    extra: dict[str, Any] | None = None,
+    data_dir: str | None = None,
+) -> Child:
+    """aigw in front of `upstream_url`; several workers get SO_REUSEPORT sockets on one port,
+    as `aigw serve --workers N` does."""
+    cfg = gateway_config(upstream_url, data_dir or tempfile.mkdtemp(prefix="aigw-bench-"), extra)
+    first = listen(host, 0, reuse_port=workers > 1)
+    port = first.getsockname()[1]
+    socks = [first] + [listen(host, port, reuse_port=True) for _ in range(workers - 1)]
+    procs = [_fork(_gateway_main, cfg, s, i) for i, s in enumerate(socks)]
+    for s in socks:
+        s.close()
+    return Child("aigw", f"http://{host}:{port}/v1", procs)
+
+
+async def wait_ready(url: str, timeout: float = 30.0, path: str = "/models") -> None:
+    """Poll until the server answers (any HTTP status), or raise after `timeout` seconds."""
+    import aiohttp
+
+    deadline = time.monotonic() + timeout
+    async with aiohttp.ClientSession() as s:
+        while True:
+            try:
+                async with s.get(url.rstrip("/") + path) as r:
+                    await r.read()
+                    return
+            except (aiohttp.ClientError, OSError):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} did not start within {timeout:.0f}s") from None
+                await asyncio.sleep(0.05)
+
+
+def stop(*children: Child, timeout: float = 10.0) -> list[int | None]:
+    """SIGTERM each child process, wait for it, and return the exit codes."""
+    codes: list[int | None] = []
+    for c in children:
+        for p in c.procs:
+            if p.is_alive():
+                os.kill(p.pid, signal.SIGTERM)
+    for c in children:
+        for p in c.procs:
+            p.join(timeout)
+            if p.is_alive():
+                p.kill()
+                p.join(1)
+            codes.append(p.exitcode)
+    return codes
+
+
+def rss_mb(pid: int) -> tuple[float, float]:
+    """(current, peak) resident memory of a process in MB, from /proc (Linux)."""
+    cur = peak = 0.0
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    cur = int(line.split()[1]) / 1024
+                elif line.startswith("VmHWM:"):
+                    peak = int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return cur, peak
