@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aigw.config import Config
+from aigw.limits.stage import build as build_limits
 from aigw.pipeline import Handler, Stage, compose
 from aigw.providers.http import UpstreamClient
 from aigw.routing.dispatch import Dispatcher
@@ -42,6 +43,11 @@ class Gateway:
         # 2. auth (principal from API key or JWT)
         # 3. usage recording (registers on_finish: every answered request, hits included)
         # 4. rate limits (requests and tokens, reserve then settle)
+        self.limits = build_limits(config)
+        if self.limits is not None:
+            self.stages.append(self.limits)
+            self.on_start(self.limits.limiter.start)
+            self.on_stop(self.limits.limiter.close)
         # 5. budgets and quotas (reserve worst-case cost, settle real)
         # 6. cost router ("auto" -> concrete model name)
         # 7. cache (exact, then semantic)

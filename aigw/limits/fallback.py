@@ -1,0 +1,170 @@
+"""Redis first, a local limiter while Redis is unreachable.
+
+A Redis error or timeout marks Redis down (logged once per outage, never with its URL) and
+starts a probe that pings it every `redis_retry_interval`; decisions go to the local limiter
+meanwhile, which enforces this process's share of each limit (limit // (cluster_size x
+server.workers)), or, with `on_redis_error: fail_closed`, are refused with a 503. When the
+probe succeeds, decisions go back to Redis, whose state was never touched by the outage.
+A request never waits longer than about twice `redis_timeout` for Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from prometheus_client import Counter, Gauge
+from redis.exceptions import RedisError
+
+from aigw.limits.memory import MemoryBackend
+from aigw.limits.redis_backend import RedisBackend
+from aigw.limits.rules import Check, Outcome
+from aigw.types import GatewayError
+
+log = logging.getLogger("aigw.limits")
+
+FALLBACK_ACTIVE = Gauge(
+    "aigw_ratelimit_fallback_active",
+    "1 while Redis is unreachable and rate limits are enforced locally (or refused)",
+)
+REDIS_ERRORS = Counter(
+    "aigw_ratelimit_redis_errors_total", "Rate-limit decisions that could not reach Redis"
+)
+FALLBACK_DECISIONS = Counter(
+    "aigw_ratelimit_fallback_decisions_total",
+    "Rate-limit decisions taken while Redis was unreachable",
+    ["policy"],
+)
+
+_FAILURES = (RedisError, OSError, TimeoutError)
+
+
+class ClusterLimiter:
+    def __init__(
+        self,
+        redis: RedisBackend,
+        local: MemoryBackend,
+        policy: str,
+        timeout: float,
+        retry_interval: float,
+    ) -> None:
+        self.redis = redis
+        self.local = local
+        self.policy = policy
+        self.deadline = 2 * timeout  # connect + reply: a hard cap, whatever the client does
+        self.retry_interval = retry_interval
+        self.redis_up = True
+        self.down_since: float | None = None
+        self.outages = 0
+        self.fallback_decisions = 0
+        self._probe: asyncio.Task[None] | None = None
+        self._closed = False
+
+    # --- decisions ------------------------------------------------------------------------
+
+    async def admit(self, checks: Sequence[Check], org: str, dry: bool = False) -> Outcome:
+        if self.redis_up:
+            try:
+                async with asyncio.timeout(self.deadline):
+                    return await self.redis.admit(checks, org, dry)
+            except _FAILURES as e:
+                self._down(e)
+        self.fallback_decisions += 1
+        FALLBACK_DECISIONS.labels(self.policy).inc()
+        if self.policy == "fail_closed":
+            raise GatewayError(
+                503,
+                "Rate limits cannot be checked right now (their shared store is unreachable). "
+                "Please try again shortly.",
+                "api_error",
+                "rate_limiter_unavailable",
+                retry_after=self.retry_interval,
+            )
+        return self.local.admit_now(checks, dry)
+
+    async def settle(
+        self, outcome: Outcome, checks: Sequence[Check], deltas: Sequence[int], org: str
+    ) -> None:
+        if outcome.backend is self.local:
+            await self.local.settle(checks, deltas, outcome.windows, org)
+            return
+        if not self.redis_up:
+            return  # the reservation stays counted in Redis: conservative, never over
+        try:
+            async with asyncio.timeout(self.deadline):
+                await self.redis.settle(checks, deltas, outcome.windows, org)
+        except _FAILURES as e:
+            self._down(e)
+
+    # --- outage ---------------------------------------------------------------------------
+
+    def _down(self, e: BaseException) -> None:
+        REDIS_ERRORS.inc()
+        if not self.redis_up:
+            return
+        self.redis_up = False
+        self.down_since = time.time()
+        self.outages += 1
+        FALLBACK_ACTIVE.set(1)
+        log.warning(
+            "rate limiter: Redis unreachable, limiting locally"
+            if self.policy == "fail_open"
+            else "rate limiter: Redis unreachable, refusing requests (fail_closed)",
+            extra={
+                "error": type(e).__name__,
+                "policy": self.policy,
+                "local_share_divisor": self.local.divisor,
+            },
+        )
+        if not self._closed and (self._probe is None or self._probe.done()):
+            self._probe = asyncio.get_running_loop().create_task(self._probe_until_up())
+
+    async def _probe_until_up(self) -> None:
+        while not self._closed:
+            await asyncio.sleep(self.retry_interval)  # a timer between probes
+            try:
+                async with asyncio.timeout(self.deadline):
+                    await self.redis.ping()
+            except _FAILURES:
+                continue
+            self.redis_up = True
+            FALLBACK_ACTIVE.set(0)
+            log.warning(
+                "rate limiter: Redis is back, limits are shared again",
+                extra={"down_s": round(time.time() - (self.down_since or time.time()), 3)},
+            )
+            self.down_since = None
+            return
+
+    # --- lifecycle and state --------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            async with asyncio.timeout(self.deadline):
+                await self.redis.ping()
+        except _FAILURES as e:
+            self._down(e)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._probe is not None:
+            self._probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._probe
+        await self.redis.close()
+
+    def state(self) -> dict[str, Any]:
+        """For metrics and health: which store decides, and how the outages went."""
+        return {
+            "backend": "redis" if self.redis_up else "local",
+            "redis_up": self.redis_up,
+            "policy": self.policy,
+            "down_since": self.down_since,
+            "outages": self.outages,
+            "fallback_decisions": self.fallback_decisions,
+            "local_share_divisor": self.local.divisor,
+        }

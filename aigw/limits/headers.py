@@ -1,0 +1,27 @@
+"""OpenAI's rate-limit response headers."""
+
+from __future__ import annotations
+
+
+def format_reset(seconds: float) -> str:
+    """Seconds -> OpenAI's (Go's) duration text: "0s", "120ms", "1s", "17.5s", "6m0s",
+    "1h2m3s"."""
+    ms = round(seconds * 1000)
+    if ms <= 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    h, rest = divmod(ms, 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, frac = divmod(rest, 1000)
+    sec = f"{s}.{frac:03d}".rstrip("0") if frac else str(s)
+    out = f"{h}h" if h else ""
+    if h or m:
+        out += f"{m}m"
+    return out + sec + "s"
+
+
+def put(headers: dict[str, str], resource: str, limit: int, remaining: int, reset: float) -> None:
+    headers[f"x-ratelimit-limit-{resource}"] = str(limit)
+    headers[f"x-ratelimit-remaining-{resource}"] = str(remaining)
+    headers[f"x-ratelimit-reset-{resource}"] = format_reset(reset)

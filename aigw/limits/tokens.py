@@ -1,0 +1,48 @@
+"""Token limits: reserve at admission, settle when the response ends.
+
+A request reserves its prompt estimate plus its completion cap (max_tokens, or the
+configured default) against every token limit at once. When the response has ended (a
+stream included) the reservation is settled to the real usage: the difference is given back,
+or charged when the upstream used more than reserved (the counter then runs into debt and
+later requests wait). Token budgets are counted in fixed windows aligned to the Unix epoch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from aigw.limits.estimate import estimate_prompt_tokens
+
+
+def window(
+    win: int, used: int, now: float, cost: int, limit: int, period: float
+) -> tuple[bool, int, int, int, float, float]:
+    """A budget of `limit` per epoch-aligned `period`. `win`/`used` is the stored state.
+    -> (allowed, current window, new used, remaining, reset, wait)."""
+    cur = math.floor(now / period)
+    if win != cur:
+        used = 0
+    reset = (cur + 1) * period - now
+    if used + cost > limit:
+        wait = math.inf if cost > limit else reset
+        return False, cur, used, max(0, limit - used), reset, wait
+    return True, cur, used + cost, max(0, limit - used - cost), reset, 0.0
+
+
+def completion_cap(body: dict[str, Any], default: int) -> int:
+    """The most completion tokens the request can produce (what is reserved for it)."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        v = body.get(name)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            n = body.get("n")
+            return v * n if isinstance(n, int) and n > 1 else v
+    return default
+
+
+def reservation(endpoint: str, body: dict[str, Any], default_max_tokens: int) -> int:
+    """Tokens to reserve at admission: prompt estimate plus completion cap."""
+    prompt = estimate_prompt_tokens(endpoint, body)
+    if endpoint == "embeddings":
+        return prompt
+    return prompt + completion_cap(body, default_max_tokens)
