@@ -37,6 +37,8 @@ class Fail:
     delay: float = 0.0  # wait before answering (a slow first byte, or a timeout)
     reset: bool = False  # drop the connection without an answer
     after_chunks: int | None = None  # streams: send this many chunks, then the failure
+    model: str | None = None  # only requests for this upstream model consume this failure
+    then_ok: bool = False  # after `delay`, answer normally (a slow first byte, no error)
 
 
 def words(text: str) -> list[str]:
@@ -89,6 +91,9 @@ class MockOpenAI:
         self.active = 0
         self.max_active = 0
         self.stream_started = asyncio.Event()
+        # When set to an Event, every request waits for it before answering (tests hold
+        # calls in flight with it; `active` counts them meanwhile).
+        self.hold: asyncio.Event | None = None
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -128,18 +133,27 @@ class MockOpenAI:
             )
         return body
 
-    async def _maybe_fail(self, stream: bool) -> web.Response | Fail | None:
-        f = self.failures.popleft() if self.failures else None
+    def _next_failure(self, model: Any) -> Fail | None:
+        for i, f in enumerate(self.failures):
+            if f.model is None or f.model == model:
+                del self.failures[i]
+                return f
+        return None
+
+    async def _maybe_fail(self, stream: bool, model: Any = None) -> web.Response | Fail | None:
+        f = self._next_failure(model) if self.failures else None
         if f is None and self.error_rate and random.random() < self.error_rate:
             f = Fail(500)
         if f is None:
             return None
         if f.delay:
             await asyncio.sleep(f.delay)
+        if f.then_ok:
+            return None
         if f.after_chunks is not None and stream:
             return f
         if f.reset:
-            raise ConnectionResetError("mock reset")
+            return f  # the handler drops the connection
         body = f.body or {
             "error": {
                 "message": f"mock failure {f.status}",
@@ -155,17 +169,33 @@ class MockOpenAI:
             headers=f.headers,
         )
 
+    async def _busy(self) -> None:
+        """The part of a non-streamed answer that takes time; counted in `active`."""
+        self.active += 1
+        self.max_active = max(self.max_active, self.active)
+        try:
+            if self.hold is not None:
+                await self.hold.wait()
+            if self.latency:
+                await asyncio.sleep(self.latency)
+        finally:
+            self.active -= 1
+
     async def chat(self, request: web.Request) -> web.StreamResponse:
         body = await self._record(request)
         stream = bool(body.get("stream"))
-        failed = await self._maybe_fail(stream)
+        failed = await self._maybe_fail(stream, body.get("model"))
         if isinstance(failed, web.Response):
             return failed
         if failed is not None and failed.reset:
             request.transport.close()  # type: ignore[union-attr]
             return web.Response()
-        if self.latency:
+        if not stream and (self.latency or self.hold is not None):
+            await self._busy()
+        elif self.latency:
             await asyncio.sleep(self.latency)
+        elif self.hold is not None:
+            await self.hold.wait()
         model = body.get("model", "mock")
         prompt_tokens = count_tokens(prompt_text(body.get("messages") or []))
         pieces = words(self.text)
@@ -295,11 +325,14 @@ class MockOpenAI:
 
     async def embeddings(self, request: web.Request) -> web.Response:
         body = await self._record(request)
-        failed = await self._maybe_fail(False)
+        failed = await self._maybe_fail(False, body.get("model"))
         if isinstance(failed, web.Response):
             return failed
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if failed is not None and failed.reset:
+            request.transport.close()  # type: ignore[union-attr]
+            return web.Response()
+        if self.latency or self.hold is not None:
+            await self._busy()
         inp = body.get("input")
         items = [inp] if isinstance(inp, str) else list(inp or [])
         data = []

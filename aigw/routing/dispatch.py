@@ -1,14 +1,24 @@
-"""The last stage: send the request to a deployment, fail over on retryable errors.
+"""The last stage: queue for a slot, call a deployment, retry, trip breakers, fail over.
+
+For each request the router gives the groups to try (the model's deployments in balancer
+order, then each fallback model's); deployments behind an open breaker are left out. Each
+deployment is tried up to `routing.retries.max_attempts` times (backoff with full jitter,
+Retry-After honoured, see retry.py) while the request's retry budget (`max_total`) lasts;
+then the next deployment takes over, and each switch is logged as a `failover` event.
 
 A stream is returned only after its first event has arrived, so a deployment that fails
 before sending anything can still be replaced by the next one; once a chunk has been handed
-to the client, nothing is retried.
+to the client, nothing is retried. Its concurrency slot is held until the stream ends.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -17,41 +27,304 @@ import orjson
 from aigw.pipeline import JSONResult, RequestContext, Result, StreamResult
 from aigw.providers.http import UpstreamClient, upstream_timeout, upstream_unreachable
 from aigw.providers.sse import SSEParser
+from aigw.queue import admission
+from aigw.queue.batcher import EmbeddingBatcher
+from aigw.queue.coalesce import Coalescer, coalescible
+from aigw.queue.leases import ClusterLeases
+from aigw.queue.slots import SlotPool
+from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
+from aigw.routing.breaker import CLOSED, Breaker, SharedBreakers
+from aigw.routing.retry import RetryPolicy
 from aigw.routing.router import Router, Target
+from aigw.routing.settings import RoutingSettings
 from aigw.types import GatewayError, Usage
+
+log = logging.getLogger("aigw.routing")
+
+
+class _Release:
+    """Gives back what one attempt holds (in-flight count, slot, cluster lease), once."""
+
+    __slots__ = ("done", "lease", "leases", "st")
+
+    def __init__(self, st: DeploymentState, lease: str | None, leases: ClusterLeases | None):
+        self.st = st
+        self.lease = lease
+        self.leases = leases
+        self.done = False
+
+    def __call__(self, _ctx: Any = None) -> None:
+        if self.done:
+            return
+        self.done = True
+        st = self.st
+        st.in_flight -= 1
+        if st.slots is not None:
+            st.slots.release()
+        if self.lease is not None and self.leases is not None:
+            self.leases.release(self.lease)
+
+
+Once = Callable[[RequestContext, Target, _Release], Awaitable[Result]]
 
 
 class Dispatcher:
-    def __init__(self, router: Router, client: UpstreamClient) -> None:
+    def __init__(
+        self,
+        router: Router,
+        client: UpstreamClient,
+        settings: RoutingSettings | None = None,
+        *,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
         self.router = router
         self.client = client
+        self.settings = settings = settings or RoutingSettings()
+        self.clock = clock
+        self.states = DeploymentStates(self._new_state)
+        self.balancer = Balancer(self.states, rng)
+        router.balancer = self.balancer
+        self.retry = RetryPolicy(settings.retries, sleep=sleep, clock=self._now, rng=rng)
+        q = settings.queue
+        b = q.batch_embeddings
+        self.batcher = EmbeddingBatcher(b.window, b.max_inputs) if b.enabled else None
+        self.coalescer = Coalescer() if q.coalesce else None
+        self.redis: Any = None
+        self.leases: ClusterLeases | None = None
+        self.shared_breakers: SharedBreakers | None = None
+        for name in router.model_names():
+            for t in router.targets(name):
+                self.states.of(t)
+
+    def _now(self) -> float:
+        return self.clock()
+
+    def _new_state(self, t: Target) -> DeploymentState:
+        limit = t.deployment.max_concurrency
+        st = DeploymentState(t.name, Breaker(self.settings.breaker, self._now), limit)
+        if not self.settings.breaker.enabled:
+            st.breaker.settings = self.settings.breaker.model_copy(
+                update={"failure_threshold": 1 << 30, "error_rate": 1.0, "min_requests": 1 << 30}
+            )
+        if limit is not None:
+            st.slots = SlotPool(t.name, limit)
+        if self.shared_breakers is not None:
+            self.shared_breakers.watch(st)
+        return st
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        s = self.settings
+        if not s.redis_url:
+            return
+        import redis.asyncio as redis
+
+        self.redis = redis.from_url(s.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        if any(st.limit is not None for st in self.states.values()):
+            self.leases = ClusterLeases(
+                self.redis, s.redis_prefix, s.queue.lease_ttl, s.queue.lease_poll
+            )
+            await self.leases.start()
+        if s.breaker.enabled:
+            self.shared_breakers = SharedBreakers(self.redis, s.redis_prefix, self._now)
+            for st in self.states.values():
+                self.shared_breakers.watch(st)
+            await self.shared_breakers.start()
+
+    async def stop(self) -> None:
+        if self.shared_breakers is not None:
+            await self.shared_breakers.stop()
+        if self.leases is not None:
+            await self.leases.stop()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    # --- entry points ------------------------------------------------------------------------
 
     async def chat(self, ctx: RequestContext) -> Result:
+        if self.coalescer is not None and coalescible(ctx):
+            return await self.coalescer.run(ctx, self._chat)
+        return await self._failover(ctx, self._chat_once)
+
+    async def _chat(self, ctx: RequestContext) -> Result:
         return await self._failover(ctx, self._chat_once)
 
     async def embeddings(self, ctx: RequestContext) -> Result:
+        if self.batcher is not None:
+            return await self._failover(ctx, self._embeddings_batched, slots=False)
         return await self._failover(ctx, self._embeddings_once)
 
-    async def _failover(self, ctx: RequestContext, once: Any) -> Result:
+    def snapshot(self) -> dict[str, dict[str, Any]]:
+        """Per deployment, right now: in_flight, queued, limit, breaker_state, ewma_ms, ...
+        Read-only and cheap: metrics scrape it at collection time, the admin route shows it."""
+        out: dict[str, dict[str, Any]] = {}
+        for name, st in self.states.items():
+            b = st.breaker
+            out[name] = {
+                "in_flight": st.in_flight,
+                "queued": st.queued,
+                "limit": st.limit,
+                "breaker_state": b.state,
+                "breaker_retry_in_s": round(b.retry_in(), 3),
+                "breaker_trips": b.trips,
+                "ewma_ms": None if st.ewma_ms is None else round(st.ewma_ms, 3),
+                "calls": st.calls,
+                "failures": st.failures,
+                "queue_rejected": st.slots.rejected if st.slots is not None else 0,
+                "queue_wait_s_total": round(st.slots.waited_total, 6) if st.slots else 0.0,
+            }
+        return out
+
+    # --- failover, retries, slots ------------------------------------------------------------
+
+    async def _failover(self, ctx: RequestContext, once: Once, slots: bool = True) -> Result:
+        try:
+            return await self._try_all(ctx, once, slots)
+        except GatewayError as e:
+            if ctx.attempts:  # errors tell the client how hard the gateway tried, too
+                e.headers["x-aigw-attempts"] = str(ctx.attempts)
+            raise
+
+    async def _try_all(self, ctx: RequestContext, once: Once, slots: bool) -> Result:
+        groups = self.router.plan(ctx.model)
+        deadline = self.clock() + self.settings.retries.max_total
         last: GatewayError | None = None
-        for group in self.router.plan(ctx.model):
-            for target in group:
-                ctx.attempts += 1
-                ctx.provider, ctx.deployment = target.provider.name, target.name
-                ctx.upstream_model = target.upstream_model
+        prev: Target | None = None
+        for group in groups:
+            for t in group:
+                st = self.states.of(t)
+                if not st.breaker.allow():  # opened meanwhile, or its one probe is out
+                    continue
+                if prev is not None:
+                    self._log_failover(ctx, prev, t, last)
                 try:
-                    return await once(ctx, target)
+                    return await self.retry.call(
+                        partial(self._attempt, ctx, t, st, once, slots),
+                        deadline,
+                        partial(_not_closed, st.breaker),
+                    )
                 except GatewayError as e:
                     if not e.retryable:
                         raise
-                    last = e
-        assert last is not None
+                    last, prev = e, t
+                if self.clock() >= deadline:
+                    raise last
+        if last is None:
+            raise self._all_unavailable(ctx, groups)
         raise last
+
+    async def _attempt(
+        self, ctx: RequestContext, t: Target, st: DeploymentState, once: Once, slots: bool
+    ) -> Result:
+        ctx.attempts += 1
+        ctx.provider = t.provider.name
+        ctx.deployment = t.name
+        ctx.upstream_model = t.upstream_model
+        breaker = st.breaker
+        lease = None
+        if slots and st.slots is not None:
+            try:
+                lease = await self._take_slot(ctx, st)
+            except BaseException:
+                breaker.release_probe()
+                raise
+        st.in_flight += 1
+        st.calls += 1
+        release = _Release(st, lease, self.leases)
+        try:
+            result = await once(ctx, t, release)
+        except GatewayError as e:
+            release()
+            if e.retryable:
+                st.failures += 1
+                breaker.failure()
+            else:
+                breaker.success()  # the deployment answered; the request was at fault
+            raise
+        except BaseException:
+            release()
+            breaker.release_probe()
+            raise
+        breaker.success()
+        if type(result) is StreamResult:
+            if ctx.ttfb_ms is not None:
+                st.observe(ctx.ttfb_ms)
+            ctx.on_finish(release)  # backstop: the relay releases when the stream ends
+        else:
+            release()
+            if ctx.upstream_ms is not None:
+                st.observe(ctx.upstream_ms)
+        return result
+
+    async def _take_slot(self, ctx: RequestContext, st: DeploymentState) -> str | None:
+        """Wait for a slot of this deployment (and a cluster lease with Redis); returns the
+        lease id. Turned away with 503/429 + Retry-After when the deadline comes first."""
+        pool = st.slots
+        assert pool is not None and st.limit is not None
+        q = self.settings.queue
+        deadline = admission.deadline(ctx, q.max_wait)
+        retry_after = self._retry_after(st)
+        waited = await pool.acquire(admission.priority(ctx), deadline, q.reject_status, retry_after)
+        lease = None
+        if self.leases is not None:
+            try:
+                t0 = time.monotonic()
+                lease = await self.leases.acquire(st.name, st.limit, deadline)
+                waited += time.monotonic() - t0
+            except TimeoutError:
+                pool.release()
+                pool.rejected += 1
+                raise pool._rejection(q.reject_status, retry_after) from None
+            except BaseException:
+                pool.release()
+                raise
+        if waited:
+            ctx.extra_log["queue_ms"] = round(waited * 1000, 3)
+        return lease
+
+    def _retry_after(self, st: DeploymentState) -> float:
+        """A guess at when a slot frees: the queue ahead, served `limit` at a time."""
+        per_call = (st.ewma_ms or 1000.0) / 1000.0
+        return max(1.0, (st.queued + 1) / (st.limit or 1) * per_call)
+
+    def _all_unavailable(self, ctx: RequestContext, groups: list[list[Target]]) -> GatewayError:
+        waits = [
+            st.breaker.retry_in()
+            for st in self.states.values()
+            if st.breaker.state != CLOSED and st.breaker.retry_in() > 0
+        ]
+        return GatewayError(
+            503,
+            f"Every deployment of `{ctx.model}` is unavailable (circuit breakers open). "
+            "Retry later.",
+            "api_error",
+            "deployments_unavailable",
+            retry_after=min(waits) if waits else 1.0,
+        )
+
+    def _log_failover(
+        self, ctx: RequestContext, frm: Target, to: Target, reason: GatewayError | None
+    ) -> None:
+        log.warning(
+            "failover",
+            extra={
+                "event": "failover",
+                "model": ctx.model,
+                "from": frm.name,
+                "to": to.name,
+                "reason": (reason.code or reason.type) if reason else None,
+                "status": reason.status if reason else None,
+                "attempts": ctx.attempts,
+            },
+        )
 
     def _upstream_headers(self, ctx: RequestContext) -> dict[str, str]:
         return {"X-Request-ID": ctx.request_id}
 
-    async def _chat_once(self, ctx: RequestContext, t: Target) -> Result:
+    async def _chat_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         req = t.adapter.chat_request(t.provider, ctx.body, t.upstream_model, ctx.stream)
         t0 = time.perf_counter()
         if not ctx.stream:
@@ -84,9 +357,9 @@ class Dispatcher:
         except BaseException:
             resp.close()
             raise
-        return StreamResult(_relay(ctx, resp, events, translator, first, t0))
+        return StreamResult(_relay(ctx, resp, events, translator, first, t0, release))
 
-    async def _embeddings_once(self, ctx: RequestContext, t: Target) -> Result:
+    async def _embeddings_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
@@ -99,6 +372,41 @@ class Dispatcher:
         ctx.usage = Usage(prompt_tokens=int(u.get("prompt_tokens") or 0))
         passthrough = out is body and t.adapter.passthrough
         return JSONResult(out, raw=raw if passthrough else None)
+
+    async def _embeddings_batched(
+        self, ctx: RequestContext, t: Target, release: _Release
+    ) -> Result:
+        """Join the deployment's open batch; the combined call takes one slot of its own."""
+        assert self.batcher is not None
+        t0 = time.perf_counter()
+        out = await self.batcher.submit(ctx, t.name, partial(self._embeddings_call, t))
+        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+        ctx.usage = Usage(prompt_tokens=int(out["usage"]["prompt_tokens"]))
+        return JSONResult(out)
+
+    async def _embeddings_call(
+        self, t: Target, ctx: RequestContext, body: dict[str, Any]
+    ) -> dict[str, Any]:
+        st = self.states.of(t)
+        lease = await self._take_slot(ctx, st) if st.slots is not None else None
+        try:  # from here on the slot is ours to give back
+            req = t.adapter.embeddings_request(t.provider, body, t.upstream_model)
+            status, headers, raw = await self.client.post(
+                t.provider, req, self._upstream_headers(ctx)
+            )
+            if status >= 400:
+                raise t.adapter.error(status, raw, _lower(headers))
+            return t.adapter.embeddings_response(_json(raw, t), t.upstream_model, body)
+        finally:
+            if st.slots is not None:
+                st.slots.release()
+            if lease is not None and self.leases is not None:
+                self.leases.release(lease)
+
+
+def _not_closed(breaker: Breaker) -> bool:
+    """Retries of one deployment stop once its breaker has opened."""
+    return breaker.state != CLOSED
 
 
 async def _stream_events(
@@ -124,6 +432,7 @@ async def _relay(
     translator: Any,
     first: list[dict[str, Any]],
     t0: float,
+    release: _Release,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield chunks as they arrive. Closing this generator (the client went away) closes the
     upstream connection, which cancels the upstream request."""
@@ -139,6 +448,7 @@ async def _relay(
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         ctx.usage = translator.usage or ctx.usage
         resp.close()
+        release()
 
 
 def _json(raw: bytes, t: Target) -> dict[str, Any]:

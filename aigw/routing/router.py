@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig
 from aigw.providers import registry
 from aigw.providers.base import ProviderAdapter
 from aigw.types import model_not_found
+
+if TYPE_CHECKING:
+    from aigw.routing.balancer import Balancer
 
 
 @dataclass(slots=True, frozen=True)
@@ -28,9 +32,12 @@ class Target:
 
 
 class Router:
-    def __init__(self, config: Config, rng: random.Random | None = None) -> None:
+    def __init__(
+        self, config: Config, rng: random.Random | None = None, balancer: Balancer | None = None
+    ) -> None:
         self.config = config
         self._rng = rng or random.Random()
+        self.balancer = balancer  # set by the dispatcher: orders by live state, skips open breakers
         self._targets: dict[str, list[Target]] = {
             name: [self._target(name, d) for d in m.deployments]
             for name, m in config.models.items()
@@ -78,7 +85,11 @@ class Router:
         return groups
 
     def order(self, model: str, targets: list[Target]) -> list[Target]:
-        """Weighted random order (without replacement)."""
+        """The model's balancer order (deployments behind an open breaker left out); without a
+        balancer, weighted random order (without replacement)."""
+        if self.balancer is not None:
+            mc = self.config.models.get(model)
+            return self.balancer.order(mc.balancer if mc else "weighted", targets)
         if len(targets) <= 1:
             return targets
         pool = list(targets)

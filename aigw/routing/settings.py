@@ -13,7 +13,9 @@ from aigw.config import Duration, Section
 class RetrySettings(Section):
     """Retries of one deployment before failing over to the next (tenacity, full jitter)."""
 
-    max_attempts: int = Field(2, ge=1)  # per deployment, the first try included
+    # Per deployment, the first try included. 1 (the default) means no retry of the same
+    # deployment, only failover; config.example.yaml suggests 3.
+    max_attempts: int = Field(1, ge=1)
     base_delay: Duration = 0.2  # the n-th retry waits uniform(0, min(max_delay, base * 2^n))
     max_delay: Duration = 5.0
     # Cap on the whole request's retrying and failing over; past it the last error is returned.

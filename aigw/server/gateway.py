@@ -30,7 +30,9 @@ class Gateway:
         self.on_start(self.client.start)
         self.on_stop(self.client.close)
         self.router = Router(config)
-        self.dispatcher = Dispatcher(self.router, self.client)
+        self.dispatcher = Dispatcher(self.router, self.client, config.routing)
+        self.on_start(self.dispatcher.start)  # Redis: shared breakers, cluster-wide leases
+        self.on_stop(self.dispatcher.stop)
         # Store, keys, usage and budgets (stages below); the store opens first, closes last.
         self.accounts = Accounts(config)
         self._start.insert(0, self.accounts.start)
