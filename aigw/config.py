@@ -169,6 +169,7 @@ from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section,
 from aigw.auth.settings import AuthConfig  # noqa: E402
 from aigw.billing.settings import BillingConfig  # noqa: E402
 from aigw.store.settings import DatabaseConfig  # noqa: E402
+from aigw.observability.settings import ObservabilityConfig  # noqa: E402
 from aigw.limits.settings import RateLimitSettings  # noqa: E402
 
 
@@ -182,6 +183,7 @@ class Config(Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     billing: BillingConfig = Field(default_factory=BillingConfig)
+    observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
     @model_validator(mode="after")

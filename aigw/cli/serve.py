@@ -138,6 +138,11 @@ def run_workers(cfg: Config) -> int:
     kernel spreads connections across them."""
     ctx = multiprocessing.get_context("fork")
     procs = []
+    mp = None
+    if cfg.observability.metrics.enabled:  # one scrape sums the workers (before forking)
+        from aigw.observability.multiproc import MultiprocDir
+
+        mp = MultiprocDir()
     for i in range(cfg.server.workers):
         sock = bind_socket(cfg.server.host, cfg.server.port, reuse_port=True)
         p = ctx.Process(target=_worker_main, args=(cfg, sock, i), daemon=False)
@@ -157,4 +162,8 @@ def run_workers(cfg: Config) -> int:
     for p in procs:
         p.join()
         code = code or (p.exitcode or 0)
+        if mp is not None:
+            mp.worker_exited(p.pid)
+    if mp is not None:
+        mp.close()
     return code

@@ -10,6 +10,7 @@ import contextvars
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -19,6 +20,9 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+# Set by the tracer when tracing is on: returns the current trace id (hex) or None.
+trace_id_source: Callable[[], str | None] | None = None
 
 log = logging.getLogger("aigw")
 access = logging.getLogger("aigw.access")
@@ -36,6 +40,10 @@ class JSONFormatter(logging.Formatter):
         rid = request_id_var.get()
         if rid:
             out["request_id"] = rid
+        if trace_id_source is not None and "trace_id" not in record.__dict__:
+            tid = trace_id_source()
+            if tid:
+                out["trace_id"] = tid
         for k, v in record.__dict__.items():
             if k not in _RESERVED and not k.startswith("_"):
                 out[k] = v

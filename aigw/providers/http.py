@@ -16,6 +16,7 @@ class UpstreamClient:
     def __init__(self, providers: dict[str, ProviderConfig]) -> None:
         self._providers = providers
         self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self.observer: Any = None  # aigw.observability.upstream.UpstreamObserver
 
     async def start(self) -> None:
         for name, conf in self._providers.items():
@@ -45,6 +46,16 @@ class UpstreamClient:
         return self._sessions[provider]
 
     async def open(
+        self,
+        conf: ProviderConfig,
+        req: UpstreamRequest,
+        extra_headers: dict[str, str] | None = None,
+    ) -> aiohttp.ClientResponse:
+        if self.observer is not None:  # observability: per-attempt metrics, span, traceparent
+            return await self.observer.attempt(conf, req, extra_headers, self._open)
+        return await self._open(conf, req, extra_headers)
+
+    async def _open(
         self,
         conf: ProviderConfig,
         req: UpstreamRequest,

@@ -25,6 +25,7 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     app.router.add_get("/v1/models/{model:.+}", models.get_model)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/embeddings", embeddings.embeddings)
+    metrics.add_routes(app, config.observability.metrics.path)
     app.router.add_get("/v1/admin/deployments", admin_routing.deployments)
 
     async def start(_: web.Application) -> None:

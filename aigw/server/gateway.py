@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aigw.config import Config
+from aigw.observability.component import Observability
 from aigw.limits.stage import build as build_limits
-from aigw.pipeline import Handler, Stage, compose
+from aigw.pipeline import Handler, Stage
 from aigw.providers.http import UpstreamClient
 from aigw.routing.dispatch import Dispatcher
 from aigw.routing.router import Router
@@ -42,6 +43,10 @@ class Gateway:
         # builds its stage here and puts it in its place; an absent feature adds nothing.
         self.stages: list[Stage] = []
         # 1. observability (metrics/tracing of the whole request)
+        self.observability = Observability(config)
+        self.observability.install(self)
+        if self.observability.stage is not None:
+            self.stages.append(self.observability.stage)
         # 2. auth (principal from API key or JWT)
         # 3. usage recording (registers on_finish: every answered request, hits included)
         # 4. rate limits (requests and tokens, reserve then settle)
@@ -55,8 +60,10 @@ class Gateway:
         # 7. cache (exact, then semantic)
         # last: dispatcher (queue, retries, breakers, failover), below
 
-        self.chat: Handler = compose(self.stages, self.dispatcher.chat)
-        self.embeddings: Handler = compose(self.stages, self.dispatcher.embeddings)
+        self.chat: Handler = self.observability.compose(self.stages, self.dispatcher.chat)
+        self.embeddings: Handler = self.observability.compose(
+            self.stages, self.dispatcher.embeddings
+        )
 
     def on_start(self, hook: Hook) -> None:
         self._start.append(hook)

@@ -12,7 +12,7 @@ import orjson
 from aiohttp import web
 
 from aigw.observability.logging import access, request_id_var
-from aigw.server.state import CTX, REQUEST_ID
+from aigw.server.state import CTX, GATEWAY, REQUEST_ID
 from aigw.types import GatewayError
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -48,6 +48,9 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
     token = request_id_var.set(rid)
     t0 = time.perf_counter()
     status = 500
+    metrics = request.app[GATEWAY].observability.metrics
+    if metrics is not None:
+        metrics.request_started()
     try:
         try:
             resp = await handler(request)
@@ -77,6 +80,8 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         ctx = request.get(CTX)
         if ctx is not None and ctx.status:
             status = ctx.status
+        if metrics is not None:
+            metrics.request_finished(request, status, time.perf_counter() - t0, ctx)
         if access.isEnabledFor(logging.INFO):
             _access_line(request, status, t0, ctx)
         request_id_var.reset(token)

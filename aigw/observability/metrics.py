@@ -1,0 +1,436 @@
+"""Prometheus metrics: what every request did, and gauges read from the components.
+
+Labels are bounded by the configuration, never by what a client sends: `model` is a
+configured model name or "other", `provider`/`deployment` come from the config, `route` is
+the route pattern (not the path), statuses are classes ("2xx"), and `org` appears only with
+`observability.metrics.org_label: true`. No key, token or prompt ever becomes a label.
+
+With `aigw serve --workers N` the parent sets PROMETHEUS_MULTIPROC_DIR before forking; every
+worker then writes its figures to its own mmap files and whichever worker answers a scrape
+reads them all, so one scrape reports the sum over the workers (prometheus-client's
+multiprocess mode). Scrape-time gauges (queue length, breaker state, ...) cannot be read from
+the other workers at scrape time, so in that mode each worker publishes them every
+`gauge_refresh` seconds.
+
+Children of labelled metrics are looked up once and kept in plain dicts: on the hot path a
+request costs a few dict lookups and counter increments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from aigw.observability.settings import MetricsSettings
+
+log = logging.getLogger("aigw.metrics")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+TTFT_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60)
+QUEUE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+_STATUS_CLASS = {1: "1xx", 2: "2xx", 3: "3xx", 4: "4xx", 5: "5xx"}
+_CACHE_HITS = {"hit": "exact", "exact": "exact", "semantic": "semantic"}
+_REASON = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_MAX_REASONS = 32
+
+GaugeValue = float | int | Mapping[Any, float | int]
+GaugeFn = Callable[[], GaugeValue]
+
+
+def status_class(status: int) -> str:
+    return _STATUS_CLASS.get(status // 100, "other")
+
+
+def upstream_error_kind(status: int | None, code: str | None = None) -> str:
+    """A failed upstream attempt -> a small fixed set of kinds (the provider_errors label)."""
+    if status is None:
+        return "timeout" if code == "upstream_timeout" else "unreachable"
+    if status == 429:
+        return "rate_limited"
+    if status in (401, 403):
+        return "auth"
+    if status in (408, 504):
+        return "timeout"
+    if status >= 500:
+        return "server_error"
+    return "bad_request"
+
+
+@dataclass
+class GaugeSource:
+    name: str
+    fn: GaugeFn
+    doc: str
+    labels: tuple[str, ...]
+    mode: str  # "sum" | "max": how the workers' values combine
+
+    def read(self) -> list[tuple[tuple[str, ...], float]]:
+        v = self.fn()
+        if isinstance(v, Mapping):
+            out = []
+            for k, x in v.items():
+                key = tuple(str(p) for p in k) if isinstance(k, tuple) else (str(k),)
+                out.append((key, float(x)))
+            return out
+        return [((), float(v))]
+
+
+class _SourceCollector:
+    """Single-process mode: the gauge sources, read at scrape time."""
+
+    def __init__(self, sources: dict[str, GaugeSource]) -> None:
+        self._sources = sources
+
+    def collect(self) -> Iterator[Metric]:
+        for s in list(self._sources.values()):
+            fam = GaugeMetricFamily(s.name, s.doc, labels=list(s.labels))
+            try:
+                for labels, v in s.read():
+                    fam.add_metric(list(labels), v)
+            except Exception:
+                log.exception("gauge source failed", extra={"gauge": s.name})
+                continue
+            yield fam
+
+
+class Metrics:
+    def __init__(
+        self,
+        settings: MetricsSettings,
+        model_names: Iterable[str],
+        prices: Mapping[str, Mapping[str, float]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.models = frozenset(model_names)
+        self.prices = dict(prices or {})  # model -> {input, output} USD per 1M tokens
+        self.mp_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+        if self.mp_dir and not getattr(values.ValueClass, "_multiprocess", False):
+            # prometheus_client was imported before the variable was set: switch now, before
+            # any of our metrics exists.
+            values.ValueClass = values.MultiProcessValue()
+        self.registry = CollectorRegistry(auto_describe=False)
+        reg = None if self.mp_dir else self.registry
+        self._sources: dict[str, GaugeSource] = {}
+        self._mp_gauges: dict[str, tuple[Gauge, set[tuple[str, ...]]]] = {}
+        self._refresher: asyncio.Task[None] | None = None
+        if not self.mp_dir:
+            self.registry.register(_SourceCollector(self._sources))  # type: ignore[arg-type]
+        org = ("org",) if settings.org_label else ()
+        self._orgs: set[str] = set()
+        self._reasons: set[str] = set()
+
+        def counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
+            return Counter(name, doc, labels, registry=reg)
+
+        def histogram(name: str, doc: str, labels: tuple[str, ...], buckets: Any) -> Histogram:
+            return Histogram(name, doc, labels, buckets=buckets, registry=reg)
+
+        # HTTP: every request, whatever the path and however it ended.
+        self.http_requests = counter(
+            "http_requests_total",
+            "HTTP requests answered, by route pattern and status class.",
+            ("method", "route", "status_class"),
+        )
+        self.http_duration = histogram(
+            "http_request_duration_seconds",
+            "Time from the request's arrival to the end of its response (streams: the last byte).",
+            ("method", "route"),
+            LATENCY_BUCKETS,
+        )
+        self.in_flight = Gauge(
+            "http_requests_in_flight",
+            "Requests being handled right now.",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        # LLM requests (chat, embeddings): one per pipeline run.
+        self.llm_requests = counter(
+            "llm_requests_total",
+            "LLM requests through the pipeline, by model, provider and status class.",
+            ("model", "provider", "status_class", *org),
+        )
+        self.llm_tokens = counter(
+            "llm_tokens_total",
+            "Tokens processed by providers (cache hits excluded), by direction.",
+            ("model", "provider", "direction", *org),
+        )
+        self.llm_costs = counter(
+            "llm_costs_total", "Cost charged, in USD.", ("model", "provider", *org)
+        )
+        self.llm_retries = counter(
+            "llm_retries_total",
+            "Upstream attempts beyond the first (retries and failovers).",
+            ("model",),
+        )
+        self.cache_hits = counter(
+            "cache_hit_total", "Requests answered from the cache, by kind.", ("model", "kind")
+        )
+        self.cache_misses = counter(
+            "cache_miss_total", "Cacheable requests the cache could not answer.", ("model",)
+        )
+        self.cache_saved_tokens = counter(
+            "cache_saved_tokens_total",
+            "Tokens the cache answered instead of a provider.",
+            ("model", "direction"),
+        )
+        self.cache_savings = counter(
+            "cache_savings_total",
+            "What the cache hits would have cost upstream, in USD (models with a price).",
+            ("model",),
+        )
+        self.upstream_requests = counter(
+            "llm_upstream_requests_total",
+            "Upstream attempts, by deployment and outcome (status class or 'failed').",
+            ("provider", "deployment", "status_class"),
+        )
+        self.provider_errors = counter(
+            "provider_errors_total",
+            "Failed upstream attempts, by provider and kind.",
+            ("provider", "kind"),
+        )
+        self.upstream_latency = histogram(
+            "llm_upstream_latency_seconds",
+            "Upstream time of the answering attempt (streams: until the last chunk).",
+            ("provider", "deployment"),
+            LATENCY_BUCKETS,
+        )
+        self.ttft = histogram(
+            "llm_time_to_first_token_seconds",
+            "Streams: time from sending upstream to the first chunk.",
+            ("provider", "deployment"),
+            TTFT_BUCKETS,
+        )
+        self.queue_wait = histogram(
+            "queue_wait_seconds",
+            "Time requests waited for a concurrency slot.",
+            ("deployment",),
+            QUEUE_BUCKETS,
+        )
+        self.rate_limited = counter(
+            "rate_limit_rejections_total",
+            "Requests the gateway's own limits rejected (429), by reason.",
+            ("reason",),
+        )
+        # Which worker served how much (multi-worker only: a `pid` label per live worker).
+        self.worker_requests = (
+            Gauge(
+                "aigw_worker_requests",
+                "Requests handled by each live worker.",
+                registry=reg,
+                multiprocess_mode="liveall",
+            )
+            if self.mp_dir
+            else None
+        )
+        self._org_on = settings.org_label
+        self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> child
+
+    # --- children, looked up once ------------------------------------------------------
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        c = self._c.get(key)
+        if c is None:
+            c = self._c[key] = metric.labels(*labels)
+        return c
+
+    def model_label(self, model: str | None) -> str:
+        return model if model in self.models else "other"
+
+    def _org(self, org_id: str | None) -> tuple[str, ...]:
+        if not self._org_on:
+            return ()
+        org = org_id or "default"
+        if org not in self._orgs:
+            if len(self._orgs) >= self.settings.max_orgs:
+                return ("other",)
+            self._orgs.add(org)
+        return (org,)
+
+    def _reason(self, kind: str | None) -> str:
+        r = kind or "rate_limited"
+        if r in self._reasons:
+            return r
+        if not _REASON.match(r) or len(self._reasons) >= _MAX_REASONS:
+            return "other"
+        self._reasons.add(r)
+        return r
+
+    # --- per request -------------------------------------------------------------------
+
+    def request_started(self) -> None:
+        self.in_flight.inc()
+
+    def request_finished(self, request: Any, status: int, seconds: float, ctx: Any) -> None:
+        """Called by the server middleware once the response has ended, for every request."""
+        self.in_flight.dec()
+        method = request.method
+        resource = request.match_info.route.resource
+        route = resource.canonical if resource is not None else "other"
+        self._child(self.http_requests, method, route, status_class(status)).inc()
+        self._child(self.http_duration, method, route).observe(seconds)
+        if self.worker_requests is not None:
+            self.worker_requests.inc()
+        if ctx is not None:
+            self._llm(ctx, status)
+
+    def _llm(self, ctx: Any, status: int) -> None:
+        model = self.model_label(ctx.model)
+        provider = ctx.provider or "none"
+        org = self._org(ctx.principal.org_id) if self._org_on else ()
+        self._child(self.llm_requests, model, provider, status_class(status), *org).inc()
+        kind = _CACHE_HITS.get(ctx.cache) if ctx.cache else None
+        u = ctx.usage
+        if kind is not None:
+            self._child(self.cache_hits, model, kind).inc()
+            if u is not None:
+                self._child(self.cache_saved_tokens, model, "input").inc(u.prompt_tokens)
+                self._child(self.cache_saved_tokens, model, "output").inc(u.completion_tokens)
+                saved = self.savings(ctx)
+                if saved:
+                    self._child(self.cache_savings, model).inc(saved)
+        else:
+            if ctx.cache == "miss":
+                self._child(self.cache_misses, model).inc()
+            if u is not None and ctx.provider:
+                self._child(self.llm_tokens, model, provider, "input", *org).inc(u.prompt_tokens)
+                self._child(self.llm_tokens, model, provider, "output", *org).inc(
+                    u.completion_tokens
+                )
+                if u.cached_tokens:
+                    self._child(self.llm_tokens, model, provider, "cached_input", *org).inc(
+                        u.cached_tokens
+                    )
+            if ctx.deployment:
+                if ctx.upstream_ms is not None:
+                    self._child(self.upstream_latency, provider, ctx.deployment).observe(
+                        ctx.upstream_ms / 1000
+                    )
+                if ctx.ttfb_ms is not None:
+                    self._child(self.ttft, provider, ctx.deployment).observe(ctx.ttfb_ms / 1000)
+        if ctx.cost:
+            self._child(self.llm_costs, model, provider, *org).inc(ctx.cost)
+        if ctx.attempts > 1:
+            self._child(self.llm_retries, model).inc(ctx.attempts - 1)
+        if status == 429 and ctx.provider is None:
+            self._child(self.rate_limited, self._reason(ctx.error_kind)).inc()
+        qms = ctx.extra_log.get("queue_ms") if ctx.extra_log else None
+        if qms is not None:
+            self._child(self.queue_wait, ctx.deployment or "none").observe(qms / 1000)
+
+    def savings(self, ctx: Any) -> float:
+        """USD a cache hit saved: its usage at the model's price (`prices`), 0 without one."""
+        p = self.prices.get(ctx.model)
+        u = ctx.usage
+        if not p or u is None:
+            return 0.0
+        return (
+            u.prompt_tokens * p.get("input", 0.0) + u.completion_tokens * p.get("output", 0.0)
+        ) / 1e6
+
+    def attempt_finished(
+        self, provider: str, deployment: str, status: int | None, code: str | None = None
+    ) -> None:
+        """One upstream attempt ended (headers received, or a transport failure)."""
+        cls = status_class(status) if status is not None else "failed"
+        self._child(self.upstream_requests, provider, deployment, cls).inc()
+        if status is None or status >= 400:
+            self._child(self.provider_errors, provider, upstream_error_kind(status, code)).inc()
+
+    def observe_queue_wait(self, deployment: str, seconds: float) -> None:
+        self._child(self.queue_wait, deployment).observe(seconds)
+
+    # --- scrape-time gauges ------------------------------------------------------------
+
+    def register_gauge_source(
+        self,
+        name: str,
+        fn: GaugeFn,
+        doc: str = "",
+        labels: Iterable[str] = (),
+        mode: str = "sum",
+    ) -> None:
+        """Expose `fn()` as the gauge `name`, read at scrape time. `fn` returns a number, or
+        a mapping from label value (a str, or a tuple for several labels) to number. With
+        several workers the values are summed (`mode="sum"`) or the largest is kept
+        (`mode="max"`, e.g. breaker state)."""
+        if mode not in ("sum", "max"):
+            raise ValueError(f"mode must be 'sum' or 'max', not {mode!r}")
+        src = GaugeSource(name, fn, doc or name, tuple(labels), mode)
+        self._sources[name] = src
+        if self.mp_dir and name not in self._mp_gauges:
+            g = Gauge(name, src.doc, src.labels, registry=None, multiprocess_mode="live" + mode)
+            self._mp_gauges[name] = (g, set())
+
+    def publish_gauges(self) -> None:
+        """Multi-worker mode: write this worker's gauge-source values to its mmap files."""
+        for name, src in list(self._sources.items()):
+            g, seen = self._mp_gauges[name]
+            try:
+                now = src.read()
+            except Exception:
+                log.exception("gauge source failed", extra={"gauge": name})
+                continue
+            current = set()
+            for labels, v in now:
+                (g.labels(*labels) if labels else g).set(v)
+                current.add(labels)
+            for gone in seen - current:  # mmap entries cannot be removed: zero them
+                (g.labels(*gone) if gone else g).set(0)
+            self._mp_gauges[name] = (g, current)
+
+    async def start(self) -> None:
+        if self.mp_dir and self._refresher is None:
+            self._refresher = asyncio.create_task(self._refresh_loop())
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            try:
+                await self._refresher
+            except asyncio.CancelledError:
+                pass
+            self._refresher = None
+
+    async def _refresh_loop(self) -> None:
+        while True:
+            self.publish_gauges()
+            await asyncio.sleep(self.settings.gauge_refresh)
+
+    # --- reading -----------------------------------------------------------------------
+
+    def scrape_registry(self) -> CollectorRegistry:
+        if not self.mp_dir:
+            return self.registry
+        self.publish_gauges()  # this worker's gauges are fresh; the others' within a refresh
+        reg = CollectorRegistry(auto_describe=False)
+        MultiProcessCollector(reg, self.mp_dir)
+        return reg
+
+    def exposition(self) -> bytes:
+        """The Prometheus text format of every metric (all workers in multi-worker mode)."""
+        return generate_latest(self.scrape_registry())
+
+    def samples(self) -> Iterator[tuple[str, dict[str, str], float]]:
+        for fam in self.scrape_registry().collect():
+            for s in fam.samples:
+                yield s.name, s.labels, s.value

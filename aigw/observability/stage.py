@@ -1,0 +1,129 @@
+"""The outermost stage (slot 1): the request's trace span, and its outcome on the context.
+
+The figures themselves are recorded by the server middleware when the response has ended
+(`Metrics.request_finished`), so that requests refused before the pipeline (400, 401 from a
+bad body, 404, 413) count too. This stage makes sure a refusal from inside the pipeline
+leaves its status and kind on the context (`ctx.status`, `ctx.error_kind`, e.g.
+"rate_limit_exceeded"), and keeps the context reachable for the per-attempt hook on the
+upstream client (`current_ctx`).
+"""
+
+from __future__ import annotations
+
+import contextvars
+from typing import Any
+
+from aigw.observability.tracing import Tracing, request_attributes, result_attributes
+from aigw.pipeline import FinishCallback, Handler, RequestContext, Result
+from aigw.types import GatewayError
+
+current_ctx: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
+    "aigw_request_ctx", default=None
+)
+
+
+def note_error(ctx: RequestContext, e: GatewayError) -> None:
+    ctx.status = e.status
+    if not ctx.error_kind:
+        ctx.error_kind = e.code or e.type
+
+
+class ObservabilityStage:
+    name = "observability"
+    traced_root = True  # makes the request's span itself; not wrapped in another
+
+    def __init__(
+        self, tracing: Tracing | None = None, provider_types: dict[str, str] | None = None
+    ) -> None:
+        self.tracing = tracing
+        self.provider_types = provider_types or {}
+
+    async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
+        token = current_ctx.set(ctx)
+        try:
+            if self.tracing is None:
+                try:
+                    return await call_next(ctx)
+                except GatewayError as e:
+                    note_error(ctx, e)
+                    raise
+            return await self._traced(ctx, call_next)
+        finally:
+            current_ctx.reset(token)
+
+    async def _traced(self, ctx: RequestContext, call_next: Handler) -> Result:
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind, Status, StatusCode
+
+        tr = self.tracing
+        assert tr is not None
+        parent = tr.extract(ctx.headers)
+        attrs = request_attributes(ctx)
+        span = tr.tracer.start_span(
+            f"{attrs['gen_ai.operation.name']} {ctx.model}",
+            context=parent,
+            kind=SpanKind.SERVER,
+            attributes=attrs,
+        )
+        sc = span.get_span_context()
+        if sc.is_valid:
+            ctx.extra_log["trace_id"] = format(sc.trace_id, "032x")
+        ended = False
+
+        def end(c: RequestContext) -> None:
+            nonlocal ended
+            if ended:
+                return
+            ended = True
+            if span.is_recording():
+                span.set_attributes(result_attributes(c, self.provider_types.get(c.provider or "")))
+                if c.status >= 500:
+                    span.set_status(Status(StatusCode.ERROR, c.error_kind or None))
+            span.end()
+
+        # Registered before the inner stages' callbacks, so it runs after all of them.
+        ctx.on_finish(end)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            result = await call_next(ctx)
+        except GatewayError as e:
+            note_error(ctx, e)
+            end(ctx)
+            raise
+        except BaseException:
+            if ctx.status == 200:
+                ctx.status = 500
+            end(ctx)
+            raise
+        finally:
+            otel_context.detach(token)
+        if span.is_recording():
+            _trace_finish_callbacks(ctx, span, tr, end)
+        return result
+
+
+def _trace_finish_callbacks(ctx: RequestContext, span: Any, tr: Tracing, mine: Any) -> None:
+    """Give each after-the-response callback of the inner stages (usage write, limiter
+    settlement, cache store) its own span under the request's."""
+    from opentelemetry import trace
+
+    parent = trace.set_span_in_context(span)
+    tracer = tr.tracer
+
+    def wrap(cb: FinishCallback) -> FinishCallback:
+        qual = getattr(cb, "__qualname__", None) or type(cb).__name__
+        name = "aigw.finish." + qual.replace(".<locals>", "")
+
+        async def run(c: RequestContext) -> None:
+            with tracer.start_as_current_span(name, context=parent):
+                r = cb(c)
+                if r is not None:
+                    await r
+
+        return run
+
+    callbacks = ctx._on_finish
+    for i, cb in enumerate(callbacks):
+        if cb is not mine:
+            callbacks[i] = wrap(cb)

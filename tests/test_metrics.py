@@ -1,0 +1,242 @@
+"""/metrics after a known mix of requests shows exactly the expected counts and token sums;
+labels stay bounded; scrape-time gauges; the admin JSON summary agrees with the scrape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+import orjson
+import pytest
+
+from aigw.bench.mock_upstream import DEFAULT_TEXT, Fail, MockOpenAI, count_tokens, words
+from aigw.pipeline import Handler, RequestContext, Result
+from aigw.types import GatewayError
+from tests.conftest import mock_config
+from tests.helpers_observability import scrape
+
+ANSWER_TOKENS = len(words(DEFAULT_TEXT))
+CHAT = "/v1/chat/completions"
+
+
+def msgs(text: str) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": text}]
+
+
+async def test_known_mix_gives_exact_counts_and_token_sums(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    g = await start_gateway(
+        mock_config(mock.url, server={"max_body_bytes": 4000}, routing={"retries": {"max_attempts": 1}})
+    )
+    client = g.openai()
+    prompts = ["alpha beta gamma delta", "a much longer prompt with many more words in it", "x"]
+    for p in prompts:
+        await client.chat.completions.create(model="gpt-test", messages=msgs(p))
+    stream_prompts = ["streamed question one", "streamed question number two"]
+    s1 = await client.chat.completions.create(
+        model="gpt-test",
+        messages=msgs(stream_prompts[0]),
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async for _ in s1:
+        pass
+    s2 = await client.chat.completions.create(
+        model="gpt-test", messages=msgs(stream_prompts[1]), stream=True
+    )
+    async for _ in s2:
+        pass
+    # The upstream refuses one request (400: not retryable, one attempt).
+    mock.fail(Fail(400, body={"error": {"message": "bad temperature", "type": "x", "code": "v"}}))
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(model="gpt-test", messages=msgs("refused"))
+    # A model nobody configured: the label says "other", never the client's string.
+    with pytest.raises(openai.NotFoundError):
+        await client.chat.completions.create(model="secret-project-x", messages=msgs("hi"))
+    emb_inputs = ["one two three four", "five six"]
+    await client.embeddings.create(model="embed-test", input=emb_inputs)
+    # Refused before the pipeline: bad JSON, unknown path, body too large.
+    async with g.http.post(g.url + CHAT, data=b"{not json") as r:
+        assert r.status == 400
+    async with g.http.get(g.url + "/no/such/path/with-a-token-sk-123") as r:
+        assert r.status == 404
+    big = orjson.dumps({"model": "gpt-test", "messages": msgs("y" * 5000)})
+    async with g.http.post(g.url + CHAT, data=big) as r:
+        assert r.status == 413
+    assert mock.count == 3 + 2 + 1 + 1  # chats, streams, the refused one, embeddings
+
+    s = await scrape(g.http, g.url)
+    # HTTP: every request, by route pattern and status class.
+    assert s.value("http_requests_total", route=CHAT, status_class="2xx") == 5
+    assert s.value("http_requests_total", route=CHAT, status_class="4xx") == 4
+    assert s.value("http_requests_total", route="/v1/embeddings", status_class="2xx") == 1
+    assert s.value("http_requests_total", route="other", status_class="4xx") == 1
+    assert s.value("http_request_duration_seconds_count", route=CHAT) == 9
+    assert s.value("http_request_duration_seconds_count", route="/v1/embeddings") == 1
+    assert s.value("http_requests_in_flight") == 1  # the scrape itself
+    # LLM requests.
+    assert s.value("llm_requests_total", model="gpt-test", provider="mock", status_class="2xx") == 5
+    assert s.value("llm_requests_total", model="gpt-test", provider="mock", status_class="4xx") == 1
+    assert s.value("llm_requests_total", model="other", provider="none", status_class="4xx") == 1
+    assert s.value("llm_requests_total", model="embed-test", status_class="2xx") == 1
+    # Token sums: the mock's own accounting of every answered request.
+    chat_in = sum(count_tokens(p) for p in prompts + stream_prompts)
+    assert s.value("llm_tokens_total", model="gpt-test", direction="input") == chat_in
+    assert s.value("llm_tokens_total", model="gpt-test", direction="output") == 5 * ANSWER_TOKENS
+    emb_in = sum(count_tokens(t) for t in emb_inputs)
+    assert s.value("llm_tokens_total", model="embed-test", direction="input") == emb_in
+    # Upstream attempts and errors, per deployment and provider.
+    dep = "mock/upstream-model"
+    assert s.value("llm_upstream_requests_total", deployment=dep, status_class="2xx") == 5
+    assert s.value("llm_upstream_requests_total", deployment=dep, status_class="4xx") == 1
+    assert s.value("provider_errors_total", provider="mock", kind="bad_request") == 1
+    assert s.value("provider_errors_total") == 1
+    assert s.value("llm_time_to_first_token_seconds_count", deployment=dep) == 2
+    assert s.value("llm_upstream_latency_seconds_count", deployment=dep) == 6
+    # Bounded labels: no client-chosen string became a label value.
+    assert "secret-project-x" not in s.text and "sk-123" not in s.text
+    assert "sk-client" not in s.text and "sk-upstream-secret" not in s.text
+    assert "alpha beta" not in s.text
+    models = {lab["model"] for lab in s.series("llm_requests_total")}
+    assert models == {"gpt-test", "embed-test", "other"}
+
+
+class Refuse:
+    """Stands in for a limits stage: refuses with the gateway's own 429."""
+
+    name = "limits"
+
+    async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
+        if ctx.body.get("user") == "over-limit":
+            raise GatewayError(
+                429, "Rate limit reached.", "rate_limit_error", "rate_limit_exceeded",
+                retry_after=3,
+            )
+        return await call_next(ctx)
+
+
+async def test_rate_limit_rejections_counted_by_reason_not_upstream_429s(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    g = await start_gateway(mock_config(mock.url))
+    gw = g.gateway
+    gw.stages.append(Refuse())
+    gw.chat = gw.observability.compose(gw.stages, gw.dispatcher.chat)
+    client = g.openai()
+    for _ in range(2):
+        with pytest.raises(openai.RateLimitError):
+            await client.chat.completions.create(
+                model="gpt-test", messages=msgs("hi"), user="over-limit"
+            )
+    mock.fail(Fail(429))  # the provider's 429: a provider error, not our limit
+    with pytest.raises(openai.RateLimitError):
+        await client.chat.completions.create(model="gpt-test", messages=msgs("hi"))
+    s = await scrape(g.http, g.url)
+    assert s.value("rate_limit_rejections_total", reason="rate_limit_exceeded") == 2
+    assert s.value("rate_limit_rejections_total") == 2
+    assert s.value("provider_errors_total", provider="mock", kind="rate_limited") >= 1
+    assert s.value("llm_requests_total", status_class="4xx", provider="none") == 2
+
+
+async def test_gauge_sources_read_at_scrape_time(mock: MockOpenAI, start_gateway: Any) -> None:
+    g = await start_gateway(mock_config(mock.url))
+    m = g.gateway.observability.metrics
+    depth = {"mock/upstream-model": 3}
+    m.register_gauge_source("queue_length", lambda: depth, "Waiting.", labels=("deployment",))
+    m.register_gauge_source("usage_writer_backlog", lambda: 7, "Unwritten records.")
+    m.register_gauge_source(
+        "breaker_state",
+        lambda: {("mock", "mock/upstream-model"): 2},
+        "0 closed, 1 half-open, 2 open.",
+        labels=("provider", "deployment"),
+        mode="max",
+    )
+
+    def broken() -> float:
+        raise RuntimeError("component bug")
+
+    m.register_gauge_source("usage_spool_bytes", broken, "Spool size.")
+    s = await scrape(g.http, g.url)
+    assert s.value("queue_length", deployment="mock/upstream-model") == 3
+    assert s.value("usage_writer_backlog") == 7
+    assert s.value("breaker_state", provider="mock", deployment="mock/upstream-model") == 2
+    assert s.series("usage_spool_bytes") == []  # a failing source is skipped, not fatal
+    depth["mock/upstream-model"] = 0
+    s = await scrape(g.http, g.url)
+    assert s.value("queue_length", deployment="mock/upstream-model") == 0
+    with pytest.raises(ValueError):
+        m.register_gauge_source("x", lambda: 1, mode="avg")
+
+
+async def test_admin_summary_agrees_with_the_scrape(
+    mock: MockOpenAI, start_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIGW_ADMIN_KEY", "adm-test-key")
+    g = await start_gateway(mock_config(mock.url))
+    client = g.openai()
+    for _ in range(4):
+        await client.chat.completions.create(model="gpt-test", messages=msgs("four words in here"))
+    mock.fail(Fail(400))
+    with pytest.raises(openai.BadRequestError):
+        await client.chat.completions.create(model="gpt-test", messages=msgs("x"))
+    async with g.http.get(g.url + "/v1/admin/metrics") as r:
+        assert r.status == 401
+    async with g.http.get(
+        g.url + "/v1/admin/metrics", headers={"Authorization": "Bearer wrong"}
+    ) as r:
+        assert r.status == 403
+    async with g.http.get(
+        g.url + "/v1/admin/metrics", headers={"Authorization": "Bearer adm-test-key"}
+    ) as r:
+        assert r.status == 200
+        body = await r.json()
+    assert body["requests"]["total"] == 5
+    assert body["requests"]["errors"] == 1
+    assert body["requests"]["error_rate"] == pytest.approx(0.2)
+    assert body["tokens"]["input"] == 4 * count_tokens("four words in here")
+    assert body["tokens"]["output"] == 4 * ANSWER_TOKENS
+    lat = body["latency_seconds"]
+    assert 0 < lat["p50"] <= lat["p95"] <= lat["p99"]
+    p = body["providers"]["mock"]
+    assert p["requests"] == 5 and p["attempts"] == 5 and p["errors"] == 1
+    assert p["errors_by_kind"] == {"bad_request": 1}
+    assert p["tokens"]["output"] == 4 * ANSWER_TOKENS
+    assert body["cache"]["hit_rate"] is None  # no cacheable traffic seen
+    s = await scrape(g.http, g.url)
+    assert s.value("llm_requests_total") == body["requests"]["total"]
+
+
+async def test_org_label_only_when_configured(mock: MockOpenAI, start_gateway: Any) -> None:
+    off = await start_gateway(mock_config(mock.url))
+    on = await start_gateway(
+        mock_config(mock.url, observability={"metrics": {"org_label": True}})
+    )
+    for g in (off, on):
+        await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
+    s_off, s_on = await scrape(off.http, off.url), await scrape(on.http, on.url)
+    assert all("org" not in lab for lab in s_off.series("llm_requests_total"))
+    assert s_on.value("llm_requests_total", org="default") == 1
+    assert s_on.value("llm_tokens_total", org="default", direction="output") == ANSWER_TOKENS
+
+
+async def test_metrics_path_auth_and_off_switch(
+    mock: MockOpenAI, start_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AIGW_ADMIN_KEY", "adm-test-key")
+    g = await start_gateway(
+        mock_config(mock.url, observability={"metrics": {"path": "/internal/m", "auth": "admin"}})
+    )
+    async with g.http.get(g.url + "/internal/m") as r:
+        assert r.status == 401
+    async with g.http.get(
+        g.url + "/internal/m", headers={"Authorization": "Bearer adm-test-key"}
+    ) as r:
+        assert r.status == 200
+        assert "http_requests_total" in await r.text()
+    off = await start_gateway(mock_config(mock.url, observability={"metrics": {"enabled": False}}))
+    assert off.gateway.observability.stage is None  # nothing on the request's way
+    assert off.gateway.client.observer is None
+    await off.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
+    async with off.http.get(off.url + "/metrics") as r:
+        assert r.status == 404
