@@ -7,7 +7,7 @@ from aiohttp import web
 from aigw.config import Config
 from aigw.server import middleware
 from aigw.server.gateway import Gateway
-from aigw.server.routes import admin_routing, chat, embeddings, health, models
+from aigw.server.routes import admin_routing, chat, embeddings, health, metrics, models
 from aigw.server.state import CONFIG, GATEWAY
 
 
