@@ -168,6 +168,7 @@ def _default_base_url(ptype: str) -> str:
 from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
 from aigw.auth.settings import AuthConfig  # noqa: E402
 from aigw.billing.settings import BillingConfig  # noqa: E402
+from aigw.cache.settings import CacheConfig  # noqa: E402
 from aigw.store.settings import DatabaseConfig  # noqa: E402
 from aigw.observability.settings import ObservabilityConfig  # noqa: E402
 from aigw.limits.settings import RateLimitSettings  # noqa: E402
@@ -183,6 +184,7 @@ class Config(Section):
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     billing: BillingConfig = Field(default_factory=BillingConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
 

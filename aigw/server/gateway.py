@@ -58,6 +58,14 @@ class Gateway:
         # 5. budgets and quotas (reserve worst-case cost, settle real)
         # 6. cost router ("auto" -> concrete model name)
         # 7. cache (exact, then semantic)
+        self.cache = None
+        if config.cache.enabled:
+            from aigw.cache.stage import CacheStage
+
+            self.cache = CacheStage.from_config(config.cache)
+            self.stages.append(self.cache)
+            self.on_start(self.cache.start)
+            self.on_stop(self.cache.close)
         # last: dispatcher (queue, retries, breakers, failover), below
 
         self.chat: Handler = self.observability.compose(self.stages, self.dispatcher.chat)

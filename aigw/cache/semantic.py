@@ -1,0 +1,210 @@
+"""The semantic side of the cache: embed the last user message, search the entries of the
+same scope, and accept a candidate only if it is similar enough AND the guard agrees.
+
+Vectors live in one index per scope (tenant + model + system prompt + params + earlier
+turns, hashed in keys.py), so a search never sees another tenant's or another
+conversation's entries. A small scope is searched exactly with numpy (HNSW buys nothing on
+a few hundred vectors); a scope that grows past `hnsw_min_entries` moves to a usearch HNSW
+index (cosine). Only the event loop's thread touches the index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from aigw.cache.guard import Features, disagreement, features
+from aigw.cache.settings import CacheConfig
+
+# Texts up to this many characters are embedded inline (tens of microseconds, see
+# docs/CACHING.md); longer ones in a thread so the event loop is never held for long.
+INLINE_EMBED_CHARS = 1000
+SWEEP_EVERY = 1024  # adds between two sweeps of expired vectors
+
+
+@dataclass(slots=True)
+class _Item:
+    key: str  # the exact-cache key holding the answer
+    scope: str
+    text: str
+    feats: Features
+    expires: float
+
+
+@dataclass(slots=True)
+class Candidate:
+    key: str
+    similarity: float
+    reason: str | None  # why the guard refused, None when it agreed
+
+
+class _Scope:
+    """Vectors of one scope: exact numpy search while small, usearch HNSW once large."""
+
+    __slots__ = ("_hnsw", "_ids", "_mat", "cfg", "dim")
+
+    def __init__(self, dim: int, cfg: CacheConfig) -> None:
+        self.dim, self.cfg = dim, cfg
+        self._ids: list[int] = []
+        self._mat = np.empty((4, dim), np.float32)
+        self._hnsw = None
+
+    def __len__(self) -> int:
+        return len(self._hnsw) if self._hnsw is not None else len(self._ids)
+
+    def add(self, vid: int, vec: np.ndarray) -> None:
+        if self._hnsw is not None:
+            self._hnsw.add(vid, vec)
+            return
+        n = len(self._ids)
+        if n == len(self._mat):
+            self._mat = np.concatenate([self._mat, np.empty_like(self._mat)])
+        self._mat[n] = vec
+        self._ids.append(vid)
+        if n + 1 >= self.cfg.semantic.hnsw_min_entries:
+            self._to_hnsw()
+
+    def _to_hnsw(self) -> None:
+        from usearch.index import Index
+
+        s = self.cfg.semantic
+        idx = Index(
+            ndim=self.dim,
+            metric="cos",
+            dtype="f32",
+            connectivity=s.connectivity,
+            expansion_add=s.expansion_add,
+            expansion_search=s.expansion_search,
+        )
+        n = len(self._ids)
+        idx.add(np.asarray(self._ids, np.uint64), self._mat[:n])
+        self._hnsw, self._ids, self._mat = idx, [], np.empty((0, self.dim), np.float32)
+
+    def remove(self, vid: int) -> None:
+        if self._hnsw is not None:
+            self._hnsw.remove(vid)
+            return
+        i = self._ids.index(vid)
+        last = len(self._ids) - 1
+        self._mat[i] = self._mat[last]
+        self._ids[i] = self._ids[last]
+        self._ids.pop()
+
+    def search(self, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if self._hnsw is not None:
+            m = self._hnsw.search(vec, k)
+            return [(int(key), 1.0 - float(d)) for key, d in zip(m.keys, m.distances, strict=False)]
+        n = len(self._ids)
+        if n == 0:
+            return []
+        sims = self._mat[:n] @ vec
+        top = np.argpartition(-sims, k - 1)[:k] if n > k else np.arange(n)
+        return [(self._ids[i], float(sims[i])) for i in top]
+
+
+class SemanticIndex:
+    def __init__(self, dim: int, cfg: CacheConfig, clock: Callable[[], float] = time.time) -> None:
+        self.dim, self.cfg, self.clock = dim, cfg, clock
+        self._scopes: dict[str, _Scope] = {}
+        self._items: dict[int, _Item] = {}  # insertion order = age, for the size cap
+        self._by_key: dict[str, int] = {}
+        self._next = 1
+        self._adds = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._by_key
+
+    def add(self, key: str, scope: str, vec: np.ndarray, text: str, expires: float) -> bool:
+        """Index the answer stored under `key`. A zero vector is refused (it would match
+        everything). Adding a key already present only refreshes its expiry."""
+        if not np.any(vec):
+            return False
+        old = self._by_key.get(key)
+        if old is not None:
+            self._items[old].expires = max(self._items[old].expires, expires)
+            return True
+        vid, self._next = self._next, self._next + 1
+        sc = self._scopes.get(scope)
+        if sc is None:
+            sc = self._scopes[scope] = _Scope(self.dim, self.cfg)
+        sc.add(vid, np.asarray(vec, np.float32))
+        self._items[vid] = _Item(key, scope, text, features(text), expires)
+        self._by_key[key] = vid
+        self._adds += 1
+        if self._adds % SWEEP_EVERY == 0:
+            self.sweep()
+        while len(self._items) > self.cfg.max_entries:
+            self._drop(next(iter(self._items)))
+        return True
+
+    def remove(self, key: str) -> None:
+        vid = self._by_key.get(key)
+        if vid is not None:
+            self._drop(vid)
+
+    def _drop(self, vid: int) -> None:
+        item = self._items.pop(vid)
+        del self._by_key[item.key]
+        sc = self._scopes[item.scope]
+        sc.remove(vid)
+        if len(sc) == 0:
+            del self._scopes[item.scope]
+
+    def sweep(self) -> None:
+        now = self.clock()
+        for vid in [v for v, it in self._items.items() if it.expires <= now]:
+            self._drop(vid)
+
+    def search(
+        self, scope: str, vec: np.ndarray, text: str, k: int, threshold: float, guard: bool
+    ) -> list[Candidate]:
+        """Candidates at or above the threshold, most similar first, each with the guard's
+        verdict. A zero query vector finds nothing."""
+        sc = self._scopes.get(scope)
+        if sc is None or not np.any(vec):
+            return []
+        now = self.clock()
+        qf = features(text) if guard else None
+        out: list[Candidate] = []
+        for vid, sim in sorted(sc.search(vec, k), key=lambda x: -x[1]):
+            item = self._items.get(vid)
+            if item is None or sim < threshold:
+                continue
+            if item.expires <= now:
+                self._drop(vid)
+                continue
+            reason = disagreement(qf, item.feats) if qf is not None else None
+            out.append(Candidate(item.key, sim, reason))
+        return out
+
+
+class SemanticCache:
+    """The embedder, the index, and the decision rule (threshold + guard)."""
+
+    def __init__(self, cfg: CacheConfig, clock: Callable[[], float] = time.time) -> None:
+        from aigw.embedding import load_embedder
+
+        self.cfg = cfg
+        self.embedder = load_embedder(cfg.model)
+        self.index = SemanticIndex(self.embedder.dim, cfg, clock)
+
+    def embed_now(self, text: str) -> np.ndarray:
+        return self.embedder.embed([text])[0]
+
+    async def embed(self, text: str) -> np.ndarray:
+        if len(text) <= INLINE_EMBED_CHARS:
+            return self.embed_now(text)
+        return await asyncio.to_thread(self.embed_now, text)
+
+    def lookup(self, scope: str, vec: np.ndarray, text: str) -> list[Candidate]:
+        """Candidates the cache may serve (similar enough and agreed by the guard)."""
+        s = self.cfg.semantic
+        cands = self.index.search(scope, vec, text, s.top_k, self.cfg.similarity_threshold, s.guard)
+        return [c for c in cands if c.reason is None]
