@@ -172,6 +172,7 @@ from aigw.cache.settings import CacheConfig  # noqa: E402
 from aigw.store.settings import DatabaseConfig  # noqa: E402
 from aigw.observability.settings import ObservabilityConfig  # noqa: E402
 from aigw.limits.settings import RateLimitSettings  # noqa: E402
+from aigw.routing.router_settings import RoutersConfig  # noqa: E402
 
 
 class Config(Section):
@@ -180,6 +181,7 @@ class Config(Section):
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    routers: RoutersConfig = Field(default_factory=dict)  # cost routers, after models
     data_dir: str = Field(default_factory=lambda: os.environ.get("AIGW_DATA_DIR", ".aigw"))
     database: DatabaseConfig = Field(default_factory=DatabaseConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)

@@ -57,6 +57,11 @@ class Gateway:
             self.on_stop(self.limits.limiter.close)
         # 5. budgets and quotas (reserve worst-case cost, settle real)
         # 6. cost router ("auto" -> concrete model name)
+        from aigw.routing.cost_router import build as build_cost_router
+
+        self.cost_router = build_cost_router(config)
+        if self.cost_router is not None:
+            self.stages.append(self.cost_router)
         # 7. cache (exact, then semantic)
         self.cache = None
         if config.cache.enabled:
