@@ -27,7 +27,9 @@ async def test_known_mix_gives_exact_counts_and_token_sums(
     mock: MockOpenAI, start_gateway: Any
 ) -> None:
     g = await start_gateway(
-        mock_config(mock.url, server={"max_body_bytes": 4000}, routing={"retries": {"max_attempts": 1}})
+        mock_config(
+            mock.url, server={"max_body_bytes": 4000}, routing={"retries": {"max_attempts": 1}}
+        )
     )
     client = g.openai()
     prompts = ["alpha beta gamma delta", "a much longer prompt with many more words in it", "x"]
@@ -110,7 +112,10 @@ class Refuse:
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
         if ctx.body.get("user") == "over-limit":
             raise GatewayError(
-                429, "Rate limit reached.", "rate_limit_error", "rate_limit_exceeded",
+                429,
+                "Rate limit reached.",
+                "rate_limit_error",
+                "rate_limit_exceeded",
                 retry_after=3,
             )
         return await call_next(ctx)
@@ -209,9 +214,7 @@ async def test_admin_summary_agrees_with_the_scrape(
 
 async def test_org_label_only_when_configured(mock: MockOpenAI, start_gateway: Any) -> None:
     off = await start_gateway(mock_config(mock.url))
-    on = await start_gateway(
-        mock_config(mock.url, observability={"metrics": {"org_label": True}})
-    )
+    on = await start_gateway(mock_config(mock.url, observability={"metrics": {"org_label": True}}))
     for g in (off, on):
         await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
     s_off, s_on = await scrape(off.http, off.url), await scrape(on.http, on.url)

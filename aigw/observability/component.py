@@ -39,8 +39,10 @@ class Observability:
         self.tracing = Tracing(s.tracing) if s.tracing.enabled else None
         types = {n: p.type for n, p in config.providers.items()}
         on = self.metrics is not None or self.tracing is not None
-        self.stage: Stage | None = ObservabilityStage(self.tracing, types) if on else None
         self.upstream = UpstreamObserver(self.metrics, self.tracing, types) if on else None
+        self.stage: Stage | None = (
+            ObservabilityStage(self.tracing, types, self.upstream.forget) if self.upstream else None
+        )
 
     def install(self, gw: Gateway) -> None:
         """Hook into the gateway: per-attempt observer on the upstream client, lifecycle."""

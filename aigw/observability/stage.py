@@ -11,6 +11,7 @@ upstream client (`current_ctx`).
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Callable
 from typing import Any
 
 from aigw.observability.tracing import Tracing, request_attributes, result_attributes
@@ -33,10 +34,14 @@ class ObservabilityStage:
     traced_root = True  # makes the request's span itself; not wrapped in another
 
     def __init__(
-        self, tracing: Tracing | None = None, provider_types: dict[str, str] | None = None
+        self,
+        tracing: Tracing | None = None,
+        provider_types: dict[str, str] | None = None,
+        forget: Callable[[RequestContext], None] | None = None,
     ) -> None:
         self.tracing = tracing
         self.provider_types = provider_types or {}
+        self.forget = forget  # per-request state of the upstream hook, dropped at the end
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
         token = current_ctx.set(ctx)
@@ -76,6 +81,8 @@ class ObservabilityStage:
             if ended:
                 return
             ended = True
+            if self.forget is not None:
+                self.forget(c)
             if span.is_recording():
                 span.set_attributes(result_attributes(c, self.provider_types.get(c.provider or "")))
                 if c.status >= 500:

@@ -4,6 +4,7 @@ client sent is passed on unchanged, so the caller's trace still reaches the prov
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,6 +29,8 @@ class UpstreamObserver:
         self.metrics = metrics
         self.tracing = tracing
         self.provider_types = provider_types or {}
+        # Queue waits already shown as spans, per request (id(ctx) -> the queue_ms object).
+        self._queue_seen: dict[int, Any] = {}
 
     async def attempt(
         self,
@@ -41,6 +44,8 @@ class UpstreamObserver:
         headers = dict(extra_headers) if extra_headers else {}
         span = None
         if self.tracing is not None:
+            if ctx is not None:
+                self._queue_span(ctx, deployment)
             span = self._start_span(conf, ctx, deployment)
             self.tracing.inject(headers, span)
         elif ctx is not None:
@@ -73,6 +78,25 @@ class UpstreamObserver:
                 span.end()
         return resp
 
+    def _queue_span(self, ctx: Any, deployment: str) -> None:
+        """The dispatcher notes each wait for a concurrency slot in ctx.extra_log["queue_ms"];
+        show a new one as a span ending now, under the dispatch span."""
+        q = ctx.extra_log.get("queue_ms")
+        if q is None or self._queue_seen.get(id(ctx)) is q:
+            return
+        self._queue_seen[id(ctx)] = q
+        assert self.tracing is not None
+        now = time.time_ns()
+        span = self.tracing.tracer.start_span(
+            "aigw.queue.wait",
+            start_time=now - int(q * 1e6),
+            attributes={"aigw.deployment": deployment, "aigw.queue_ms": q},
+        )
+        span.end(end_time=now)
+
+    def forget(self, ctx: Any) -> None:
+        self._queue_seen.pop(id(ctx), None)
+
     def _start_span(self, conf: ProviderConfig, ctx: Any, deployment: str) -> Any:
         from opentelemetry.trace import SpanKind
 
@@ -96,7 +120,7 @@ class UpstreamObserver:
         if ctx is not None:
             attrs["aigw.attempt"] = ctx.attempts
         return self.tracing.tracer.start_span(
-            f"{op} {model}".strip(), kind=SpanKind.CLIENT, attributes=attrs, start_time=None
+            f"{op} {model}".strip(), kind=SpanKind.CLIENT, attributes=attrs
         )
 
 
