@@ -362,3 +362,65 @@ class MockCohere(MockProvider):
         doc["embeddings"] = {"float": [fake_vector(t) for t in texts]}
         doc["meta"]["billed_units"]["input_tokens"] = sum(len(t.split()) for t in texts)
         return web.Response(body=orjson.dumps(doc), content_type="application/json")
+
+
+# --- OpenAI with tools ---------------------------------------------------------------------
+
+
+def check_openai_chat(body: dict[str, Any]) -> None:
+    msgs = body.get("messages")
+    if not isinstance(msgs, list) or not msgs:
+        raise Invalid("[] is too short - 'messages'")
+    calls: set[str] = set()
+    for i, m in enumerate(msgs):
+        if m.get("role") not in ("system", "developer", "user", "assistant", "tool"):
+            raise Invalid(f"Invalid value for 'messages[{i}].role'")
+        for c in m.get("tool_calls") or []:
+            calls.add(c.get("id"))
+        if m.get("role") == "tool" and m.get("tool_call_id") not in calls:
+            raise Invalid(
+                f"Invalid parameter: messages with role 'tool' must be a response to a preceeding "
+                f"message with 'tool_calls' (messages[{i}])."
+            )
+
+
+@dataclass
+class MockOpenAITools(MockProvider):
+    """An OpenAI-format upstream that calls `get_weather` when offered tools, then answers
+    the tool's result (documented `chat.completion` bodies and chunk streams)."""
+
+    provider: str = "openai"
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_post("/chat/completions", self.chat)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        body = await self.read(request)
+        if request.headers.get("Authorization") != f"Bearer {self.key}":
+            return web.json_response(
+                {
+                    "error": {
+                        "message": "Incorrect API key provided",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                },
+                status=401,
+            )
+        try:
+            check_openai_chat(body)
+        except Invalid as e:
+            err = {
+                "message": str(e),
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": None,
+            }
+            return web.json_response({"error": err}, status=400)
+        name = "tool_answer" if body["messages"][-1]["role"] == "tool" else "tool_call"
+        if not body.get("stream"):
+            return self.json_file(f"{name}.json")
+        if not (body.get("stream_options") or {}).get("include_usage"):
+            raise AssertionError("the gateway always asks for usage")
+        return await self.sse_file(request, f"{name}.sse")

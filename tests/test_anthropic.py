@@ -448,6 +448,7 @@ def anthropic_config(url: str, **provider: Any) -> dict[str, Any]:
         },
         "models": {name: {"provider": "claude", "model": up} for name, up in MODELS.items()},
         "logging": {"level": "warning"},
+        "auth": {"required": False},  # these tests are about the provider, not keys
     }
 
 

@@ -1,0 +1,490 @@
+"""POST /v1/messages: the Anthropic-compatible inbound endpoint. Translation unit tests, then
+the official `anthropic` SDK through the gateway to an Anthropic upstream and to OpenAI-type
+upstreams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anthropic
+import orjson
+import pytest
+
+from aigw.providers import anthropic_inbound as inbound
+from aigw.types import GatewayError
+from tests.mock_providers import UPSTREAM_KEY, MockAnthropic, MockOpenAITools, fixture_json
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather in a city",
+    "input_schema": {
+        "type": "object",
+        "properties": {"location": {"type": "string"}},
+        "required": ["location"],
+    },
+}
+
+# --- translation ---------------------------------------------------------------------------
+
+
+def test_request_to_openai() -> None:
+    body = {
+        "model": "claude",
+        "max_tokens": 300,
+        "system": [{"type": "text", "text": "Be brief."}, {"type": "text", "text": "Be kind."}],
+        "messages": [
+            {"role": "user", "content": "Weather in Paris?"},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "Checking."},
+                    {
+                        "type": "tool_use",
+                        "id": "toolu_1",
+                        "name": "get_weather",
+                        "input": {"location": "Paris"},
+                    },
+                ],
+            },
+            {
+                "role": "user",
+                "content": [
+                    {
+                        "type": "tool_result",
+                        "tool_use_id": "toolu_1",
+                        "content": [{"type": "text", "text": "18C"}],
+                    },
+                    {"type": "text", "text": "And tomorrow?"},
+                    {
+                        "type": "image",
+                        "source": {"type": "base64", "media_type": "image/png", "data": "iVBO"},
+                    },
+                ],
+            },
+        ],
+        "stop_sequences": ["END"],
+        "temperature": 0.5,
+        "tools": [WEATHER],
+        "tool_choice": {"type": "any", "disable_parallel_tool_use": True},
+        "metadata": {"user_id": "u1"},
+        "stream": True,
+    }
+    out = inbound.to_openai(body)
+    assert out["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "system", "content": "Be kind."},
+        {"role": "user", "content": "Weather in Paris?"},
+        {
+            "role": "assistant",
+            "content": "Checking.",
+            "tool_calls": [
+                {
+                    "id": "toolu_1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"location":"Paris"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "toolu_1", "content": "18C"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "And tomorrow?"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBO"}},
+            ],
+        },
+    ]
+    assert out["max_tokens"] == 300 and out["stop"] == ["END"] and out["temperature"] == 0.5
+    assert out["tools"] == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": WEATHER["input_schema"],
+                "description": "Current weather in a city",
+            },
+        }
+    ]
+    assert out["tool_choice"] == "required" and out["parallel_tool_calls"] is False
+    assert out["user"] == "u1"
+    assert out["stream"] is True and out["stream_options"] == {"include_usage": True}
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"model": "m", "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
+        ({"model": "m", "max_tokens": 5, "messages": []}, "messages"),
+        ({"max_tokens": 5, "messages": [{"role": "user", "content": "x"}]}, "model"),
+        ({"model": "m", "max_tokens": 5, "messages": [{"role": "system", "content": "x"}]}, "role"),
+        (
+            {
+                "model": "m",
+                "max_tokens": 5,
+                "messages": [{"role": "user", "content": "x"}],
+                "tools": [{"type": "web_search_20250305", "name": "web_search"}],
+            },
+            "tools.0",
+        ),
+    ],
+)
+def test_request_errors(body: dict, text: str) -> None:
+    with pytest.raises(GatewayError) as e:
+        inbound.to_openai(body)
+    assert e.value.status == 400 and text in e.value.message
+
+
+def test_completion_to_message() -> None:
+    msg = inbound.to_message(fixture_json("openai", "tool_call.json"), "gpt-x")
+    assert msg["type"] == "message" and msg["role"] == "assistant" and msg["model"] == "gpt-x"
+    assert msg["id"].startswith("msg_")
+    assert msg["content"] == [
+        {
+            "type": "tool_use",
+            "id": "call_DdmO9pD3xa9XTPNJ32zg2hcA",
+            "name": "get_weather",
+            "input": {"location": "Paris, France"},
+        }
+    ]
+    assert msg["stop_reason"] == "tool_use"
+    answer = inbound.to_message(fixture_json("openai", "tool_answer.json"), "gpt-x")
+    assert answer["usage"] == {
+        "input_tokens": 34,
+        "output_tokens": 11,
+        "cache_read_input_tokens": 64,
+        "cache_creation_input_tokens": 0,
+    }
+
+
+def test_error_shape() -> None:
+    e = GatewayError(503, "anthropic: overloaded: Overloaded", "api_error", "overloaded_error")
+    assert inbound.error_status(e) == 529
+    assert inbound.error_body(e)["error"]["type"] == "overloaded_error"
+    e = GatewayError(429, "slow down", "rate_limit_error", "rate_limit_exceeded")
+    assert inbound.error_body(e, "req_1") == {
+        "type": "error",
+        "error": {"type": "rate_limit_error", "message": "slow down"},
+        "request_id": "req_1",
+    }
+    assert inbound.error_body(GatewayError(502, "x", "api_error"))["error"]["type"] == "api_error"
+
+
+def test_events_for_text_then_tools() -> None:
+    ev = inbound.MessageEvents("m")
+    chunks = [
+        {"id": "c1", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]},
+        {"id": "c1", "choices": [{"index": 0, "delta": {"content": "Let me look."}}]},
+        {
+            "id": "c1",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": "call_a",
+                                "function": {"name": "f", "arguments": '{"a"'},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+        {
+            "id": "c1",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]},
+                }
+            ],
+        },
+        {
+            "id": "c1",
+            "choices": [
+                {
+                    "index": 0,
+                    "delta": {
+                        "tool_calls": [
+                            {
+                                "index": 1,
+                                "id": "call_b",
+                                "function": {"name": "g", "arguments": "{}"},
+                            }
+                        ]
+                    },
+                }
+            ],
+        },
+        {"id": "c1", "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+        {"id": "c1", "choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 4}},
+    ]
+    events = [e for c in chunks for e in ev.feed(c)] + ev.close()
+    names = [n for n, _ in events]
+    assert names == [
+        "message_start",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_delta",
+        "content_block_stop",
+        "content_block_start",
+        "content_block_delta",
+        "content_block_stop",
+        "message_delta",
+        "message_stop",
+    ]
+    assert [d["index"] for n, d in events if n == "content_block_start"] == [0, 1, 2]
+    assert events[-2][1]["delta"]["stop_reason"] == "tool_use"
+    assert events[-2][1]["usage"]["input_tokens"] == 9
+    assert events[-2][1]["usage"]["output_tokens"] == 4
+
+
+# --- end to end with the anthropic SDK -----------------------------------------------------
+
+
+@pytest.fixture
+async def claude_upstream() -> Any:
+    m = MockAnthropic()
+    await m.start()
+    yield m
+    await m.stop()
+
+
+@pytest.fixture
+async def tools_upstream() -> Any:
+    m = MockOpenAITools()
+    await m.start()
+    yield m
+    await m.stop()
+
+
+@pytest.fixture
+async def gw(
+    claude_upstream: MockAnthropic, tools_upstream: MockOpenAITools, mock: Any, start_gateway: Any
+) -> Any:
+    return await start_gateway(
+        {
+            "providers": {
+                "claude": {
+                    "type": "anthropic",
+                    "base_url": claude_upstream.url,
+                    "api_key": UPSTREAM_KEY,
+                },
+                "oai": {"type": "openai", "base_url": mock.url, "api_key": "sk-upstream-secret"},
+                "oai-tools": {
+                    "type": "openai",
+                    "base_url": tools_upstream.url,
+                    "api_key": UPSTREAM_KEY,
+                },
+            },
+            "models": {
+                "claude-sonnet": {"provider": "claude", "model": "claude-text"},
+                "claude-tools": {"provider": "claude", "model": "claude-tools"},
+                "claude-overloaded": {"provider": "claude", "model": "claude-overloaded"},
+                "claude-stream-error": {"provider": "claude", "model": "claude-stream-error"},
+                "gpt-test": {"provider": "oai", "model": "upstream-model"},
+                "gpt-tools": {"provider": "oai-tools", "model": "gpt-4o"},
+            },
+            "logging": {"level": "warning"},
+            "auth": {"required": False},
+        }
+    )
+
+
+def sdk(gw: Any) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=gw.url, api_key="sk-client", max_retries=0)
+
+
+async def test_anthropic_upstream_text(gw: Any, claude_upstream: MockAnthropic) -> None:
+    msg = await sdk(gw).messages.create(
+        model="claude-sonnet",
+        max_tokens=100,
+        system="You are Claude.",
+        messages=[{"role": "user", "content": "Hello"}],
+    )
+    assert msg.content[0].type == "text"
+    assert msg.content[0].text == "Hello! I'm Claude. How can I help you today?"
+    assert msg.stop_reason == "end_turn"
+    assert msg.model == "claude-sonnet"
+    # 21 uncached + 7 written to the cache, 100 read from it, as the upstream reported.
+    assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens) == (28, 100)
+    assert msg.usage.output_tokens == 14
+    sent = claude_upstream.calls[0].body
+    assert sent["system"] == "You are Claude." and sent["max_tokens"] == 100
+
+
+async def test_anthropic_upstream_stream(gw: Any) -> None:
+    client = sdk(gw)
+    kw: Any = {
+        "model": "claude-sonnet",
+        "max_tokens": 100,
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
+    whole = await client.messages.create(**kw)
+    texts: list[str] = []
+    async with client.messages.stream(**kw) as stream:
+        async for text in stream.text_stream:
+            texts.append(text)
+        final = await stream.get_final_message()
+    assert len(texts) == 3
+    assert "".join(texts) == whole.content[0].text  # type: ignore[union-attr]
+    assert final.content[0].text == whole.content[0].text  # type: ignore[union-attr]
+    assert final.stop_reason == "end_turn"
+    assert final.usage.output_tokens == 14 and final.usage.input_tokens == 28
+
+
+async def test_anthropic_upstream_tool_use_round_trip(
+    gw: Any, claude_upstream: MockAnthropic
+) -> None:
+    client = sdk(gw)
+    messages: list[Any] = [{"role": "user", "content": "Weather in SF?"}]
+    msg = await client.messages.create(
+        model="claude-tools", max_tokens=200, tools=[WEATHER], messages=messages
+    )  # type: ignore[list-item]
+    assert msg.stop_reason == "tool_use"
+    tool = next(b for b in msg.content if b.type == "tool_use")
+    assert (tool.name, tool.input) == (
+        "get_weather",
+        {"location": "San Francisco, CA", "unit": "celsius"},
+    )  # type: ignore[union-attr]
+    assert tool.id == "toolu_01T1x1fJ34qAmk2tNTrN7Up6"  # type: ignore[union-attr]
+    messages.append({"role": "assistant", "content": [b.model_dump() for b in msg.content]})
+    messages.append(
+        {
+            "role": "user",
+            "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "15C"}],
+        }
+    )  # type: ignore[union-attr]
+    # Streamed this time: the answer to the tool result.
+    async with client.messages.stream(
+        model="claude-tools", max_tokens=200, tools=[WEATHER], messages=messages
+    ) as s:  # type: ignore[arg-type]
+        final = await s.get_final_message()
+    assert final.content[0].text == "It's currently 15°C and foggy in San Francisco."  # type: ignore[union-attr]
+    last = claude_upstream.calls[-1].body["messages"]
+    assert last[-1]["content"][0] == {
+        "type": "tool_result",
+        "tool_use_id": tool.id,
+        "content": "15C",
+    }  # type: ignore[union-attr]
+
+
+async def test_anthropic_upstream_stream_tool_use(gw: Any) -> None:
+    async with sdk(gw).messages.stream(
+        model="claude-tools",
+        max_tokens=200,
+        tools=[WEATHER],
+        messages=[{"role": "user", "content": "SF?"}],  # type: ignore[list-item]
+    ) as s:
+        final = await s.get_final_message()
+    assert [b.type for b in final.content] == ["text", "tool_use"]
+    assert final.content[1].input == {"location": "San Francisco, CA", "unit": "celsius"}  # type: ignore[union-attr]
+    assert final.stop_reason == "tool_use"
+
+
+async def test_openai_upstream_text_and_stream(gw: Any, mock: Any) -> None:
+    client = sdk(gw)
+    kw: Any = {
+        "model": "gpt-test",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "Hello there"}],
+    }
+    msg = await client.messages.create(**kw)
+    assert msg.content[0].text == mock.text  # type: ignore[union-attr]
+    assert msg.stop_reason == "end_turn"
+    assert msg.usage.output_tokens > 0 and msg.usage.input_tokens > 0
+    async with client.messages.stream(**kw) as s:
+        streamed = "".join([t async for t in s.text_stream])
+        final = await s.get_final_message()
+    assert streamed == mock.text
+    assert final.usage.output_tokens == msg.usage.output_tokens
+    assert final.usage.input_tokens == msg.usage.input_tokens
+    sent = mock.calls[0]["body"]
+    assert sent["messages"] == [{"role": "user", "content": "Hello there"}]
+    assert sent["max_tokens"] == 50
+
+
+async def test_openai_upstream_tool_use_round_trip(
+    gw: Any, tools_upstream: MockOpenAITools
+) -> None:
+    client = sdk(gw)
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    async with client.messages.stream(
+        model="gpt-tools", max_tokens=200, tools=[WEATHER], messages=messages
+    ) as s:  # type: ignore[arg-type]
+        first = await s.get_final_message()
+    whole = await client.messages.create(
+        model="gpt-tools", max_tokens=200, tools=[WEATHER], messages=messages
+    )  # type: ignore[arg-type]
+    for m in (first, whole):
+        assert m.stop_reason == "tool_use"
+        (tool,) = m.content
+        assert tool.type == "tool_use" and tool.name == "get_weather"
+        assert tool.input == {"location": "Paris, France"}
+        assert tool.id == "call_DdmO9pD3xa9XTPNJ32zg2hcA"
+    messages.append({"role": "assistant", "content": [b.model_dump() for b in whole.content]})
+    messages.append(
+        {
+            "role": "user",
+            "content": [
+                {"type": "tool_result", "tool_use_id": whole.content[0].id, "content": "18C, sunny"}
+            ],
+        }
+    )  # type: ignore[union-attr]
+    answer = await client.messages.create(
+        model="gpt-tools", max_tokens=200, tools=[WEATHER], messages=messages
+    )  # type: ignore[arg-type]
+    assert answer.content[0].text == "It is 18°C and sunny in Paris."  # type: ignore[union-attr]
+    assert answer.usage.cache_read_input_tokens == 64
+    sent = tools_upstream.calls[-1].body["messages"]
+    assert sent[-1] == {
+        "role": "tool",
+        "tool_call_id": "call_DdmO9pD3xa9XTPNJ32zg2hcA",
+        "content": "18C, sunny",
+    }
+
+
+async def test_errors_in_anthropic_shape(gw: Any) -> None:
+    client = sdk(gw)
+    with pytest.raises(anthropic.OverloadedError) as e:
+        await client.messages.create(
+            model="claude-overloaded", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert e.value.status_code == 529
+    assert e.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+    assert "Overloaded" in e.value.body["error"]["message"]  # type: ignore[index]
+    with pytest.raises(anthropic.NotFoundError) as nf:
+        await client.messages.create(
+            model="no-such-model", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert nf.value.body["type"] == "error"  # type: ignore[index]
+    assert nf.value.body["error"]["type"] == "not_found_error"  # type: ignore[index]
+    r = await gw.http.post(gw.url + "/v1/messages", data=b"{not json")
+    assert r.status == 400
+    assert (await r.json())["error"]["type"] == "invalid_request_error"
+    r = await gw.http.post(gw.url + "/v1/messages", json={"model": "claude-sonnet", "messages": []})
+    body = await r.json()
+    assert r.status == 400 and body["type"] == "error" and "max_tokens" in body["error"]["message"]
+
+
+async def test_stream_error_event(gw: Any) -> None:
+    raw = await gw.http.post(
+        gw.url + "/v1/messages",
+        json={
+            "model": "claude-stream-error",
+            "max_tokens": 10,
+            "stream": True,
+            "messages": [{"role": "user", "content": "x"}],
+        },
+    )
+    text = (await raw.read()).decode()
+    events = [block.split("\n") for block in text.strip().split("\n\n")]
+    names = [lines[0].removeprefix("event: ") for lines in events]
+    assert names[0] == "message_start" and names[-1] == "error"
+    data = orjson.loads(events[-1][1].removeprefix("data: "))
+    assert data["error"]["type"] == "overloaded_error"
+    assert "message_stop" not in names
