@@ -243,3 +243,29 @@ async def test_metrics_path_auth_and_off_switch(
     await off.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
     async with off.http.get(off.url + "/metrics") as r:
         assert r.status == 404
+
+
+async def test_routing_gauges_come_from_the_dispatcher(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    cfg = mock_config(
+        mock.url,
+        routing={"breaker": {"failure_threshold": 1, "cooldown": "60s"}},
+    )
+    cfg["models"]["gpt-test"] = {
+        "provider": "mock",
+        "model": "upstream-model",
+        "max_concurrency": 4,
+    }
+    g = await start_gateway(cfg)
+    dep = "mock/upstream-model"
+    s = await scrape(g.http, g.url)
+    assert s.value("breaker_state", deployment=dep) == 0
+    assert s.value("deployment_concurrency_limit", deployment=dep) == 4
+    assert s.value("queue_length", deployment=dep) == 0
+    mock.fail(Fail(500))
+    with pytest.raises(openai.APIStatusError):
+        await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
+    s = await scrape(g.http, g.url)
+    assert s.value("breaker_state", deployment=dep) == 2  # open after one failure
+    assert s.value("breaker_trips", deployment=dep) == 1

@@ -3,7 +3,8 @@ metrics, the tracer, the outermost stage and the upstream-client hook."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aigw.config import Config
 from aigw.observability.metrics import Metrics
@@ -27,6 +28,64 @@ def model_prices(config: Config) -> dict[str, dict[str, float]]:
     return out
 
 
+BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
+
+
+def wire_gauges(metrics: Metrics, gw: Gateway) -> list[str]:
+    """Register the scrape-time gauges of the components that exist; returns their names."""
+    dispatcher = getattr(gw, "dispatcher", None)
+    snap = getattr(dispatcher, "snapshot", None)
+    if snap is None:
+        return []
+
+    def field(name: str, conv: Callable[[Any], float | None] = float) -> Callable[[], Any]:
+        def read() -> dict[str, float]:
+            out = {}
+            for dep, st in snap().items():
+                v = st.get(name)
+                v = conv(v) if v is not None else None
+                if v is not None:
+                    out[dep] = v
+            return out
+
+        return read
+
+    dep = ("deployment",)
+    metrics.register_gauge_source(
+        "queue_length", field("queued"), "Requests waiting for a concurrency slot.", dep
+    )
+    metrics.register_gauge_source(
+        "deployment_in_flight", field("in_flight"), "Upstream calls in progress.", dep
+    )
+    metrics.register_gauge_source(
+        "deployment_concurrency_limit",
+        field("limit"),
+        "Configured concurrency cap (max_concurrency).",
+        dep,
+        mode="max",
+    )
+    metrics.register_gauge_source(
+        "breaker_state",
+        field("breaker_state", BREAKER_STATES.get),
+        "Circuit breaker: 0 closed, 1 half-open, 2 open.",
+        dep,
+        mode="max",
+    )
+    metrics.register_gauge_source(
+        "breaker_trips",
+        field("breaker_trips"),
+        "Times the breaker opened since start (per live worker, summed).",
+        dep,
+    )
+    metrics.register_gauge_source(
+        "queue_rejected_requests",
+        field("queue_rejected"),
+        "Requests refused because no slot freed in time, since start (live workers).",
+        dep,
+    )
+    return list(metrics._sources)
+
+
 class Observability:
     def __init__(self, config: Config) -> None:
         s = config.observability
@@ -48,7 +107,13 @@ class Observability:
         """Hook into the gateway: per-attempt observer on the upstream client, lifecycle."""
         gw.client.observer = self.upstream
         if self.metrics is not None:
-            gw.on_start(self.metrics.start)
+            metrics = self.metrics
+
+            async def start() -> None:
+                wire_gauges(metrics, gw)  # every component exists by now
+                await metrics.start()
+
+            gw.on_start(start)
             gw.on_stop(self.metrics.stop)
         if self.tracing is not None:
             gw.on_stop(self.tracing.stop)

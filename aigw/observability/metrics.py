@@ -233,8 +233,8 @@ class Metrics:
         # Which worker served how much (multi-worker only: a `pid` label per live worker).
         self.worker_requests = (
             Gauge(
-                "aigw_worker_requests",
-                "Requests handled by each live worker.",
+                "aigw_worker_llm_requests",
+                "LLM requests handled by each live worker (multi-worker mode).",
                 registry=reg,
                 multiprocess_mode="liveall",
             )
@@ -288,10 +288,10 @@ class Metrics:
         route = resource.canonical if resource is not None else "other"
         self._child(self.http_requests, method, route, status_class(status)).inc()
         self._child(self.http_duration, method, route).observe(seconds)
-        if self.worker_requests is not None:
-            self.worker_requests.inc()
         if ctx is not None:
             self._llm(ctx, status)
+            if self.worker_requests is not None:
+                self.worker_requests.inc()
 
     def _llm(self, ctx: Any, status: int) -> None:
         model = self.model_label(ctx.model)
