@@ -99,8 +99,16 @@ class Observability:
         types = {n: p.type for n, p in config.providers.items()}
         on = self.metrics is not None or self.tracing is not None
         self.upstream = UpstreamObserver(self.metrics, self.tracing, types) if on else None
+        log_prompts = config.logging.log_prompts
         self.stage: Stage | None = (
-            ObservabilityStage(self.tracing, types, self.upstream.forget) if self.upstream else None
+            ObservabilityStage(
+                self.tracing,
+                types,
+                self.upstream.forget if self.upstream else None,
+                log_prompts=log_prompts,
+            )
+            if on or log_prompts
+            else None
         )
 
     def install(self, gw: Gateway) -> None:

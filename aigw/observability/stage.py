@@ -11,11 +11,11 @@ upstream client (`current_ctx`).
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aigw.observability.tracing import Tracing, request_attributes, result_attributes
-from aigw.pipeline import FinishCallback, Handler, RequestContext, Result
+from aigw.pipeline import FinishCallback, Handler, JSONResult, RequestContext, Result, StreamResult
 from aigw.types import GatewayError
 
 current_ctx: contextvars.ContextVar[RequestContext | None] = contextvars.ContextVar(
@@ -38,8 +38,10 @@ class ObservabilityStage:
         tracing: Tracing | None = None,
         provider_types: dict[str, str] | None = None,
         forget: Callable[[RequestContext], None] | None = None,
+        log_prompts: bool = False,
     ) -> None:
         self.tracing = tracing
+        self.log_prompts = log_prompts  # logging.log_prompts: contents in the access line
         self.provider_types = provider_types or {}
         self.forget = forget  # per-request state of the upstream hook, dropped at the end
 
@@ -48,13 +50,15 @@ class ObservabilityStage:
         try:
             if self.tracing is None:
                 try:
-                    return await call_next(ctx)
+                    result = await call_next(ctx)
                 except GatewayError as e:
                     note_error(ctx, e)
                     raise
-            return await self._traced(ctx, call_next)
+            else:
+                result = await self._traced(ctx, call_next)
         finally:
             current_ctx.reset(token)
+        return capture_contents(ctx, result) if self.log_prompts else result
 
     async def _traced(self, ctx: RequestContext, call_next: Handler) -> Result:
         from opentelemetry import context as otel_context
@@ -108,6 +112,35 @@ class ObservabilityStage:
         if span.is_recording():
             _trace_finish_callbacks(ctx, span, tr, end)
         return result
+
+
+def capture_contents(ctx: RequestContext, result: Result) -> Result:
+    """`logging.log_prompts: true` only: the prompt and the answer go to the access line."""
+    b = ctx.body
+    ctx.extra_log["prompt"] = b["messages"] if "messages" in b else b.get("input")
+    if isinstance(result, JSONResult):
+        choices = result.body.get("choices")
+        if choices:
+            ctx.extra_log["answer"] = [
+                (c.get("message") or {}).get("content") for c in choices if isinstance(c, dict)
+            ]
+        return result
+    inner = result.chunks
+    parts: list[str] = []
+
+    async def relay() -> AsyncIterator[dict[str, Any]]:
+        try:
+            async for c in inner:
+                for choice in c.get("choices") or ():
+                    text = (choice.get("delta") or {}).get("content")
+                    if text:
+                        parts.append(text)
+                yield c
+        finally:
+            ctx.extra_log["answer"] = "".join(parts)
+            await inner.aclose()  # type: ignore[attr-defined]
+
+    return StreamResult(relay())
 
 
 def _trace_finish_callbacks(ctx: RequestContext, span: Any, tr: Tracing, mine: Any) -> None:
