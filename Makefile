@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test test-integration test-load lint fmt vet build binary bench clean venv dev
+.PHONY: run test test-integration test-load lint fmt vet build binary test-binary bench clean venv dev
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -43,6 +43,21 @@ vet: $(VENV)/.dev-installed
 
 build: $(VENV)/.installed
 	$(BIN)/pip wheel --no-deps -w dist .
+
+test-load: $(VENV)/.dev-installed  ## short `aigw bench --mock-upstream` runs; fail if the gateway errors
+	$(BIN)/aigw bench --mock-upstream --concurrency 8 --duration 3s --fail-on-errors --quiet
+	$(BIN)/aigw bench --mock-upstream --scenario mixed --rate 200 --duration 3s --fail-on-errors --quiet
+
+$(VENV)/.build-installed: pyproject.toml | $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[build]'
+	touch $@
+
+binary: $(VENV)/.build-installed  ## one-file executable: dist/aigw (CLI + bundled embedding model)
+	$(BIN)/pyinstaller --noconfirm --log-level WARN --distpath dist --workpath build/pyinstaller packaging/aigw.spec
+	@ls -l dist/aigw
+
+test-binary: binary $(VENV)/.dev-installed  ## smoke-test dist/aigw: serve, proxy, cache hit, SIGTERM
+	$(BIN)/pytest -q -p no:cacheprovider tests/binary_smoke.py
 
 bench: $(VENV)/.dev-installed  ## pass-through benchmark: mock upstream vs reference proxy vs aigw
 	$(BIN)/python bench/passthrough.py $(ARGS)

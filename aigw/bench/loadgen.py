@@ -42,14 +42,22 @@ DEFAULT_PROMPTS = [
     "Give me three tips for writing clear error messages.",
 ]
 
-# Small rewordings that keep the meaning: what a semantic cache should still recognise.
-_REWORDINGS = (
-    "{p}",
-    "Please tell me: {p}",
-    "{p} Thanks!",
-    "Quick question. {p}",
-    "Could you answer this? {p}",
-)
+
+def reword(prompt: str, i: int) -> str:
+    """The i-th variant of a prompt that keeps its meaning for a semantic cache (same words,
+    same order, same numbers and names) but is never byte-identical to it or to another
+    variant: doubled spaces at the positions given by i's bits, the end punctuation, leading spaces."""
+    words = prompt.rstrip("?.! ").split(" ")
+    ends = ("?", " ?", "??", "?!", "")
+    n = i + 1
+    out = []
+    for j, w in enumerate(words):
+        out.append(w)
+        if j < len(words) - 1:
+            out.append("  " if (n >> j) & 1 else " ")
+    rest = n >> max(0, len(words) - 1)
+    return " " * (rest // len(ends)) + "".join(out) + ends[rest % len(ends)]
+
 
 _MAX_US = 3_600_000_000  # one hour, the largest value a histogram records
 
@@ -113,6 +121,7 @@ class RequestPlan:
         self.stream = stream or scenario == "stream"
         self.max_tokens = max_tokens
         self.hot = self.prompts[: max(1, hot_prompts)]
+        self.deterministic = scenario in ("exact-hit", "semantic-hit", "mixed")
         self.run_id = uuid.uuid4().hex[:8]
         self._mix = list(self.MIX)
         random.Random(7).shuffle(self._mix)
@@ -128,6 +137,8 @@ class RequestPlan:
 
     def _body(self, messages: list[dict[str, Any]], stream: bool) -> bytes:
         body: dict[str, Any] = {"model": self.model, "messages": messages}
+        if self.deterministic:
+            body["temperature"] = 0  # caches answer only requests whose answer is repeatable
         if stream:
             body["stream"] = True
         if self.max_tokens:
@@ -142,11 +153,11 @@ class RequestPlan:
             )
         if kind == "semantic-hit":
             p = self.hot[i % len(self.hot)]
-            wording = _REWORDINGS[1 + i % (len(_REWORDINGS) - 1)]
             if isinstance(p, list):
-                msgs = self._messages(p, f" {wording.format(p='').strip()}")
+                last = p[-1]
+                msgs = [*p[:-1], {**last, "content": reword(str(last.get("content", "")), i)}]
             else:
-                msgs = self._messages(wording.format(p=p))
+                msgs = self._messages(reword(p, i))
             return Planned(self._body(msgs, False), False, kind)
         stream = self.stream if kind == "miss" else True
         msgs = self._messages(self.prompts[i % n], f" [{self.run_id}-{i}]")
