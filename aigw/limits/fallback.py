@@ -19,6 +19,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from aigw.limits.memory import MemoryBackend
 from aigw.limits.redis_backend import RedisBackend
@@ -41,6 +42,13 @@ FALLBACK_DECISIONS = Counter(
 )
 
 _FAILURES = (RedisError, OSError, TimeoutError)
+# A slow answer may be load (ours or Redis's), not an outage: only this many timeouts in a
+# row mark Redis down. A refused or reset connection marks it down at once.
+TIMEOUTS_TO_DOWN = 3
+
+
+def _is_timeout(e: BaseException) -> bool:
+    return isinstance(e, TimeoutError | RedisTimeoutError)
 
 
 class ClusterLimiter:
@@ -63,6 +71,7 @@ class ClusterLimiter:
         self.fallback_decisions = 0
         self._probe: asyncio.Task[None] | None = None
         self._closed = False
+        self._timeouts = 0  # in a row
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -70,9 +79,12 @@ class ClusterLimiter:
         if self.redis_up:
             try:
                 async with asyncio.timeout(self.deadline):
-                    return await self.redis.admit(checks, org, dry)
+                    out = await self.redis.admit(checks, org, dry)
+                self._timeouts = 0
+                return out
             except _FAILURES as e:
-                self._down(e)
+                self._failed(e)
+        # This decision follows the outage policy (a lone timeout included).
         self.fallback_decisions += 1
         FALLBACK_DECISIONS.labels(self.policy).inc()
         if self.policy == "fail_closed":
@@ -98,12 +110,20 @@ class ClusterLimiter:
             async with asyncio.timeout(self.deadline):
                 await self.redis.settle(checks, deltas, outcome.windows, org)
         except _FAILURES as e:
-            self._down(e)
+            self._failed(e)
 
     # --- outage ---------------------------------------------------------------------------
 
-    def _down(self, e: BaseException) -> None:
+    def _failed(self, e: BaseException) -> None:
         REDIS_ERRORS.inc()
+        if _is_timeout(e):
+            self._timeouts += 1
+            if self._timeouts < TIMEOUTS_TO_DOWN:
+                return
+        self._down(e)
+
+    def _down(self, e: BaseException) -> None:
+        self._timeouts = 0
         if not self.redis_up:
             return
         self.redis_up = False
@@ -128,6 +148,9 @@ class ClusterLimiter:
             await asyncio.sleep(self.retry_interval)  # a timer between probes
             try:
                 async with asyncio.timeout(self.deadline):
+                    # Connections opened before the outage may be dead without knowing it:
+                    # drop them all, then ping on a fresh one.
+                    await self.redis.reset()
                     await self.redis.ping()
             except _FAILURES:
                 continue
@@ -147,6 +170,7 @@ class ClusterLimiter:
             async with asyncio.timeout(self.deadline):
                 await self.redis.ping()
         except _FAILURES as e:
+            REDIS_ERRORS.inc()
             self._down(e)
 
     async def close(self) -> None:

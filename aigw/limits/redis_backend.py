@@ -58,6 +58,9 @@ class RedisBackend:
     async def close(self) -> None:
         await self.client.aclose()
 
+    async def reset(self) -> None:
+        await self.client.connection_pool.disconnect(inuse_connections=True)
+
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 

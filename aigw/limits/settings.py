@@ -54,7 +54,8 @@ class RateLimitSettings(Section):
     # Shared state for a cluster of gateways; unset: each process limits on its own.
     redis_url: str | None = Field(default=None, repr=False)
     redis_prefix: str = "aigw:rl:"
-    redis_timeout: Duration = Field(0.25, gt=0)  # connect and read timeout of one decision
+    # Connect and read timeout of one decision (a decision waits at most twice this).
+    redis_timeout: Duration = Field(0.5, gt=0)
     redis_retry_interval: Duration = Field(1.0, gt=0)  # how often a lost Redis is probed
     # While Redis is unreachable: fail_open (default) keeps serving, each instance enforcing
     # its share (limit / (cluster_size * server.workers)) locally, so the cluster as a whole

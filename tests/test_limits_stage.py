@@ -1,0 +1,144 @@
+"""The rate-limit stage in a running gateway: OpenAI's headers and 429, token reservations
+that hold under concurrent streams and settle to real usage, overrides per key and org."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import openai
+import pytest
+
+from aigw.limits.tokens import reservation
+from aigw.pipeline import JSONResult, RequestContext
+from aigw.types import GatewayError, Principal
+from tests.conftest import mock_config
+from tests.helpers_limits import GatedMock, remaining, until
+
+
+async def test_request_limit_headers_and_openai_429(mock: Any, start_gateway: Any) -> None:
+    gw = await start_gateway(mock_config(mock.url, rate_limiting={"requests_per_hour": 3}))
+    client = gw.openai()
+    seen = []
+    for _ in range(3):
+        raw = await client.chat.completions.with_raw_response.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+        seen.append(raw.headers["x-ratelimit-remaining-requests"])
+        assert raw.headers["x-ratelimit-limit-requests"] == "3"
+    assert seen == ["2", "1", "0"]
+    # Full again one hour after the first request (a few ms have passed since).
+    assert re.fullmatch(r"1h0m0s|59m59\.\d+s", raw.headers["x-ratelimit-reset-requests"])
+    assert mock.count == 3
+
+    with pytest.raises(openai.RateLimitError) as ei:
+        await client.chat.completions.create(
+            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+        )
+    e = ei.value
+    assert e.code == "rate_limit_exceeded" and e.type == "requests"
+    assert "requests per hour (RPH)" in e.message and "Limit 3, Used 3" in e.message
+    assert e.response.headers["Retry-After"] == "1200"  # one request refills in 3600/3 s
+    assert 1199_000 <= int(e.response.headers["retry-after-ms"]) <= 1200_000
+    assert e.response.headers["x-ratelimit-remaining-requests"] == "0"
+    assert mock.count == 3  # the refused request never reached the upstream
+
+
+async def test_streams_with_large_max_tokens_cannot_overshoot_the_budget(
+    start_gateway: Any, redis_url: str, redis_prefix: str
+) -> None:
+    mock = GatedMock()
+    await mock.start()
+    try:
+        gw = await start_gateway(
+            mock_config(
+                mock.url,
+                rate_limiting={
+                    "token_budget": 1000,
+                    "redis_url": redis_url,
+                    "redis_prefix": redis_prefix,
+                },
+            )
+        )
+        client = gw.openai()
+        msgs = [{"role": "user", "content": "tell me a story"}]
+
+        async def stream() -> int | None:
+            try:
+                s = await client.chat.completions.create(
+                    model="gpt-test", messages=msgs, max_tokens=300, stream=True
+                )
+            except openai.RateLimitError:
+                return None
+            chunks = 0
+            async for _ in s:
+                chunks += 1
+            return chunks
+
+        tasks = [asyncio.create_task(stream()) for _ in range(10)]
+        # Every request is either refused or held at the upstream: nothing has settled yet.
+        await until(lambda: mock.waiting + sum(t.done() for t in tasks) == 10)
+        reserve = reservation("chat", {"messages": msgs, "max_tokens": 300}, 1024)
+        assert reserve == 300 + 11  # max_tokens + prompt estimate (3 + 4 per message + 4)
+        assert mock.waiting == 1000 // reserve == 3
+        assert await remaining(gw.gateway.limits, "key", "anonymous") == 1000 - 3 * reserve
+        mock.gate.set()
+        results = await asyncio.gather(*tasks)
+        assert sum(r is None for r in results) == 7
+
+        # Settled to the real usage the upstream reported for the three streams.
+        real = sum(c["body"] and _usage(mock, c) for c in mock.calls)
+        assert real > 0
+        await until(lambda: _eq(remaining(gw.gateway.limits, "key", "anonymous"), 1000 - real))
+    finally:
+        await mock.stop()
+
+
+def _usage(mock: GatedMock, call: dict[str, Any]) -> int:
+    from aigw.bench.mock_upstream import count_tokens, prompt_text, words
+
+    body = call["body"]
+    return count_tokens(prompt_text(body["messages"])) + min(
+        len(words(mock.text)), body.get("max_tokens") or 10**9
+    )
+
+
+async def _eq(value: Any, expected: int) -> bool:
+    return await value == expected
+
+
+async def test_overrides_from_the_principal(mock: Any, start_gateway: Any) -> None:
+    gw = await start_gateway(
+        mock_config(
+            mock.url, rate_limiting={"requests_per_hour": 100, "org": {"requests_per_hour": 50}}
+        )
+    )
+    stage = gw.gateway.limits
+
+    async def ok(ctx: RequestContext) -> JSONResult:
+        return JSONResult({})
+
+    def ctx(org: str, key: str, limits: dict[str, Any]) -> RequestContext:
+        p = Principal(org_id=org, key_id=key, limits=limits)
+        return RequestContext("r", "chat", {"model": "m", "messages": []}, {}, "m", principal=p)
+
+    async def admitted(org: str, key: str, limits: dict[str, Any], n: int) -> int:
+        got = 0
+        for _ in range(n):
+            try:
+                await stage.handle(ctx(org, key, limits), ok)
+                got += 1
+            except GatewayError as e:
+                assert e.status == 429
+        return got
+
+    # Flat form: this key's own limit.
+    assert await admitted("acme", "k1", {"requests_per_hour": 2}, 5) == 2
+    # Per-scope form: this key's organisation is allowed 10 in all.
+    assert await admitted("beta", "k2", {"org": {"requests_per_hour": 10}}, 20) == 10
+    assert await admitted("beta", "k3", {"org": {"requests_per_hour": 10}}, 5) == 0
+    # null switches a limit off: k4's own 100 is gone, the org default of 50 remains.
+    assert await admitted("gamma", "k4", {"requests_per_hour": None}, 70) == 50
+    # Without overrides the defaults hold: 100 per key, 50 per org.
+    assert await admitted("delta", "k5", {}, 60) == 50
