@@ -137,7 +137,11 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
                     continue  # the model's own scratchpad: no OpenAI equivalent to send back
                 else:
                     raise invalid(f"{where}: content blocks of type {kind!r} are not supported")
-            msg: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
+            # Several text blocks stay several parts: joining them would lose the boundary.
+            content: Any = (
+                [{"type": "text", "text": t} for t in texts] if len(texts) > 1 else "".join(texts)
+            )
+            msg: dict[str, Any] = {"role": "assistant", "content": content or None}
             if calls:
                 msg["tool_calls"] = calls
             elif msg["content"] is None:
