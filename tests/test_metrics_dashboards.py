@@ -14,7 +14,7 @@ from tests.conftest import mock_config
 from tests.helpers_observability import scrape
 
 PACKAGING = Path(__file__).resolve().parent.parent / "packaging"
-DASHBOARDS = sorted((PACKAGING / "grafana").glob("*.json"))
+DASHBOARDS = sorted((PACKAGING / "grafana" / "dashboards").glob("*.json"))
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^}]*\}")
 _RANGES = re.compile(r"\[[^\]]*\]")
@@ -91,8 +91,17 @@ async def test_every_dashboard_metric_exists_in_the_scrape(
         assert required in used, required
 
 
-def test_prometheus_scrape_config_points_at_the_metrics_path() -> None:
+def test_prometheus_and_grafana_provisioning_fit_the_compose_file() -> None:
     cfg = yaml.safe_load((PACKAGING / "prometheus.yml").read_text())
     (job,) = cfg["scrape_configs"]
     assert job["metrics_path"] == "/metrics"
-    assert job["static_configs"][0]["targets"]
+    compose = yaml.safe_load((PACKAGING / "docker-compose.yml").read_text())
+    (sd,) = job["dns_sd_configs"]
+    assert sd["names"] == ["aigw"] and "aigw" in compose["services"]
+    assert f'--port", "{sd["port"]}"' in json.dumps(compose["services"]["aigw"]["command"])
+    ds = yaml.safe_load((PACKAGING / "grafana/provisioning/datasources/prometheus.yml").read_text())
+    assert ds["datasources"][0]["url"] == "http://prometheus:9090"
+    prov = yaml.safe_load((PACKAGING / "grafana/provisioning/dashboards/aigw.yml").read_text())
+    mounted = {v.split(":")[1]: v.split(":")[0] for v in compose["services"]["grafana"]["volumes"]}
+    path = prov["providers"][0]["options"]["path"]
+    assert (PACKAGING / mounted[path]).resolve() == DASHBOARDS[0].parent

@@ -3,8 +3,9 @@
     python packaging/grafana/generate.py
 
 Every query uses the gateway's real metric names (tests/test_metrics_dashboards.py checks each
-one against a live scrape). Import the JSON files in Grafana (Dashboards -> Import) and pick
-the Prometheus data source that scrapes the gateway (see packaging/prometheus.yml).
+one against a live scrape). docker compose provisions them (grafana/provisioning/); elsewhere,
+import the JSON files in Grafana (Dashboards -> Import): the "Data source" variable at the top
+picks the Prometheus that scrapes the gateway (see packaging/prometheus.yml).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).parent / "dashboards"
 RI = "$__rate_interval"
 DS = {"type": "prometheus", "uid": "${DS_PROMETHEUS}"}
 
@@ -68,15 +69,6 @@ def layout(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def dashboard(uid: str, title: str, panels: list[dict[str, Any]], tags: list[str]) -> dict:
     return {
-        "__inputs": [
-            {
-                "name": "DS_PROMETHEUS",
-                "label": "Prometheus",
-                "type": "datasource",
-                "pluginId": "prometheus",
-                "pluginName": "Prometheus",
-            }
-        ],
         "uid": uid,
         "title": title,
         "tags": ["aigw", *tags],
