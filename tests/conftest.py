@@ -58,6 +58,7 @@ def mock_config(mock_url: str, **extra: Any) -> dict[str, Any]:
             "embed-test": {"provider": "mock", "model": "upstream-embed"},
         },
         "logging": {"level": "warning"},
+        "auth": {"required": False},
     }
     for k, v in extra.items():
         if isinstance(v, dict) and isinstance(cfg.get(k), dict):

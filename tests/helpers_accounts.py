@@ -50,3 +50,31 @@ async def store(raw_store: Store) -> Store:
     """Connected and migrated."""
     await mig.up(raw_store)
     return raw_store
+
+
+ADMIN_KEY = "adm-test-0123456789abcdef"
+
+
+async def all_table_text(store: Store) -> str:
+    """Every value of every table, as text: to prove a secret is stored nowhere."""
+    out = []
+    for t in sorted(await store.table_names()):
+        for row in await store.fetch(f"SELECT * FROM {t}"):
+            out.append(" ".join(str(v) for v in row))
+    return "\n".join(out)
+
+
+def accounts_config(mock_url: str, db: str, **extra: Any) -> dict[str, Any]:
+    """The gateway in front of the mock, on the given database, with auth required."""
+    from tests.conftest import mock_config
+
+    auth = {"required": True, **extra.pop("auth", {})}
+    return mock_config(mock_url, database=db, auth=auth, **extra)
+
+
+class FakeClock:
+    def __init__(self, t: float = 1000.0) -> None:
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t

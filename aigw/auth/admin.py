@@ -1,5 +1,5 @@
-"""Admin authorisation for /v1/admin/*: the admin key (AIGW_ADMIN_KEY) for now; the keys
-component extends this to admin JWTs and admin-scoped API keys."""
+"""Admin authorisation for /v1/admin/*: the admin key (AIGW_ADMIN_KEY), a JWT whose role
+claim holds the admin role, or an API key with the `admin` scope."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 
 from aiohttp import web
 
-from aigw.types import GatewayError
+from aigw.types import GatewayError, Principal
 
 
 def bearer(request: web.Request) -> str | None:
@@ -18,21 +18,69 @@ def bearer(request: web.Request) -> str | None:
     return request.headers.get("x-api-key") or None
 
 
+def _missing() -> GatewayError:
+    return GatewayError(
+        401,
+        "Missing admin credentials: send 'Authorization: Bearer <admin key>'.",
+        "invalid_request_error",
+        "missing_api_key",
+    )
+
+
+def _not_admin() -> GatewayError:
+    return GatewayError(
+        403,
+        "This endpoint needs admin rights.",
+        "invalid_request_error",
+        "insufficient_permissions",
+    )
+
+
+def _is_admin_key(token: str) -> bool:
+    admin_key = os.environ.get("AIGW_ADMIN_KEY")
+    return bool(admin_key) and hmac.compare_digest(token.encode(), admin_key.encode())  # type: ignore[union-attr]
+
+
+def _accounts_auth(request: web.Request):  # type: ignore[no-untyped-def]
+    from aigw.server.state import GATEWAY
+
+    gw = request.app.get(GATEWAY)
+    accounts = getattr(gw, "accounts", None)
+    return getattr(accounts, "auth", None)
+
+
 def require_admin(request: web.Request) -> None:
-    """Raise 401/403 unless the caller presents the admin key."""
+    """Raise 401/403 unless the caller is an admin. Synchronous: the admin key, an admin
+    JWT, or an admin-scoped API key already in the key cache (routes that can await use
+    `authorize_admin`, which also reads the store)."""
     token = bearer(request)
     if token is None:
-        raise GatewayError(
-            401,
-            "Missing admin credentials: send 'Authorization: Bearer <admin key>'.",
-            "invalid_request_error",
-            "missing_api_key",
-        )
-    admin_key = os.environ.get("AIGW_ADMIN_KEY")
-    if not admin_key or not hmac.compare_digest(token.encode(), admin_key.encode()):
-        raise GatewayError(
-            403,
-            "This endpoint needs admin rights.",
-            "invalid_request_error",
-            "insufficient_permissions",
-        )
+        raise _missing()
+    if _is_admin_key(token):
+        return
+    auth = _accounts_auth(request)
+    if auth is not None:
+        p: Principal | None = None
+        if auth.jwt is not None and token.count(".") == 2:
+            p = auth.jwt.principal(token)
+        else:
+            p = auth.peek_key(token)
+        if p is not None and p.is_admin:
+            return
+    raise _not_admin()
+
+
+async def authorize_admin(request: web.Request) -> Principal:
+    """The admin principal: admin key, admin JWT, or admin-scoped API key (from the store)."""
+    token = bearer(request)
+    if token is None:
+        raise _missing()
+    if _is_admin_key(token):
+        return Principal(org_id="admin", is_admin=True, via="admin_key")
+    auth = _accounts_auth(request)
+    if auth is None:
+        raise _not_admin()
+    p = await auth.authenticate(token)
+    if not p.is_admin:
+        raise _not_admin()
+    return p

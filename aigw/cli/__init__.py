@@ -38,6 +38,7 @@ def _register() -> None:
 
     serve.register(app)
     __import__("aigw.cli.migrate").cli.migrate.register(app)
+    __import__("aigw.cli.keys").cli.keys.register(app)
     __import__("aigw.cli.bench").cli.bench.register(app)
 
 

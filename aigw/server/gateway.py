@@ -48,6 +48,7 @@ class Gateway:
         if self.observability.stage is not None:
             self.stages.append(self.observability.stage)
         # 2. auth (principal from API key or JWT)
+        self.stages.append(self.accounts.auth_stage)
         # 3. usage recording (registers on_finish: every answered request, hits included)
         # 4. rate limits (requests and tokens, reserve then settle)
         self.limits = build_limits(config)

@@ -1,6 +1,6 @@
-"""The accounts component, built once by the gateway: the store, and (as they land) key and
-JWT authentication, the usage writer and budgets. Its start hook refuses an unmigrated
-database, except a brand-new embedded SQLite file, which it migrates on the spot."""
+"""The accounts component, built once by the gateway: the store, key and JWT authentication,
+the usage writer and budgets. Its start hook refuses an unmigrated database, except a
+brand-new embedded SQLite file, which it migrates on the spot."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
+from aigw.auth.authenticator import Authenticator
+from aigw.auth.keys import KeyService
+from aigw.auth.stage import AuthStage
 from aigw.config import Config
 from aigw.store import migrations as mig
 from aigw.store import open_store
@@ -20,6 +23,9 @@ class Accounts:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store = open_store(config)
+        self.auth = Authenticator(config.auth, self.store)
+        self.keys = KeyService(self.store, self.auth.hasher, config.auth.rotate_grace)
+        self.auth_stage = AuthStage(self.auth)
 
     async def start(self) -> None:
         await self.store.connect()
@@ -30,6 +36,8 @@ class Accounts:
                     ran = await mig.check(self.store, auto_if_empty=True)
             else:
                 ran = await mig.check(self.store)
+            if self.auth.jwt is not None:
+                await self.auth.jwt.start()
         except BaseException:
             await self.store.close()
             raise
@@ -38,8 +46,20 @@ class Accounts:
                 "created a new database",
                 extra={"database": self.store.where, "migrations": [m.version for m in ran]},
             )
+        if not self.config.auth.required:
+            log.warning(
+                "AUTH IS OFF (auth.required: false): anyone who can reach this port may use "
+                "every model at your expense. For local experiments only."
+            )
+        elif not await self.store.list_keys(include_revoked=False):
+            log.warning(
+                "no API keys yet: create the first one with "
+                "`aigw keys create --org <your-org>` (same --config as this server)"
+            )
 
     async def stop(self) -> None:
+        if self.auth.jwt is not None:
+            await self.auth.jwt.stop()
         await self.store.close()
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from aigw.auth.stage import PRINCIPAL_MODELS, authenticate_request
 from aigw.server.middleware import json_response
 from aigw.server.state import gateway
 from aigw.types import model_not_found
@@ -17,7 +18,7 @@ def _entry(name: str, owner: str) -> dict[str, Any]:
 
 def _visible(request: web.Request) -> dict[str, str]:
     gw = gateway(request)
-    allowed = request.get("principal_models")  # set by auth when a key limits its models
+    allowed = request.get(PRINCIPAL_MODELS)  # set by auth when a key limits its models
     out: dict[str, str] = {}
     for name in gw.router.model_names():
         if allowed is None or name in allowed:
@@ -26,6 +27,7 @@ def _visible(request: web.Request) -> dict[str, str]:
 
 
 async def list_models(request: web.Request) -> web.Response:
+    await authenticate_request(request, "models")
     data = [_entry(n, o) for n, o in _visible(request).items()]
     return json_response({"object": "list", "data": data})
 

@@ -1,0 +1,200 @@
+"""`aigw keys create | list | revoke | rotate`: API keys in the same database as `aigw serve`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aigw.auth.keys import KeyHasher, KeyNotFound, KeyService
+from aigw.cli.migrate import ConfigOption, load_config, with_store
+from aigw.config import Config, parse_duration
+from aigw.store import Store
+from aigw.store import migrations as mig
+
+keys_app = typer.Typer(help="API keys: create, list, revoke, rotate.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(keys_app, name="keys")
+
+
+def _service(cfg: Config, store: Store) -> KeyService:
+    return KeyService(store, KeyHasher(cfg.auth.hash_secret), cfg.auth.rotate_grace)
+
+
+async def _ready(store: Store) -> None:
+    # Like `aigw serve`: a brand-new embedded database is created; anything else must be
+    # migrated explicitly.
+    await mig.check(store, auto_if_empty=store.dialect == "sqlite")
+
+
+def _run(cfg: Config, work: Any) -> Any:
+    async def go(store: Store) -> Any:
+        await _ready(store)
+        try:
+            return await work(_service(cfg, store))
+        except KeyNotFound as e:
+            typer.echo(f"error: {e.args[0]}", err=True)
+            raise typer.Exit(1) from None
+
+    try:
+        return with_store(cfg, go)
+    except mig.NotMigrated as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _ts(v: float | None) -> str:
+    return datetime.fromtimestamp(v, UTC).strftime("%Y-%m-%d %H:%M") if v else "-"
+
+
+def _split(values: list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    out = [p.strip() for v in values for p in v.split(",") if p.strip()]
+    return out or None
+
+
+@keys_app.command("create")
+def create(
+    org: str = typer.Option(..., "--org", help="Organisation the key belongs to."),
+    user: str | None = typer.Option(None, "--user", help="User the key belongs to."),
+    name: str = typer.Option("", "--name", help="A label for people."),
+    expires: str | None = typer.Option(None, "--expires", help="Lifetime, e.g. 30d, 12h."),
+    models: list[str] | None = typer.Option(
+        None, "--models", help="Allowed models (comma-separated or repeated); default: all."
+    ),
+    scopes: list[str] | None = typer.Option(
+        None, "--scopes", help="chat, embeddings, models, usage, admin; default: all but admin."
+    ),
+    priority: int = typer.Option(0, "--priority", help="Priority tier (higher first)."),
+    budget_day: float | None = typer.Option(None, "--budget-day", help="USD per day."),
+    budget_month: float | None = typer.Option(None, "--budget-month", help="USD per month."),
+    tokens_day: int | None = typer.Option(None, "--tokens-day", help="Token quota per day."),
+    tokens_month: int | None = typer.Option(None, "--tokens-month", help="Tokens per month."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    cfg = load_config(config)
+    try:
+        expires_in = parse_duration(expires) if expires else None
+    except ValueError as e:
+        typer.echo(f"error: --expires: {e}", err=True)
+        raise typer.Exit(2) from None
+    budget = {
+        k: v
+        for k, v in {
+            "usd_per_day": budget_day,
+            "usd_per_month": budget_month,
+            "tokens_per_day": tokens_day,
+            "tokens_per_month": tokens_month,
+        }.items()
+        if v is not None
+    }
+
+    async def work(svc: KeyService) -> tuple[str, Any]:
+        return await svc.create(
+            org,
+            user_id=user,
+            name=name,
+            expires_in=expires_in,
+            models=_split(models),
+            scopes=_split(scopes),
+            budget=budget or None,
+            priority=priority,
+        )
+
+    plain, rec = _run(cfg, work)
+    if as_json:
+        typer.echo(orjson.dumps({"key": plain, **rec.public()}).decode())
+        return
+    typer.echo(plain)
+    typer.echo(
+        f"created {rec.id} for org {rec.org_id} (prefix {rec.prefix}); "
+        "this is the only time the key is shown: store it now.",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def list_keys(
+    org: str | None = typer.Option(None, "--org", help="Only this organisation's keys."),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """List keys (prefixes only, never the keys)."""
+    cfg = load_config(config)
+
+    async def work(svc: KeyService) -> list[Any]:
+        return await svc.list(org)
+
+    recs = _run(cfg, work)
+    if as_json:
+        typer.echo(orjson.dumps([r.public() for r in recs]).decode())
+        return
+    t = Table(title="API keys")
+    for col in ("id", "prefix", "org", "user", "name", "models", "status", "expires", "last used"):
+        t.add_column(col)
+    for r in recs:
+        t.add_row(
+            r.id,
+            r.prefix + "...",
+            r.org_id,
+            r.user_id or "-",
+            r.name or "-",
+            ",".join(r.models) if r.models else "all",
+            r.status(),
+            _ts(r.expires_at),
+            _ts(r.last_used_at),
+        )
+    Console(width=160).print(t)
+
+
+@keys_app.command("revoke")
+def revoke(
+    key: str = typer.Argument(..., help="Key id (key_...) or prefix (aigw_...)."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Revoke a key (running servers stop accepting it within auth.key_cache_ttl)."""
+    cfg = load_config(config)
+
+    async def work(svc: KeyService) -> Any:
+        return await svc.revoke(key)
+
+    rec = _run(cfg, work)
+    typer.echo(f"revoked {rec.id} ({rec.prefix}...)")
+
+
+@keys_app.command("rotate")
+def rotate(
+    key: str = typer.Argument(..., help="Key id (key_...) or prefix (aigw_...)."),
+    grace: str | None = typer.Option(
+        None, "--grace", help="How long the old key stays valid (default auth.rotate_grace)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
+    config: Path | None = ConfigOption,
+) -> None:
+    """Issue a new key with the same settings; the old one works until the grace ends."""
+    cfg = load_config(config)
+    grace_s = parse_duration(grace) if grace else None
+
+    async def work(svc: KeyService) -> Any:
+        return await svc.rotate(key, grace_s)
+
+    plain, new, old = _run(cfg, work)
+    if as_json:
+        typer.echo(orjson.dumps({"key": plain, **new.public(), "old": old.public()}).decode())
+        return
+    typer.echo(plain)
+    typer.echo(
+        f"rotated {old.id} -> {new.id} (prefix {new.prefix}); the old key stays valid "
+        f"until {_ts(old.expires_at)} UTC",
+        err=True,
+    )
