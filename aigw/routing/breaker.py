@@ -39,6 +39,7 @@ class Breaker:
         "settings",
         "state",
         "trips",
+        "trips_total",
     )
 
     def __init__(
@@ -52,6 +53,7 @@ class Breaker:
         self.state = CLOSED
         self.consecutive = 0
         self.trips = 0  # trips since the deployment was last healthy: grows the cool-down
+        self.trips_total = 0  # trips of this instance's breaker since start (metrics)
         self.open_until = 0.0
         self.probing = False
         self._window: deque[tuple[float, bool]] = deque()  # (time, failed) of recent calls
@@ -118,6 +120,7 @@ class Breaker:
     def trip(self, cooldown: float | None = None) -> None:
         s = self.settings
         self.trips += 1
+        self.trips_total += 1
         if cooldown is None:
             cooldown = min(s.max_cooldown, s.cooldown * s.cooldown_multiplier ** (self.trips - 1))
         self.state = OPEN

@@ -169,7 +169,7 @@ class Dispatcher:
                 "limit": st.limit,
                 "breaker_state": b.state,
                 "breaker_retry_in_s": round(b.retry_in(), 3),
-                "breaker_trips": b.trips,
+                "breaker_trips": b.trips_total,
                 "ewma_ms": None if st.ewma_ms is None else round(st.ewma_ms, 3),
                 "calls": st.calls,
                 "failures": st.failures,
@@ -181,14 +181,6 @@ class Dispatcher:
     # --- failover, retries, slots ------------------------------------------------------------
 
     async def _failover(self, ctx: RequestContext, once: Once, slots: bool = True) -> Result:
-        try:
-            return await self._try_all(ctx, once, slots)
-        except GatewayError as e:
-            if ctx.attempts:  # errors tell the client how hard the gateway tried, too
-                e.headers["x-aigw-attempts"] = str(ctx.attempts)
-            raise
-
-    async def _try_all(self, ctx: RequestContext, once: Once, slots: bool) -> Result:
         groups = self.router.plan(ctx.model)
         deadline = self.clock() + self.settings.retries.max_total
         last: GatewayError | None = None
@@ -201,20 +193,32 @@ class Dispatcher:
                 if prev is not None:
                     self._log_failover(ctx, prev, t, last)
                 try:
-                    return await self.retry.call(
-                        partial(self._attempt, ctx, t, st, once, slots),
-                        deadline,
-                        partial(_not_closed, st.breaker),
-                    )
+                    # The first try is a plain call: the common case pays for no retry setup.
+                    return await self._attempt(ctx, t, st, once, slots)
                 except GatewayError as e:
                     if not e.retryable:
+                        _tell_attempts(e, ctx)
                         raise
-                    last, prev = e, t
+                    last = e
+                if self.settings.retries.max_attempts > 1 and st.breaker.state == CLOSED:
+                    try:
+                        return await self.retry.resume(
+                            last,
+                            partial(self._attempt, ctx, t, st, once, slots),
+                            deadline,
+                            partial(_not_closed, st.breaker),
+                        )
+                    except GatewayError as e:
+                        if not e.retryable:
+                            _tell_attempts(e, ctx)
+                            raise
+                        last = e
+                prev = t
                 if self.clock() >= deadline:
-                    raise last
+                    raise _tell_attempts(last, ctx)
         if last is None:
             raise self._all_unavailable(ctx, groups)
-        raise last
+        raise _tell_attempts(last, ctx)
 
     async def _attempt(
         self, ctx: RequestContext, t: Target, st: DeploymentState, once: Once, slots: bool
@@ -402,6 +406,13 @@ class Dispatcher:
                 st.slots.release()
             if lease is not None and self.leases is not None:
                 self.leases.release(lease)
+
+
+def _tell_attempts(e: GatewayError, ctx: RequestContext) -> GatewayError:
+    """Errors tell the client how hard the gateway tried, too."""
+    if ctx.attempts:
+        e.headers["x-aigw-attempts"] = str(ctx.attempts)
+    return e
 
 
 def _not_closed(breaker: Breaker) -> bool:

@@ -117,15 +117,24 @@ class RetryPolicy:
         blocked: Callable[[], bool],
     ) -> T:
         """Run `attempt` until it succeeds or the retries of this deployment are spent; the
-        last error is raised as it is. The first try runs without tenacity: the common case
-        (it works) pays nothing for the retry machinery."""
+        last error is raised as it is."""
         try:
             return await attempt()
         except GatewayError as e:
-            s = self.settings
-            if not e.retryable or s.max_attempts <= 1 or blocked():
+            if not e.retryable or self.settings.max_attempts <= 1 or blocked():
                 raise
-            first = e
+            return await self.resume(e, attempt, deadline, blocked)
+
+    async def resume(
+        self,
+        first: GatewayError,
+        attempt: Callable[[], Awaitable[T]],
+        deadline: float,
+        blocked: Callable[[], bool],
+    ) -> T:
+        """The retries after a first try that failed with `first` (the dispatcher makes the
+        first try itself, so the common case, it works, pays nothing for tenacity)."""
+        s = self.settings
         retrying = AsyncRetrying(
             sleep=self._sleep,
             stop=stop_when(s.max_attempts, s.max_delay, deadline, self.clock, blocked),
