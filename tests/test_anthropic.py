@@ -97,6 +97,22 @@ def test_max_tokens_from_client_or_config() -> None:
     assert req.body["max_tokens"] == 123
 
 
+def test_empty_turns_are_dropped_and_neighbours_merged() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "one"},
+            {"role": "assistant", "content": ""},
+            {"role": "user", "content": "two"},
+        ]
+    }
+    assert anthropic.to_anthropic(body, "m", 10)["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}],
+        }
+    ]
+
+
 def test_several_system_messages_become_blocks() -> None:
     body = {
         "messages": [

@@ -74,6 +74,14 @@ def test_request_maps_messages_and_parameters() -> None:
     assert adapter.chat_request(conf(), body, "m", stream=True).body["stream"] is True
 
 
+def test_user_text_parts_keep_their_boundaries() -> None:
+    parts = [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]
+    out = cohere.to_cohere({"messages": [{"role": "user", "content": parts}]}, "m")
+    assert out["messages"][0]["content"] == parts
+    one = cohere.to_cohere({"messages": [{"role": "user", "content": parts[:1]}]}, "m")
+    assert one["messages"][0]["content"] == "a"
+
+
 def test_tool_calls_and_results() -> None:
     body = {
         "messages": [

@@ -128,6 +128,8 @@ def convert_messages(
     out: list[dict[str, Any]] = []
 
     def add(role: str, blocks: list[dict[str, Any]]) -> None:
+        if not blocks:
+            return  # an empty turn says nothing, and Anthropic rejects empty text blocks
         if out and out[-1]["role"] == role:
             out[-1]["content"].extend(blocks)
         else:
@@ -167,10 +169,6 @@ def convert_messages(
             )
         else:
             raise bad_request(f"unsupported message role {role!r}", "messages")
-    # A turn whose parts were all empty would be rejected: keep it as an empty text.
-    for msg in out:
-        if not msg["content"]:
-            msg["content"] = [{"type": "text", "text": ""}]
     return system, out
 
 

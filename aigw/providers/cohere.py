@@ -68,8 +68,8 @@ def user_content(content: Any) -> str | list[dict[str, Any]]:
             parts.append(
                 {"type": "image_url", "image_url": url if isinstance(url, dict) else {"url": url}}
             )
-    if all(p["type"] == "text" for p in parts):
-        return "".join(p["text"] for p in parts)
+    if len(parts) == 1 and parts[0]["type"] == "text":
+        return parts[0]["text"]
     return parts
 
 
