@@ -99,6 +99,26 @@ def summary(c: Curve, target: float, sp: float, cp: float) -> dict[str, float]:
     }
 
 
+def latency(rows: Rows, n: int, model: str | None) -> None:
+    from aigw.routing.cost_router import MAX_SCORED_CHARS
+    from aigw.routing.learned import LearnedScorer
+
+    prompts = [p[:MAX_SCORED_CHARS] for p in rows.prompts[:: max(1, len(rows) // n)][:n]]
+    for scorer in (LearnedScorer(model), HeuristicScorer()):
+        for p in prompts[:50]:  # warm-up
+            scorer.score(p)
+        times = []
+        for p in prompts:
+            t = time.perf_counter()
+            scorer.score(p)
+            times.append((time.perf_counter() - t) * 1e6)
+        q = np.percentile(times, [50, 99])
+        print(
+            f"  {scorer.name:10s} p50 {q[0]:6.0f} us   p99 {q[1]:6.0f} us   "
+            f"mean {np.mean(times):6.0f} us   max {np.max(times):6.0f} us"
+        )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(DEFAULT_DATA))
@@ -110,6 +130,13 @@ def main() -> None:
     ap.add_argument("--strong-price", type=float, default=DEFAULT_STRONG_PRICE)
     ap.add_argument("--cheap-price", type=float, default=DEFAULT_CHEAP_PRICE)
     ap.add_argument("--model", help="score with this saved router file instead of retraining")
+    ap.add_argument(
+        "--latency",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also time scoring one prompt at a time, as the gateway does, on N prompts",
+    )
     args = ap.parse_args()
     sp, cp = args.strong_price, args.cheap_price
 
@@ -183,6 +210,10 @@ def main() -> None:
                 )
                 cells.append(f"{summary(c, args.target, sp, cp)['calls_saved']:12.1%}")
             print(f"  {n:24s}" + "".join(cells))
+    if args.latency:
+        print()
+        print(f"scoring latency, one prompt at a time ({args.latency} prompts of this file):")
+        latency(rows, args.latency, args.model)
     print(f"\n({time.perf_counter() - t0:.1f}s)")
 
 

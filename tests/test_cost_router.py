@@ -14,7 +14,7 @@ from aigw import config as configmod
 from aigw.bench.mock_upstream import MockOpenAI
 from aigw.config import ConfigError
 from aigw.routing.complexity import HeuristicScorer, features
-from aigw.routing.cost_router import last_user_text
+from aigw.routing.cost_router import INLINE_CHARS, last_user_text
 from aigw.routing.evaluation import (
     cost_saving,
     curve,
@@ -262,6 +262,12 @@ async def test_streams_carry_the_route_headers_and_named_routers_work(
     assert r.headers["x-aigw-route"] == "strong-m; router=always"
     assert mock.calls[-1]["body"]["model"] == "upstream-strong"
     assert mock.calls[-1]["body"]["stream"] is True
+    # A long prompt is scored off the event loop, with the same outcome.
+    long_hard = HARD_CODE + "\n" + "Keep every invariant in mind. " * 100
+    assert len(long_hard) > INLINE_CHARS
+    r = await ask(g, "auto", long_hard)
+    assert r.headers["x-aigw-route"] == "strong-m; router=auto"
+    assert mock.calls[-1]["body"]["messages"][-1]["content"] == long_hard
     # A concrete model name is not routed: no route headers, its own upstream.
     r = await ask(g, "cheap-m", HARD_CODE)
     assert "x-aigw-route" not in r.headers

@@ -15,40 +15,54 @@ from dataclasses import dataclass
 
 # Only the head of very long prompts is scanned for cues: the cost of scoring stays bounded
 # (the length feature still sees the whole text).
-SCAN_CHARS = 6000
+SCAN_CHARS = 4000
 
-_CODE_FENCE = re.compile(r"```|~~~")
-_CODE_TOKENS = re.compile(
-    r"\b(?:def|class|return|import|function|const|let|var|public|static|void|lambda|async|await"
-    r"|SELECT|FROM|WHERE|INSERT|#include|printf|println|console\.log)\b|[{};]\s*$|=>|->|==|!=|\+\+",
-    re.M,
-)
-_CODE_WORDS = re.compile(
-    r"\b(?:code|program|function|algorithm|implement|debug|bug|compile|regex|python|javascript"
-    r"|typescript|java|c\+\+|rust|golang|sql|api|class|recursion|complexity)\b",
-    re.I,
-)
+# One pass of a simple word regex, then set look-ups: much cheaper than one alternation
+# regex per cue (which costs ~0.3 us per character in Python's re).
+_WORD = re.compile(r"[a-z][a-z+#]*")
+
+
+def _words(s: str) -> frozenset[str]:
+    return frozenset(s.split())
+
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_MATH_SYMBOLS = re.compile(r"[=+*/^√∑∫≤≥≠π%$]|\\frac|\\sqrt|\\int|\\sum")
-_MATH_WORDS = re.compile(
-    r"\b(?:calculate|compute|solve|equation|how many|how much|total|percent|percentage|ratio"
-    r"|probability|integral|derivative|sum|product|average|remainder|prime|matrix|theorem"
-    r"|proof|prove|each|per|twice|half|times)\b",
-    re.I,
+
+# Words that are rare in prose (not "from", "class", "return", which are common there).
+_CODE_KEYWORDS = _words(
+    "def lambda const var void async await printf println elif struct impl fn nullptr"
 )
-_REASONING = re.compile(
-    r"\b(?:why|explain|reason|justify|analy[sz]e|compare|contrast|evaluate|critique|step by step"
-    r"|implications?|consequences?|trade-?offs?|argue|infer|deduce|therefore|assume|suppose"
-    r"|hypothes[ie]s|scenario|morally|ethical|legal|valid|invalid|entail|imply|implies"
-    r"|which of the following|most likely|least likely|best describes|except|not true)\b",
-    re.I,
+_CODE_WORDS = _words(
+    "code program function algorithm implement debug bug compile regex python javascript "
+    "typescript java c++ rust golang sql api recursion complexity"
 )
-_CONSTRAINTS = re.compile(
-    r"\b(?:must|should|exactly|at least|at most|no more than|without|only|ensure|format"
-    r"|json|table|bullet|words?|sentences?|paragraphs?)\b",
-    re.I,
+_CODE_MARKS = ("=>", "->", "==", "!=", "++", "();", "){", "console.log", "#include")
+_MATH_WORDS = _words(
+    "calculate compute solve equation total percent percentage ratio probability integral "
+    "derivative sum product average remainder prime matrix theorem proof prove each per twice "
+    "half times"
 )
-_QUESTION = re.compile(r"\?")
+_MATH_PHRASES = ("how many", "how much")
+_MATH_SYMBOLS = ("=", "+", "*", "/", "^", "√", "∑", "∫", "≤", "≥", "≠", "π", "%", "$", "\\frac")
+_REASONING_WORDS = _words(
+    "why explain reason justify analyze analyse compare contrast evaluate critique implication "
+    "implications consequence consequences tradeoff tradeoffs argue infer deduce "
+    "therefore assume suppose hypothesis hypotheses scenario morally ethical legal valid invalid "
+    "entail imply implies except"
+)
+_REASONING_PHRASES = (
+    "step by step",
+    "which of the following",
+    "most likely",
+    "least likely",
+    "best describes",
+    "not true",
+)
+_CONSTRAINT_WORDS = _words(
+    "must should exactly only without ensure format json table bullet word words sentence "
+    "sentences paragraph paragraphs"
+)
+_CONSTRAINT_PHRASES = ("at least", "at most", "no more than")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,28 +92,47 @@ def _saturate(x: float, half: float) -> float:
 
 def features(text: str) -> dict[str, float]:
     head = text[:SCAN_CHARS]
-    n_words = max(1, head.count(" ") + 1)
+    low = head.lower()
+    words = _WORD.findall(low)
+    n_words = max(1, len(words))
     tokens = len(text) / 4  # a rough token count is enough here
-    numbers = len(_NUMBER.findall(head))
+    code_kw = code_words = maths = reasoning = constraints = 0
+    for w in words:
+        if w in _CODE_KEYWORDS:
+            code_kw += 1
+        if w in _CODE_WORDS:
+            code_words += 1
+        if w in _MATH_WORDS:
+            maths += 1
+        if w in _REASONING_WORDS:
+            reasoning += 1
+        if w in _CONSTRAINT_WORDS:
+            constraints += 1
+    code_marks = sum(head.count(m) for m in _CODE_MARKS) + sum(
+        1 for line in head.splitlines() if line.rstrip().endswith(("{", "}", ";"))
+    )
+    maths += sum(low.count(p) for p in _MATH_PHRASES)
+    reasoning += sum(low.count(p) for p in _REASONING_PHRASES)
+    constraints += sum(low.count(p) for p in _CONSTRAINT_PHRASES)
     return {
         # ~150 tokens is the midpoint: a paragraph of context or a worked problem.
         "length": _saturate(tokens, 150.0),
         "code": min(
             1.0,
-            0.6 * bool(_CODE_FENCE.search(head))
-            + _saturate(len(_CODE_TOKENS.findall(head)), 4.0)
-            + 0.3 * _saturate(len(_CODE_WORDS.findall(head)), 2.0),
+            0.6 * ("```" in head or "~~~" in head)
+            + _saturate(code_marks + 0.5 * code_kw, 4.0)
+            + 0.3 * _saturate(code_words, 2.0),
         ),
         "math": min(
             1.0,
-            0.5 * _saturate(numbers, 4.0)
-            + 0.3 * _saturate(len(_MATH_SYMBOLS.findall(head)), 3.0)
-            + 0.4 * _saturate(len(_MATH_WORDS.findall(head)), 3.0),
+            0.5 * _saturate(len(_NUMBER.findall(head)), 4.0)
+            + 0.3 * _saturate(sum(head.count(c) for c in _MATH_SYMBOLS), 3.0)
+            + 0.4 * _saturate(maths, 3.0),
         ),
-        "reasoning": _saturate(len(_REASONING.findall(head)), 2.0),
+        "reasoning": _saturate(reasoning, 2.0),
         # Density of instructions: constraint words per 100 words.
-        "constraints": _saturate(100.0 * len(_CONSTRAINTS.findall(head)) / n_words, 5.0),
-        "questions": _saturate(max(0, len(_QUESTION.findall(head)) - 1), 2.0),
+        "constraints": _saturate(100.0 * constraints / n_words, 5.0),
+        "questions": _saturate(max(0, head.count("?") - 1), 2.0),
     }
 
 

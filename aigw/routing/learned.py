@@ -29,7 +29,7 @@ DEFAULT_MODEL_FILE = Path(__file__).resolve().parent / "data" / "router-v1.json"
 FORMAT = "aigw-router/1"
 # The embedding sees at most this much of a prompt: the head carries the task, and the cost
 # of scoring stays bounded for very long prompts.
-EMBED_CHARS = 4000
+EMBED_CHARS = 2000
 HEURISTIC_FEATURES = ("length", "code", "math", "reasoning", "constraints", "questions")
 
 
