@@ -11,7 +11,6 @@ from urllib.parse import urlparse
 import aiohttp
 import pytest
 
-from aigw.limits.fallback import FALLBACK_ACTIVE
 from tests.conftest import mock_config
 from tests.helpers_limits import until
 from tests.tcpproxy import TcpProxy
@@ -41,6 +40,15 @@ async def burst(gw: Any, n: int) -> list[int]:
 
     # No request may hang: the whole burst has a hard deadline far above redis_timeout.
     return await asyncio.wait_for(asyncio.gather(*(one() for _ in range(n))), 10)
+
+
+async def metric(gw: Any, name: str) -> float:
+    async with gw.http.get(gw.url + "/metrics") as r:
+        assert r.status == 200
+        for line in (await r.text()).splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[-1])
+    raise AssertionError(f"{name} not in /metrics")
 
 
 def cfg(mock: Any, url: str, prefix: str, policy: str) -> dict[str, Any]:
@@ -77,14 +85,15 @@ async def test_fail_open_limits_locally_then_exact_again(
     assert statuses.count(200) == 5 and statuses.count(429) == 5
     assert limiter.state()["redis_up"] is False
     assert limiter.state()["fallback_decisions"] >= 10
-    assert FALLBACK_ACTIVE._value.get() == 1
+    assert await metric(gw, "ratelimit_fallback_active") == 1
+    assert await metric(gw, 'ratelimit_fallback_decisions{policy="fail_open"}') >= 10
     downs = [r for r in caplog.records if "Redis unreachable" in r.getMessage()]
     assert len(downs) == 1  # logged once per outage, not per request
     assert redis_prefix not in caplog.text and str(proxy.port) not in caplog.text
 
     proxy.restore()
     await until(lambda: limiter.state()["redis_up"])
-    assert FALLBACK_ACTIVE._value.get() == 0
+    assert await metric(gw, "ratelimit_fallback_active") == 0
     # Redis still holds the 4 counted before the outage: exactly 6 more are admitted.
     statuses = await burst(gw, 10)
     assert statuses.count(200) == 6 and statuses.count(429) == 4

@@ -142,3 +142,46 @@ async def test_overrides_from_the_principal(mock: Any, start_gateway: Any) -> No
     assert await admitted("gamma", "k4", {"requests_per_hour": None}, 70) == 50
     # Without overrides the defaults hold: 100 per key, 50 per org.
     assert await admitted("delta", "k5", {}, 60) == 50
+
+
+async def test_per_key_limits_from_the_store(
+    mock: Any, start_gateway: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Keys created through the admin API carry their own limits; the auth stage hands them
+    to the limiter through `Principal.limits`."""
+    from tests.helpers_accounts import ADMIN_KEY, accounts_config
+
+    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
+    cfg = accounts_config(
+        mock.url, f"sqlite:///{tmp_path}/store.db", rate_limiting={"requests_per_hour": 5}
+    )
+    gw = await start_gateway(cfg)
+    admin = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+    async def create(**body: Any) -> dict[str, Any]:
+        async with gw.http.post(gw.url + "/v1/admin/api-keys", json=body, headers=admin) as r:
+            assert r.status == 201, await r.text()
+            return await r.json()
+
+    tight = await create(org="acme", limits={"requests_per_hour": 2})
+    plain = await create(org="acme")
+    msgs = [{"role": "user", "content": "hi"}]
+
+    async def admitted(key: str, n: int) -> int:
+        got = 0
+        for _ in range(n):
+            try:
+                raw = await gw.openai(key).chat.completions.with_raw_response.create(
+                    model="gpt-test", messages=msgs
+                )
+                got += 1
+            except openai.RateLimitError as e:
+                assert key not in e.message  # the secret never reaches an error body
+                assert tight["id"] in e.message or plain["id"] in e.message
+        if got:
+            limit = raw.headers["x-ratelimit-limit-requests"]
+            assert limit == ("2" if key == tight["key"] else "5")
+        return got
+
+    assert await admitted(tight["key"], 4) == 2
+    assert await admitted(plain["key"], 7) == 5

@@ -1,7 +1,7 @@
 """Redis first, a local limiter while Redis is unreachable.
 
-A Redis error or timeout marks Redis down (logged once per outage, never with its URL) and
-starts a probe that pings it every `redis_retry_interval`; decisions go to the local limiter
+A refused or reset connection, or TIMEOUTS_TO_DOWN timeouts in a row, marks Redis down
+(logged once per outage, never with its URL) and starts a probe that pings it every `redis_retry_interval`; decisions go to the local limiter
 meanwhile, which enforces this process's share of each limit (limit // (cluster_size x
 server.workers)), or, with `on_redis_error: fail_closed`, are refused with a 503. When the
 probe succeeds, decisions go back to Redis, whose state was never touched by the outage.
@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -27,19 +26,6 @@ from aigw.limits.rules import Check, Outcome
 from aigw.types import GatewayError
 
 log = logging.getLogger("aigw.limits")
-
-FALLBACK_ACTIVE = Gauge(
-    "aigw_ratelimit_fallback_active",
-    "1 while Redis is unreachable and rate limits are enforced locally (or refused)",
-)
-REDIS_ERRORS = Counter(
-    "aigw_ratelimit_redis_errors_total", "Rate-limit decisions that could not reach Redis"
-)
-FALLBACK_DECISIONS = Counter(
-    "aigw_ratelimit_fallback_decisions_total",
-    "Rate-limit decisions taken while Redis was unreachable",
-    ["policy"],
-)
 
 _FAILURES = (RedisError, OSError, TimeoutError)
 # A slow answer may be load (ours or Redis's), not an outage: only this many timeouts in a
@@ -72,6 +58,7 @@ class ClusterLimiter:
         self._probe: asyncio.Task[None] | None = None
         self._closed = False
         self._timeouts = 0  # in a row
+        self.redis_errors = 0
 
     # --- decisions ------------------------------------------------------------------------
 
@@ -86,7 +73,6 @@ class ClusterLimiter:
                 self._failed(e)
         # This decision follows the outage policy (a lone timeout included).
         self.fallback_decisions += 1
-        FALLBACK_DECISIONS.labels(self.policy).inc()
         if self.policy == "fail_closed":
             raise GatewayError(
                 503,
@@ -115,7 +101,7 @@ class ClusterLimiter:
     # --- outage ---------------------------------------------------------------------------
 
     def _failed(self, e: BaseException) -> None:
-        REDIS_ERRORS.inc()
+        self.redis_errors += 1
         if _is_timeout(e):
             self._timeouts += 1
             if self._timeouts < TIMEOUTS_TO_DOWN:
@@ -129,7 +115,6 @@ class ClusterLimiter:
         self.redis_up = False
         self.down_since = time.time()
         self.outages += 1
-        FALLBACK_ACTIVE.set(1)
         log.warning(
             "rate limiter: Redis unreachable, limiting locally"
             if self.policy == "fail_open"
@@ -155,7 +140,6 @@ class ClusterLimiter:
             except _FAILURES:
                 continue
             self.redis_up = True
-            FALLBACK_ACTIVE.set(0)
             log.warning(
                 "rate limiter: Redis is back, limits are shared again",
                 extra={"down_s": round(time.time() - (self.down_since or time.time()), 3)},
@@ -170,7 +154,7 @@ class ClusterLimiter:
             async with asyncio.timeout(self.deadline):
                 await self.redis.ping()
         except _FAILURES as e:
-            REDIS_ERRORS.inc()
+            self.redis_errors += 1
             self._down(e)
 
     async def close(self) -> None:
@@ -190,5 +174,6 @@ class ClusterLimiter:
             "down_since": self.down_since,
             "outages": self.outages,
             "fallback_decisions": self.fallback_decisions,
+            "redis_errors": self.redis_errors,
             "local_share_divisor": self.local.divisor,
         }

@@ -169,6 +169,30 @@ class RateLimitStage:
         ctx.on_finish(settle)
         return result
 
+    def register_metrics(self, metrics: Any) -> None:
+        """Scrape-time gauges (observability's `register_gauge_source`): whether this
+        instance limits locally because Redis is away, and what the outages cost."""
+        lim = self.limiter
+        if not isinstance(lim, ClusterLimiter):
+            return
+        metrics.register_gauge_source(
+            "ratelimit_fallback_active",
+            lambda: 0.0 if lim.redis_up else 1.0,
+            "1 while Redis is unreachable and rate limits are enforced locally (or refused).",
+            mode="max",
+        )
+        metrics.register_gauge_source(
+            "ratelimit_redis_errors",
+            lambda: float(lim.redis_errors),
+            "Rate-limit calls to Redis that failed, since start (live workers, summed).",
+        )
+        metrics.register_gauge_source(
+            "ratelimit_fallback_decisions",
+            lambda: {lim.policy: float(lim.fallback_decisions)},
+            "Rate-limit decisions taken without Redis, since start, by on_redis_error policy.",
+            ("policy",),
+        )
+
     def _headers(self, checks: list[Check], outcome: Outcome) -> dict[str, str]:
         h: dict[str, str] = {}
         share = getattr(outcome.backend, "share", None)

@@ -56,6 +56,8 @@ class Gateway:
             self.stages.append(self.limits)
             self.on_start(self.limits.limiter.start)
             self.on_stop(self.limits.limiter.close)
+            if self.observability.metrics is not None:
+                self.limits.register_metrics(self.observability.metrics)
         # 5. budgets and quotas (reserve worst-case cost, settle real)
         # 6. cost router ("auto" -> concrete model name)
         from aigw.routing.cost_router import build as build_cost_router
