@@ -108,6 +108,7 @@ ANTHROPIC_SCENARIOS = {
     "claude-invalid": "error_invalid_request",
     "claude-server-error": "error_api",
     "claude-stream-error": "stream_error",
+    "claude-thinking": "thinking",
 }
 ANTHROPIC_ERROR_STATUS = {
     "error_overloaded": 529,
@@ -173,6 +174,9 @@ def check_anthropic(body: dict[str, Any]) -> None:
                 if not b.get("id") or not b.get("name") or not isinstance(b.get("input"), dict):
                     raise Invalid(f"{where}: tool_use needs id, name and an object input")
                 used.add(b["id"])
+            elif kind in ("thinking", "redacted_thinking"):
+                if role != "assistant":
+                    raise Invalid(f"{where}: thinking blocks belong to assistant turns")
             elif kind == "tool_result":
                 if role != "user":
                     raise Invalid(f"{where}: tool_result blocks belong to user turns")

@@ -446,6 +446,7 @@ MODELS = {
     "claude-server-error": "claude-server-error",
     "claude-stream-error": "claude-stream-error",
     "claude-missing": "claude-does-not-exist",
+    "claude-thinking": "claude-thinking",
 }
 
 
@@ -663,3 +664,19 @@ async def test_e2e_embeddings_not_offered(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError) as e:
         await client.embeddings.create(model="claude", input="hello")
     assert "no embeddings" in e.value.message
+
+
+async def test_e2e_thinking_reaches_openai_clients_as_reasoning(client: openai.AsyncOpenAI) -> None:
+    r = await client.chat.completions.create(
+        model="claude-thinking", messages=[{"role": "user", "content": "1 to 3?"}]
+    )
+    msg = r.choices[0].message.model_dump()
+    assert msg["content"] == "2"
+    assert msg["reasoning_content"].startswith("The user wants a number")
+    assert r.choices[0].finish_reason == "stop"
+    stream = await client.chat.completions.create(
+        model="claude-thinking", messages=[{"role": "user", "content": "1 to 3?"}], stream=True
+    )
+    streamed = assemble([c.model_dump() async for c in stream])
+    assert streamed["message"]["reasoning_content"] == msg["reasoning_content"]
+    assert streamed["message"]["content"] == "2"

@@ -286,6 +286,7 @@ async def gw(
                 "claude-tools": {"provider": "claude", "model": "claude-tools"},
                 "claude-overloaded": {"provider": "claude", "model": "claude-overloaded"},
                 "claude-stream-error": {"provider": "claude", "model": "claude-stream-error"},
+                "claude-thinking": {"provider": "claude", "model": "claude-thinking"},
                 "gpt-test": {"provider": "oai", "model": "upstream-model"},
                 "gpt-tools": {"provider": "oai-tools", "model": "gpt-4o"},
             },
@@ -300,24 +301,36 @@ def sdk(gw: Any) -> anthropic.AsyncAnthropic:
 
 
 async def test_anthropic_upstream_text(gw: Any, claude_upstream: MockAnthropic) -> None:
+    system: Any = [
+        {"type": "text", "text": "You are Claude.", "cache_control": {"type": "ephemeral"}}
+    ]
     msg = await sdk(gw).messages.create(
         model="claude-sonnet",
         max_tokens=100,
-        system="You are Claude.",
+        system=system,
+        extra_body={"top_k": 5},
         messages=[{"role": "user", "content": "Hello"}],
     )
     assert msg.content[0].type == "text"
     assert msg.content[0].text == "Hello! I'm Claude. How can I help you today?"
     assert msg.stop_reason == "end_turn"
     assert msg.model == "claude-sonnet"
-    # 21 uncached + 7 written to the cache, 100 read from it, as the upstream reported.
-    assert (msg.usage.input_tokens, msg.usage.cache_read_input_tokens) == (28, 100)
-    assert msg.usage.output_tokens == 14
+    assert msg.id == "msg_01XFDUDYJgAACzvnptvVoYEL"
+    # The upstream's own usage, cache writes included (translation could not tell them apart).
+    u = msg.usage
+    assert (u.input_tokens, u.cache_read_input_tokens, u.cache_creation_input_tokens) == (
+        21,
+        100,
+        7,
+    )
+    assert u.output_tokens == 14
+    # Anthropic to Anthropic: the request went as it came, Anthropic-only fields and all.
     sent = claude_upstream.calls[0].body
-    assert sent["system"] == "You are Claude." and sent["max_tokens"] == 100
+    assert sent["system"] == system and sent["top_k"] == 5 and sent["max_tokens"] == 100
+    assert sent["model"] == "claude-text" and "stream" not in sent
 
 
-async def test_anthropic_upstream_stream(gw: Any) -> None:
+async def test_anthropic_upstream_stream(gw: Any, claude_upstream: MockAnthropic) -> None:
     client = sdk(gw)
     kw: Any = {
         "model": "claude-sonnet",
@@ -332,9 +345,36 @@ async def test_anthropic_upstream_stream(gw: Any) -> None:
         final = await stream.get_final_message()
     assert len(texts) == 3
     assert "".join(texts) == whole.content[0].text  # type: ignore[union-attr]
-    assert final.content[0].text == whole.content[0].text  # type: ignore[union-attr]
-    assert final.stop_reason == "end_turn"
-    assert final.usage.output_tokens == 14 and final.usage.input_tokens == 28
+    assert final.model_dump() == whole.model_dump()
+    assert claude_upstream.calls[-1].body["stream"] is True
+
+
+async def test_anthropic_upstream_thinking_and_stop_sequence(
+    gw: Any, claude_upstream: MockAnthropic
+) -> None:
+    client = sdk(gw)
+    kw: Any = {
+        "model": "claude-thinking",
+        "max_tokens": 2048,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+        "stop_sequences": ["###"],
+        "messages": [{"role": "user", "content": "Pick a number from 1 to 3."}],
+    }
+    whole = await client.messages.create(**kw)
+    assert [b.type for b in whole.content] == ["thinking", "text"]
+    assert whole.content[0].signature.startswith("EqQB")  # type: ignore[union-attr]
+    assert (whole.stop_reason, whole.stop_sequence) == ("stop_sequence", "###")
+    async with client.messages.stream(**kw) as s:
+        final = await s.get_final_message()
+    assert final.model_dump() == whole.model_dump()
+    assert claude_upstream.calls[0].body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
+    # The same conversation continued, thinking block sent back as Anthropic requires.
+    kw["messages"] += [
+        {"role": "assistant", "content": [b.model_dump() for b in whole.content]},
+        {"role": "user", "content": "Again."},
+    ]
+    await client.messages.create(**kw)
+    assert claude_upstream.calls[-1].body["messages"][1]["content"][0]["type"] == "thinking"
 
 
 async def test_anthropic_upstream_tool_use_round_trip(

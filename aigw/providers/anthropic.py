@@ -44,6 +44,21 @@ ERROR_STATUS = {
 }
 
 
+class Native(dict):
+    """An OpenAI-shaped dict that also carries Anthropic's own form of the same thing: the
+    client's Messages request (set by `POST /v1/messages`), the upstream's message, or the
+    raw stream events behind a chunk. So an Anthropic client talking to an Anthropic upstream
+    gets the provider's request, answer and events unchanged (thinking blocks, cache_control,
+    stop_sequence...). It serialises and copies as the plain dict, so every other reader,
+    and every other provider, sees only the OpenAI form."""
+
+    __slots__ = ("native",)
+
+    def __init__(self, value: dict[str, Any], native: Any) -> None:
+        super().__init__(value)
+        self.native = native
+
+
 # --- request -------------------------------------------------------------------------------
 
 
@@ -338,7 +353,16 @@ def stream_error(payload: dict[str, Any]) -> GatewayError:
 class AnthropicStream:
     """Anthropic SSE events -> OpenAI `chat.completion.chunk` dicts."""
 
-    __slots__ = ("_args_seen", "_created", "_finished", "_id", "_model", "_tools", "usage")
+    __slots__ = (
+        "_args_seen",
+        "_created",
+        "_finished",
+        "_id",
+        "_model",
+        "_raw",
+        "_tools",
+        "usage",
+    )
 
     def __init__(self, model: str) -> None:
         self.usage: Usage | None = None
@@ -348,6 +372,7 @@ class AnthropicStream:
         self._tools: dict[int, int] = {}  # content block index -> OpenAI tool_calls index
         self._args_seen: set[int] = set()
         self._finished = False
+        self._raw: list[tuple[str, bytes]] = []  # events not yet attached to a chunk
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
         return {
@@ -367,7 +392,17 @@ class AnthropicStream:
             raise GatewayError(
                 502, "anthropic: unreadable stream event", "api_error", "bad_upstream_response"
             ) from None
-        kind = ev.get("type") or event
+        kind = ev.get("type") or event or ""
+        self._raw.append((kind, data))
+        chunks = self._translate(kind, ev)
+        if chunks:
+            # The provider's own events ride on the first chunk they produced (for
+            # /v1/messages to pass them through); in order, each exactly once.
+            chunks[0] = Native(chunks[0], self._raw)
+            self._raw = []
+        return chunks
+
+    def _translate(self, kind: str, ev: dict[str, Any]) -> list[dict[str, Any]]:
         if kind == "content_block_delta":
             delta = ev.get("delta") or {}
             dk = delta.get("type")
@@ -523,13 +558,20 @@ class AnthropicAdapter:
     def chat_request(
         self, conf: ProviderConfig, body: dict[str, Any], model: str, stream: bool
     ) -> UpstreamRequest:
-        out = to_anthropic(body, model, conf.default_max_tokens)
+        native = getattr(body, "native", None)
+        if isinstance(native, dict):
+            # An Anthropic client's own request (POST /v1/messages): sent as it came.
+            out = {k: v for k, v in native.items() if k != "stream"}
+            out["model"] = model
+            out["max_tokens"] = body.get("max_tokens") or out.get("max_tokens")
+        else:
+            out = to_anthropic(body, model, conf.default_max_tokens)
         if stream:
             out["stream"] = True
         return UpstreamRequest("/v1/messages", out, self.headers(conf))
 
     def chat_response(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return from_anthropic(body, model)
+        return Native(from_anthropic(body, model), body)
 
     def chat_stream(self, model: str) -> AnthropicStream:
         return AnthropicStream(model)

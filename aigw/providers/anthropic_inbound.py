@@ -13,6 +13,7 @@ from typing import Any
 
 import orjson
 
+from aigw.providers.anthropic import Native
 from aigw.types import GatewayError
 
 STOP_REASONS = {
@@ -224,7 +225,8 @@ def to_openai(body: dict[str, Any]) -> dict[str, Any]:
     if body.get("stream"):
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
-    return out
+    # The client's own request rides along: an Anthropic upstream gets it as it came.
+    return Native(out, body)
 
 
 # --- response: OpenAI -> Anthropic ---------------------------------------------------------
@@ -286,6 +288,30 @@ def to_message(completion: dict[str, Any], model: str) -> dict[str, Any]:
         "stop_sequence": None,
         "usage": usage_to_anthropic(completion.get("usage")),
     }
+
+
+def native_message(result: dict[str, Any], model: str) -> dict[str, Any] | None:
+    """The Anthropic upstream's own message behind an OpenAI answer, if there is one."""
+    native = getattr(result, "native", None)
+    if isinstance(native, dict) and native.get("type") == "message":
+        return {**native, "model": model}
+    return None
+
+
+def native_events(chunk: dict[str, Any], model: str) -> bytes | None:
+    """The Anthropic upstream's own events behind a chunk, framed for the client (None: the
+    chunk did not come from an Anthropic upstream)."""
+    events = getattr(chunk, "native", None)
+    if not isinstance(events, list):
+        return None
+    out = []
+    for name, data in events:
+        if name == "message_start":  # the client sees the model name it asked for
+            ev = orjson.loads(data)
+            ev.setdefault("message", {})["model"] = model
+            data = orjson.dumps(ev)
+        out.append(b"event: " + name.encode() + b"\ndata: " + data + b"\n\n")
+    return b"".join(out)
 
 
 def completion_chunks(completion: dict[str, Any]) -> list[dict[str, Any]]:

@@ -56,6 +56,9 @@ def _as_message(request: web.Request) -> Any:
     async def handler(ctx: RequestContext) -> Result:
         result = await chat(ctx)
         if isinstance(result, JSONResult):
+            native = inbound.native_message(result.body, ctx.model)
+            if native is not None:
+                return JSONResult(native, result.status)
             return JSONResult(inbound.to_message(result.body, ctx.model), result.status)
         # A stream for a request that asked for none (a replayed cache entry): gather it.
         chunks = [c async for c in result.chunks]
@@ -109,12 +112,20 @@ async def _stream(request: web.Request, ctx: RequestContext) -> web.StreamRespon
     try:
         await resp.prepare(request)
         try:
+            native: bool | None = None  # passing an Anthropic upstream's events through?
             async for chunk in chunks:
-                for name, data in events.feed(chunk):
+                raw = inbound.native_events(chunk, ctx.model)
+                if native is None:
+                    native = raw is not None
+                if native:
+                    out = raw or b""
+                else:
+                    out = b"".join(inbound.sse(name, data) for name, data in events.feed(chunk))
+                if out:
                     async with asyncio.timeout(write_timeout):
-                        await resp.write(inbound.sse(name, data))
-            out = b"".join(inbound.sse(name, data) for name, data in events.close())
-            await resp.write(out)
+                        await resp.write(out)
+            if not native:
+                await resp.write(b"".join(inbound.sse(n, d) for n, d in events.close()))
             ctx.status = 200
         except GatewayError as e:
             # Mid-stream failure: Anthropic's `error` event, as its API sends one.
