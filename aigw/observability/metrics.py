@@ -112,6 +112,16 @@ class _SourceCollector:
             yield fam
 
 
+@dataclass(slots=True)
+class _Bundle:
+    requests: Any
+    tokens_in: Any
+    tokens_out: Any
+    costs: Any
+    latency: Any
+    ttft: Any
+
+
 class Metrics:
     def __init__(
         self,
@@ -243,6 +253,10 @@ class Metrics:
         )
         self._org_on = settings.org_label
         self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> child
+        self._bundles: dict[tuple[Any, ...], _Bundle] = {}
+        # (method, resource, status) -> (counter, histogram): bounded by the routes and the
+        # statuses the gateway sends; unmatched paths share resource None.
+        self._http: dict[tuple[Any, ...], tuple[Any, Any]] = {}
 
     # --- children, looked up once ------------------------------------------------------
 
@@ -283,21 +297,44 @@ class Metrics:
     def request_finished(self, request: Any, status: int, seconds: float, ctx: Any) -> None:
         """Called by the server middleware once the response has ended, for every request."""
         self.in_flight.dec()
-        method = request.method
         resource = request.match_info.route.resource
-        route = resource.canonical if resource is not None else "other"
-        self._child(self.http_requests, method, route, status_class(status)).inc()
-        self._child(self.http_duration, method, route).observe(seconds)
+        key = (request.method, resource, status)
+        h = self._http.get(key)
+        if h is None:
+            route = resource.canonical if resource is not None else "other"
+            h = self._http[key] = (
+                self._child(self.http_requests, request.method, route, status_class(status)),
+                self._child(self.http_duration, request.method, route),
+            )
+        h[0].inc()
+        h[1].observe(seconds)
         if ctx is not None:
             self._llm(ctx, status)
             if self.worker_requests is not None:
                 self.worker_requests.inc()
 
+    def _bundle(self, model: str, provider: str, deployment: str, status: int, org: tuple) -> Any:
+        """The children one kind of request touches, resolved once per label combination."""
+        key = (model, provider, deployment, status // 100, org)
+        b = self._bundles.get(key)
+        if b is None:
+            c = self._child
+            b = self._bundles[key] = _Bundle(
+                requests=c(self.llm_requests, model, provider, status_class(status), *org),
+                tokens_in=c(self.llm_tokens, model, provider, "input", *org),
+                tokens_out=c(self.llm_tokens, model, provider, "output", *org),
+                costs=c(self.llm_costs, model, provider, *org),
+                latency=c(self.upstream_latency, provider, deployment),
+                ttft=c(self.ttft, provider, deployment),
+            )
+        return b
+
     def _llm(self, ctx: Any, status: int) -> None:
-        model = self.model_label(ctx.model)
+        model = ctx.model if ctx.model in self.models else "other"
         provider = ctx.provider or "none"
         org = self._org(ctx.principal.org_id) if self._org_on else ()
-        self._child(self.llm_requests, model, provider, status_class(status), *org).inc()
+        b = self._bundle(model, provider, ctx.deployment or "none", status, org)
+        b.requests.inc()
         kind = _CACHE_HITS.get(ctx.cache) if ctx.cache else None
         u = ctx.usage
         if kind is not None:
@@ -312,30 +349,27 @@ class Metrics:
             if ctx.cache == "miss":
                 self._child(self.cache_misses, model).inc()
             if u is not None and ctx.provider:
-                self._child(self.llm_tokens, model, provider, "input", *org).inc(u.prompt_tokens)
-                self._child(self.llm_tokens, model, provider, "output", *org).inc(
-                    u.completion_tokens
-                )
+                b.tokens_in.inc(u.prompt_tokens)
+                b.tokens_out.inc(u.completion_tokens)
                 if u.cached_tokens:
                     self._child(self.llm_tokens, model, provider, "cached_input", *org).inc(
                         u.cached_tokens
                     )
             if ctx.deployment:
                 if ctx.upstream_ms is not None:
-                    self._child(self.upstream_latency, provider, ctx.deployment).observe(
-                        ctx.upstream_ms / 1000
-                    )
+                    b.latency.observe(ctx.upstream_ms / 1000)
                 if ctx.ttfb_ms is not None:
-                    self._child(self.ttft, provider, ctx.deployment).observe(ctx.ttfb_ms / 1000)
+                    b.ttft.observe(ctx.ttfb_ms / 1000)
         if ctx.cost:
-            self._child(self.llm_costs, model, provider, *org).inc(ctx.cost)
+            b.costs.inc(ctx.cost)
         if ctx.attempts > 1:
             self._child(self.llm_retries, model).inc(ctx.attempts - 1)
         if status == 429 and ctx.provider is None:
             self._child(self.rate_limited, self._reason(ctx.error_kind)).inc()
-        qms = ctx.extra_log.get("queue_ms") if ctx.extra_log else None
-        if qms is not None:
-            self._child(self.queue_wait, ctx.deployment or "none").observe(qms / 1000)
+        if ctx.extra_log:
+            qms = ctx.extra_log.get("queue_ms")
+            if qms is not None:
+                self._child(self.queue_wait, ctx.deployment or "none").observe(qms / 1000)
 
     def savings(self, ctx: Any) -> float:
         """USD a cache hit saved: its usage at the model's price (`prices`), 0 without one."""

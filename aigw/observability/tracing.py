@@ -93,9 +93,13 @@ class Tracing:
         return [s if getattr(s, "traced_root", False) else TracedStage(s, self) for s in stages]
 
     def wrap_handler(self, handler: Handler, name: str) -> Handler:
+        from opentelemetry.trace import get_current_span
+
         tracer = self.tracer
 
         async def run(ctx: RequestContext) -> Result:
+            if not get_current_span().is_recording():  # sampled out: no child spans
+                return await handler(ctx)
             with tracer.start_as_current_span(
                 name, record_exception=False, set_status_on_exception=False
             ) as span:
@@ -106,6 +110,12 @@ class Tracing:
                     raise
 
         return run
+
+
+def _get_current_span() -> Any:
+    from opentelemetry.trace import get_current_span
+
+    return get_current_span()
 
 
 class TracedStage:
@@ -121,6 +131,8 @@ class TracedStage:
         return getattr(self.stage, item)
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
+        if not _get_current_span().is_recording():  # sampled out: no child spans
+            return await self.stage.handle(ctx, call_next)
         with self._tracer.start_as_current_span(
             self._span_name, record_exception=False, set_status_on_exception=False
         ) as span:

@@ -44,10 +44,16 @@ class UpstreamObserver:
         headers = dict(extra_headers) if extra_headers else {}
         span = None
         if self.tracing is not None:
-            if ctx is not None:
-                self._queue_span(ctx, deployment)
-            span = self._start_span(conf, ctx, deployment)
-            self.tracing.inject(headers, span)
+            from opentelemetry.trace import get_current_span
+
+            current = get_current_span()
+            if current.is_recording():
+                if ctx is not None:
+                    self._queue_span(ctx, deployment)
+                span = self._start_span(conf, ctx, deployment)
+                self.tracing.inject(headers, span)
+            else:  # sampled out: pass the (unsampled) request context on, no spans
+                self.tracing.inject(headers, current)
         elif ctx is not None:
             tp = ctx.headers.get("traceparent")
             if tp:
