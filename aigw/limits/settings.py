@@ -8,9 +8,9 @@ per-organisation overrides come from the store through `Principal.limits` (see s
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
 from aigw.config import Duration, Section
 
@@ -18,13 +18,21 @@ LIMIT_FIELDS = ("requests_per_minute", "requests_per_hour", "tokens_per_minute",
 SCOPES = ("key", "user", "org", "global")
 
 
+def _blank_is_none(v: Any) -> Any:
+    # `${AIGW_RPM:-}` with the variable unset is "": no limit, like leaving the key empty.
+    return None if isinstance(v, str) and not v.strip() else v
+
+
+Limit = Annotated[Annotated[int, Field(ge=1)] | None, BeforeValidator(_blank_is_none)]
+
+
 class ScopeLimits(Section):
     """The limits of one scope; an absent (null) limit does not apply."""
 
-    requests_per_minute: int | None = Field(None, ge=1)
-    requests_per_hour: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    token_budget: int | None = Field(None, ge=1)  # tokens per `budget_period`
+    requests_per_minute: Limit = None
+    requests_per_hour: Limit = None
+    tokens_per_minute: Limit = None
+    token_budget: Limit = None  # tokens per `budget_period`
     # Budget windows are aligned to the Unix epoch (UTC): "1d" resets at 00:00 UTC.
     budget_period: Duration = Field(86400.0, gt=0)
 
@@ -37,10 +45,10 @@ class RateLimitSettings(Section):
 
     enabled: bool = True
     # Shorthand for `key:` (limits of each API key).
-    requests_per_minute: int | None = Field(None, ge=1)
-    requests_per_hour: int | None = Field(None, ge=1)
-    tokens_per_minute: int | None = Field(None, ge=1)
-    token_budget: int | None = Field(None, ge=1)
+    requests_per_minute: Limit = None
+    requests_per_hour: Limit = None
+    tokens_per_minute: Limit = None
+    token_budget: Limit = None
     budget_period: Duration = Field(86400.0, gt=0)
 
     key: ScopeLimits = Field(default_factory=ScopeLimits)
