@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -35,8 +35,18 @@ class RunningGateway:
     runner: web.AppRunner
     http: aiohttp.ClientSession
 
+    clients: list[Any] = field(default_factory=list)  # SDK clients to close at teardown
+
     def openai(self, api_key: str = "sk-client", **kw: Any) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, **kw)
+        c = openai.AsyncOpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, **kw)
+        self.clients.append(c)
+        return c
+
+    async def aclose(self) -> None:
+        for c in self.clients:
+            await c.close()
+        await self.http.close()
+        await self.runner.cleanup()
 
 
 @pytest.fixture
@@ -91,8 +101,7 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[
 
     yield start
     for gw in reversed(started):
-        await gw.http.close()
-        await gw.runner.cleanup()
+        await gw.aclose()
 
 
 @pytest.fixture
