@@ -50,6 +50,7 @@ class Gateway:
         # 2. auth (principal from API key or JWT)
         self.stages.append(self.accounts.auth_stage)
         # 3. usage recording (registers on_finish: every answered request, hits included)
+        self.stages.append(self.accounts.usage_stage)
         # 4. rate limits (requests and tokens, reserve then settle)
         self.limits = build_limits(config)
         if self.limits is not None:

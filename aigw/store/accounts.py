@@ -7,14 +7,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 
 from aigw.auth.authenticator import Authenticator
 from aigw.auth.keys import KeyService
 from aigw.auth.stage import AuthStage
+from aigw.billing.cost import Pricer
 from aigw.config import Config
 from aigw.store import migrations as mig
 from aigw.store import open_store
+from aigw.store.recording import UsageRecorder
+from aigw.store.usage_writer import UsageWriter
 
 log = logging.getLogger("aigw")
 
@@ -26,6 +30,9 @@ class Accounts:
         self.auth = Authenticator(config.auth, self.store)
         self.keys = KeyService(self.store, self.auth.hasher, config.auth.rotate_grace)
         self.auth_stage = AuthStage(self.auth)
+        self.pricer = Pricer(config)
+        self.usage = UsageWriter(self.store, os.path.join(config.data_dir, "spool"))
+        self.usage_stage = UsageRecorder(self.usage, self.pricer)
 
     async def start(self) -> None:
         await self.store.connect()
@@ -38,6 +45,7 @@ class Accounts:
                 ran = await mig.check(self.store)
             if self.auth.jwt is not None:
                 await self.auth.jwt.start()
+            await self.usage.start()  # replays any spool left by a previous run
         except BaseException:
             await self.store.close()
             raise
@@ -58,6 +66,7 @@ class Accounts:
             )
 
     async def stop(self) -> None:
+        await self.usage.stop()  # after in-flight requests: flush or spool every record
         if self.auth.jwt is not None:
             await self.auth.jwt.stop()
         await self.store.close()

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from aigw.auth.stage import PRINCIPAL_MODELS, authenticate_request
+from aigw.auth.stage import authenticate_request
 from aigw.server.middleware import json_response
 from aigw.server.state import gateway
 from aigw.types import model_not_found

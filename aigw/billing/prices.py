@@ -1,0 +1,99 @@
+"""The shipped price table: USD per 1M tokens (input, output, cached input), from the
+providers' public price pages (checked 2026-11). Override or extend it in config:
+
+    billing:
+      prices:
+        gpt-4o: {input: 2.5, output: 10, cached_input: 1.25}
+
+A deployment's own `price:` wins over both. Dated model names (`gpt-4o-2024-08-06`,
+`claude-3-5-sonnet-20241022`) fall back to the longest listed prefix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    input: float  # USD per 1M prompt tokens
+    output: float  # USD per 1M completion tokens
+    cached_input: float  # USD per 1M prompt tokens served from the provider's cache
+    cache_write: float  # USD per 1M prompt tokens written to the cache (Anthropic)
+
+    @classmethod
+    def of(
+        cls,
+        input: float,
+        output: float,
+        cached_input: float | None = None,
+        cache_write: float | None = None,
+    ) -> Price:
+        return cls(
+            input,
+            output,
+            input if cached_input is None else cached_input,
+            input if cache_write is None else cache_write,
+        )
+
+
+def _anthropic(inp: float, out: float) -> Price:
+    # Cache reads cost 10% of input, 5-minute cache writes 125%.
+    return Price.of(inp, out, round(inp * 0.1, 6), round(inp * 1.25, 6))
+
+
+SHIPPED: dict[str, Price] = {
+    # OpenAI (cached input: the prompt-caching discount)
+    "gpt-5": Price.of(1.25, 10.0, 0.125),
+    "gpt-5-mini": Price.of(0.25, 2.0, 0.025),
+    "gpt-5-nano": Price.of(0.05, 0.40, 0.005),
+    "gpt-4.1": Price.of(2.0, 8.0, 0.50),
+    "gpt-4.1-mini": Price.of(0.40, 1.60, 0.10),
+    "gpt-4.1-nano": Price.of(0.10, 0.40, 0.025),
+    "gpt-4o": Price.of(2.50, 10.0, 1.25),
+    "gpt-4o-mini": Price.of(0.15, 0.60, 0.075),
+    "o1": Price.of(15.0, 60.0, 7.50),
+    "o1-mini": Price.of(1.10, 4.40, 0.55),
+    "o3": Price.of(2.0, 8.0, 0.50),
+    "o3-mini": Price.of(1.10, 4.40, 0.55),
+    "o4-mini": Price.of(1.10, 4.40, 0.275),
+    "gpt-4-turbo": Price.of(10.0, 30.0),
+    "gpt-4": Price.of(30.0, 60.0),
+    "gpt-3.5-turbo": Price.of(0.50, 1.50),
+    "text-embedding-3-small": Price.of(0.02, 0.0),
+    "text-embedding-3-large": Price.of(0.13, 0.0),
+    "text-embedding-ada-002": Price.of(0.10, 0.0),
+    # Anthropic
+    "claude-opus-4-5": _anthropic(5.0, 25.0),
+    "claude-opus-4-1": _anthropic(15.0, 75.0),
+    "claude-opus-4": _anthropic(15.0, 75.0),
+    "claude-sonnet-4-5": _anthropic(3.0, 15.0),
+    "claude-sonnet-4": _anthropic(3.0, 15.0),
+    "claude-haiku-4-5": _anthropic(1.0, 5.0),
+    "claude-3-7-sonnet": _anthropic(3.0, 15.0),
+    "claude-3-5-sonnet": _anthropic(3.0, 15.0),
+    "claude-3-5-haiku": _anthropic(0.80, 4.0),
+    "claude-3-opus": _anthropic(15.0, 75.0),
+    "claude-3-haiku": Price.of(0.25, 1.25, 0.03, 0.30),
+    # Cohere
+    "command-a": Price.of(2.50, 10.0),
+    "command-r-plus": Price.of(2.50, 10.0),
+    "command-r": Price.of(0.15, 0.60),
+    "command-r7b": Price.of(0.0375, 0.15),
+    "embed-v4.0": Price.of(0.12, 0.0),
+    "embed-english-v3.0": Price.of(0.10, 0.0),
+    "embed-multilingual-v3.0": Price.of(0.10, 0.0),
+}
+
+
+def shipped_price(model: str) -> Price | None:
+    """Exact name, else the longest shipped name that prefixes it (dated snapshots)."""
+    p = SHIPPED.get(model)
+    if p is not None:
+        return p
+    name = model.rsplit("/", 1)[-1]
+    best = ""
+    for known in SHIPPED:
+        if name.startswith(known) and len(known) > len(best):
+            best = known
+    return SHIPPED.get(best) if best else None

@@ -1,0 +1,236 @@
+"""Usage records: journalled to a local append-only spool, written to the database in
+batches off the request path, replayed exactly once after an outage.
+
+Every record is appended to the current spool segment (`<data_dir>/spool/usage-*.jsonl`,
+one JSON line, a plain write(2): it survives the process dying) before it is queued for
+the database. The flusher rotates the segment every `flush_interval` (or `batch_size`
+records), fsyncs the closed one, inserts its batch and deletes the file. If the database
+is down the closed segments simply stay on disk and nothing is kept in memory; when the
+database answers again they are replayed oldest first. Inserts are idempotent on the
+record id, so a segment replayed twice (a crash between insert and delete, or two workers
+replaying the same file) is stored once.
+
+Guarantee: a record whose request has ended is on disk at once (page cache) and fsynced
+within `flush_interval`; SIGTERM flushes everything (to the database, or to the spool when
+it is down). A kill -9 loses nothing that was journalled; a power cut at most the last
+`flush_interval` of records.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from aigw.store.base import Store, StoreUnavailable
+
+log = logging.getLogger("aigw.usage")
+
+try:
+    import fcntl
+except ImportError:  # Windows: one process per data dir
+    fcntl = None  # type: ignore[assignment]
+
+
+@dataclass
+class Segment:
+    path: Path
+    fd: int
+    records: list[dict[str, Any]]  # in memory only while the database is reachable
+    in_memory: bool = True
+
+
+class UsageWriter:
+    def __init__(
+        self,
+        store: Store,
+        spool_dir: str | Path,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 0.5,
+        max_backoff: float = 10.0,
+    ) -> None:
+        self.store = store
+        self.dir = Path(spool_dir)
+        self.batch_size = batch_size
+        self.flush_interval = flush_interval
+        self.max_backoff = max_backoff
+        self.db_up = True
+        self.written = 0  # records inserted by this process (stats, tests)
+        self._backoff = 0.5
+        self._retry_at = 0.0
+        self._seq = 0
+        self._current: Segment | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()  # one flush or replay at a time
+
+    # --- life cycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._current = self._open_segment()
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        """Flush what is queued (SIGTERM path): to the database, else it stays spooled."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        self._retry_at = 0.0  # one last attempt at the database
+        await self.flush()
+        if self._current is not None:
+            self._close(self._current, delete=True)  # empty: flush rotated it
+            self._current = None
+
+    # --- the hot path: one write(2) and an append --------------------------------------
+    def enqueue(self, record: dict[str, Any]) -> None:
+        seg = self._current
+        if seg is None:  # not started (or stopped): never drop a record silently
+            log.error("usage record after shutdown", extra={"request": record.get("request_id")})
+            return
+        os.write(seg.fd, orjson.dumps(record) + b"\n")
+        if seg.in_memory:
+            seg.records.append(record)
+            if len(seg.records) > 4 * self.batch_size:
+                # The database is slow: keep the rest on disk only (bounded memory).
+                seg.records = []
+                seg.in_memory = False
+        if len(seg.records) >= self.batch_size:
+            self._wake.set()
+
+    # --- background ----------------------------------------------------------------------
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.flush_interval):
+                    await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:  # never let the writer die: the spool keeps the records
+                log.exception("usage flush failed")
+
+    async def flush(self) -> bool:
+        """Write what is queued, then replay the spool if the database is reachable.
+        -> True when nothing is left behind."""
+        async with self._lock:
+            seg = self._current
+            if seg is not None and (seg.records or not seg.in_memory or _size(seg) > 0):
+                self._current = self._open_segment()
+                await asyncio.to_thread(os.fsync, seg.fd)
+                if seg.in_memory and self._may_try():
+                    try:
+                        await self._insert(seg.records)
+                    except StoreUnavailable as e:
+                        self._went_down(e)
+                    else:
+                        self._close(seg, delete=True)
+                        seg = None
+                if seg is not None:
+                    self._close(seg, delete=False)  # the spool keeps it for a replay
+            if self._may_try():
+                await self._replay()
+            return self.db_up and not self._backlog()
+
+    def _may_try(self) -> bool:
+        return self.db_up or time.monotonic() >= self._retry_at
+
+    async def _insert(self, records: list[dict[str, Any]]) -> None:
+        for i in range(0, len(records), self.batch_size):
+            await self.store.insert_usage(records[i : i + self.batch_size])
+        last: dict[str, float] = {}
+        for r in records:
+            k = r.get("key_id")
+            if k:
+                last[k] = max(last.get(k, 0.0), r["ts"])
+        await self.store.touch_keys(last)
+        self.written += len(records)
+        if not self.db_up:
+            log.warning("usage database is back: replaying the spool")
+        self.db_up = True
+        self._backoff = 0.5
+
+    def _went_down(self, e: Exception) -> None:
+        if self.db_up:
+            log.error(
+                "usage database unavailable: spooling records to disk", extra={"error": str(e)}
+            )
+        self.db_up = False
+        self._retry_at = time.monotonic() + self._backoff
+        self._backoff = min(self.max_backoff, self._backoff * 2)
+
+    # --- spool -------------------------------------------------------------------------------
+    def _open_segment(self) -> Segment:
+        self._seq += 1
+        path = self.dir / f"usage-{time.time_ns():020d}-{os.getpid()}-{self._seq:06d}.jsonl"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # ours while open: other replayers skip it
+        return Segment(path, fd, [], self.db_up)
+
+    def _close(self, seg: Segment, delete: bool) -> None:
+        if delete:
+            with contextlib.suppress(FileNotFoundError):
+                seg.path.unlink()
+        os.close(seg.fd)  # releases the lock: a replayer may take the file now
+
+    def _backlog(self) -> list[Path]:
+        cur = self._current.path if self._current else None
+        return sorted(p for p in self.dir.glob("usage-*.jsonl") if p != cur)
+
+    async def _replay(self) -> None:
+        for path in self._backlog():
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # another worker replayed it
+            try:
+                if fcntl is not None:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    except BlockingIOError:
+                        continue  # a live writer's current segment
+                if not path.exists():
+                    continue
+                records = await asyncio.to_thread(_read_records, path)
+                try:
+                    await self._insert(records)
+                except StoreUnavailable as e:
+                    self._went_down(e)
+                    return
+                path.unlink(missing_ok=True)
+                log.info(
+                    "replayed spooled usage", extra={"file": path.name, "records": len(records)}
+                )
+            finally:
+                os.close(fd)
+
+    def backlog_records(self) -> int:
+        return sum(len(_read_records(p)) for p in self._backlog())
+
+
+def _size(seg: Segment) -> int:
+    return os.fstat(seg.fd).st_size
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    out = []
+    for line in path.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            out.append(orjson.loads(line))
+        except orjson.JSONDecodeError:
+            # A line cut short by a crash mid-write: the request it belongs to never
+            # finished being recorded; skip it rather than block the whole file.
+            log.warning("skipping a torn usage record", extra={"file": path.name})
+    return out
