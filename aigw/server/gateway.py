@@ -7,7 +7,9 @@ close register them with `on_start` / `on_stop`.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aigw.config import Config
 from aigw.observability.component import Observability
@@ -26,6 +28,7 @@ class Gateway:
         self.config = config
         self._start: list[Hook] = []
         self._stop: list[Hook] = []
+        self._background: set[asyncio.Task[None]] = set()
 
         self.client = UpstreamClient(config.providers)
         self.on_start(self.client.start)
@@ -92,6 +95,14 @@ class Gateway:
         for hook in self._start:
             await hook()
 
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        """Run bookkeeping after the answer has been sent; `stop` waits for what is left."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     async def stop(self) -> None:
+        while self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
         for hook in reversed(self._stop):
             await hook()
