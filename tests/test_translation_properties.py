@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aigw.providers import anthropic, anthropic_inbound, cohere
+from aigw.server.routes import messages as messages_route
 from tests.helpers_providers import assemble, check_chunk_shape, normalise_message
 
-SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 text = st.text(min_size=1, max_size=40)
 name = st.from_regex(r"[a-z][a-z0-9_]{0,15}", fullmatch=True)
@@ -453,3 +454,11 @@ def test_openai_stream_to_anthropic_events_equals_message(stream: tuple[dict, li
     assert streamed["content"] == whole["content"]
     assert streamed["stop_reason"] == whole["stop_reason"]
     assert streamed["usage"] == whole["usage"]
+    # A whole answer for a stream request (e.g. replayed) streams the same message.
+    replay = anthropic_inbound.MessageEvents("m")
+    chunks2 = anthropic_inbound.completion_chunks(completion)
+    again = accumulate_anthropic([e for c in chunks2 for e in replay.feed(c)] + replay.close())
+    assert (again["content"], again["stop_reason"]) == (whole["content"], whole["stop_reason"])
+    # ...and a stream for a request that wanted one answer gathers to the same message.
+    gathered = anthropic_inbound.to_message(messages_route._collect(chunks), "m")
+    assert gathered["content"] == whole["content"] and gathered["usage"] == whole["usage"]
