@@ -132,3 +132,46 @@ async def test_unreachable_redis_at_start_does_not_block(
     assert statuses.count(200) == 5 and statuses.count(429) == 3
     async with aiohttp.ClientSession() as s, s.get(gw.url + "/health") as r:
         assert r.status == 200
+
+
+async def test_silent_redis_times_out_then_falls_back(
+    mock: Any, start_gateway: Any, redis_url: str, redis_prefix: str, proxy: TcpProxy
+) -> None:
+    """Redis turns into a black hole (connections accepted, nothing answered) instead of
+    refusing: each decision gives up after about 2 x redis_timeout, three timeouts in a row
+    switch to the local limiter, and from then on requests do not wait at all."""
+    sockets: list[asyncio.StreamWriter] = []
+
+    async def silent(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        sockets.append(w)  # keep it open, say nothing
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    try:
+        c = cfg(mock, proxied(redis_url, proxy), redis_prefix, "fail_open")
+        c["rate_limiting"]["redis_timeout"] = "100ms"
+        gw = await start_gateway(c)
+        limiter = gw.gateway.limits.limiter
+        assert await burst(gw, 2) == [200, 200]  # counted in Redis
+
+        # New connections reach the silent server; the pool's old ones are closed cleanly
+        # (a reset one would mark Redis down at once, which the other tests cover).
+        proxy.target = ("127.0.0.1", server.sockets[0].getsockname()[1])
+        await limiter.redis.reset()
+        loop = asyncio.get_running_loop()
+        waits = []
+        for _ in range(5):
+            t0 = loop.time()
+            async with gw.http.post(gw.url + "/v1/chat/completions", json=BODY) as r:
+                assert r.status == 200  # fail_open: this decision is taken locally
+            waits.append(loop.time() - t0)
+        assert limiter.state()["redis_up"] is False
+        assert limiter.state()["redis_errors"] == 3  # three timeouts, then no more tries
+        # Bounded by 2 x redis_timeout (0.2s) + the request itself; generous for a busy box.
+        assert all(w < 3.0 for w in waits)
+        async with gw.http.post(gw.url + "/v1/chat/completions", json=BODY) as r:
+            assert r.status == 429  # the local share (10 // 2 = 5) is used up
+    finally:
+        for w in sockets:
+            w.transport.abort()
+        server.close()
+        await server.wait_closed()

@@ -71,7 +71,16 @@ class RateLimitStage:
     def _rules(self, scope: str, override: Any) -> tuple[Rule, ...]:
         if not isinstance(override, dict) or not override:
             return self.default_rules[scope]
-        ck = (scope, tuple(sorted((k, v) for k, v in override.items() if not isinstance(v, dict))))
+        ck = (
+            scope,
+            tuple(
+                sorted(
+                    (k, v if isinstance(v, int | float | str | None) else repr(v))
+                    for k, v in override.items()
+                    if k in LIMIT_FIELDS or k == "budget_period"
+                )
+            ),
+        )
         rules = self._override_cache.get(ck)
         if rules is None:
             merged = dict(self.defaults[scope])
