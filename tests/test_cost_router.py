@@ -13,8 +13,10 @@ import pytest
 from aigw import config as configmod
 from aigw.bench.mock_upstream import MockOpenAI
 from aigw.config import ConfigError
+from aigw.pipeline import JSONResult, RequestContext
 from aigw.routing.complexity import HeuristicScorer, features
 from aigw.routing.cost_router import INLINE_CHARS, last_user_text
+from aigw.routing.cost_router import build as build_cost_router
 from aigw.routing.evaluation import (
     cost_saving,
     curve,
@@ -23,6 +25,7 @@ from aigw.routing.evaluation import (
     threshold_for_quality,
 )
 from aigw.routing.learned import DEFAULT_MODEL_FILE, GainModel, LearnedScorer, fit_logistic
+from aigw.types import GatewayError, Principal
 from tests.conftest import mock_config
 
 EASY = "Write a haiku about spring."
@@ -306,3 +309,41 @@ async def test_unknown_router_is_a_404_in_openai_shape(
         body = await resp.json()
     assert resp.status == 404
     assert set(body["error"]) == {"message", "type", "param", "code"}
+
+
+async def test_a_credential_limited_to_some_models_gets_only_those(mock: MockOpenAI) -> None:
+    cfg = configmod.from_dict(
+        routed_config(mock, auto={"strong": "strong-m", "cheap": "cheap-m", "scorer": "heuristic"}),
+        env={},
+    )
+    stage = build_cost_router(cfg)
+    assert stage is not None
+    seen: list[str] = []
+
+    async def last(ctx: RequestContext) -> JSONResult:
+        seen.append(ctx.model)
+        return JSONResult({})
+
+    def ctx(text: str, allowed: frozenset[str] | None) -> RequestContext:
+        body = {"model": "auto", "messages": [{"role": "user", "content": text}]}
+        return RequestContext(
+            "r",
+            "chat",
+            body,
+            {},
+            "auto",
+            principal=Principal(allowed_models=allowed, via="api_key"),
+        )
+
+    await stage.handle(ctx(HARD_CODE, None), last)
+    await stage.handle(ctx(HARD_CODE, frozenset({"auto", "cheap-m"})), last)
+    await stage.handle(ctx(GREETING, frozenset({"auto", "strong-m"})), last)
+    assert seen == ["strong-m", "cheap-m", "strong-m"]
+    c = ctx(GREETING, frozenset({"auto"}))
+    with pytest.raises(GatewayError) as e:
+        await stage.handle(c, last)
+    assert (e.value.status, e.value.code) == (403, "model_not_allowed")
+    # Embeddings are never routed.
+    emb = RequestContext("r", "embeddings", {"model": "auto", "input": "x"}, {}, "auto")
+    await stage.handle(emb, last)
+    assert seen[-1] == "auto" and "x-aigw-route" not in emb.response_headers

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from aigw.config import Config
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.routing.router_settings import RouterConfig
+from aigw.types import GatewayError
 
 # The part of a very long last message that is scored: the head carries the task.
 MAX_SCORED_CHARS = 8000
@@ -85,12 +86,30 @@ class CostRouterStage:
             model, score = router.route(text)
         else:
             model, score = await asyncio.to_thread(router.route, text)
+        model = _allowed(ctx, router, model)
         ctx.model = model
         ctx.response_headers["x-aigw-route"] = f"{model}; router={router.name}"
         ctx.response_headers["x-aigw-route-score"] = f"{score:.4f}"
         ctx.extra_log["route"] = router.name
         ctx.extra_log["route_score"] = round(score, 4)
         return await call_next(ctx)
+
+
+def _allowed(ctx: RequestContext, router: CostRouter, model: str) -> str:
+    """A credential limited to some models gets only those: the other model of the pair when
+    the chosen one is not allowed, a 403 when neither is."""
+    allowed = ctx.principal.allowed_models
+    if allowed is None or model in allowed:
+        return model
+    other = router.cheap if model == router.strong else router.strong
+    if other in allowed:
+        return other
+    raise GatewayError(
+        403,
+        f"This credential may not use the models of router `{router.name}`.",
+        "invalid_request_error",
+        "model_not_allowed",
+    )
 
 
 def _scorer(rc: RouterConfig, cache: dict[tuple[str, str | None], Scorer]) -> Scorer:
