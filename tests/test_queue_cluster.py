@@ -76,3 +76,38 @@ async def test_a_dead_instance_frees_its_slots_after_the_lease_ttl(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_redis_outage_falls_back_to_local_slots(
+    mock: MockOpenAI, start_gateway, redis_url, redis_prefix
+):
+    from urllib.parse import urlparse
+
+    from tests.tcpproxy import TcpProxy
+
+    u = urlparse(redis_url)
+    proxy = TcpProxy(u.hostname or "127.0.0.1", u.port or 6379)
+    await proxy.start()
+    try:
+        cfg = _cfg(mock, f"redis://127.0.0.1:{proxy.port}{u.path}", redis_prefix)
+        g = await start_gateway(cfg)
+        leases = g.gateway.dispatcher.leases
+        assert leases is not None
+        proxy.cut()
+        mock.latency = 0.05
+        async with aiohttp.ClientSession() as s:
+            statuses = await asyncio.gather(*(_post(s, g.url, f"{i}") for i in range(4)))
+        assert statuses == [200] * 4  # traffic goes on, capped by the local slots
+        assert mock.max_active <= CAP
+        assert leases._down
+        proxy.restore()
+        # within the outage back-off, Redis is not asked again: no lease, local slot only
+        async with aiohttp.ClientSession() as s:
+            assert await _post(s, g.url, "backoff") == 200
+        assert leases._down
+        leases._retry_redis_at = 0  # the back-off (1s) is over
+        async with aiohttp.ClientSession() as s:
+            assert await _post(s, g.url, "back") == 200
+        assert not leases._down
+    finally:
+        await proxy.stop()

@@ -172,3 +172,17 @@ async def test_breaker_state_is_shared_through_redis(
     await g1.openai().chat.completions.create(model="m", messages=MSGS)
     assert b1.state == CLOSED
     await until(lambda: d2.snapshot()["mock/a1"]["breaker_state"] == "closed")
+
+
+async def test_disabled_breaker_never_opens(mock: MockOpenAI, start_gateway):
+    one = {"m": {"provider": "mock", "model": "a1"}}
+    g = await start_gateway(
+        routed_config(mock.url, one, breaker={"enabled": False, "failure_threshold": 1})
+    )
+    mock.fail(*[Fail(500) for _ in range(5)])
+    for _ in range(5):
+        with pytest.raises(openai.InternalServerError):
+            await g.openai().chat.completions.create(model="m", messages=MSGS)
+    assert g.gateway.dispatcher.snapshot()["mock/a1"]["breaker_state"] == "closed"
+    await g.openai().chat.completions.create(model="m", messages=MSGS)
+    assert mock.count == 6

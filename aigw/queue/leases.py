@@ -59,6 +59,7 @@ class ClusterLeases:
         self._heartbeat: asyncio.Task[None] | None = None
         self._releases: set[asyncio.Task[Any]] = set()
         self._down = False
+        self._retry_redis_at = 0.0  # during an outage, Redis is asked again only after this
 
     def key(self, deployment: str) -> str:
         return f"{self.prefix}lease:{deployment}"
@@ -83,6 +84,8 @@ class ClusterLeases:
         """Take a lease, polling until `deadline` (time.monotonic()). Returns the lease id, or
         None when Redis is unreachable (the caller then relies on its local slots). Raises
         TimeoutError when the deadline passes first."""
+        if self._down and time.monotonic() < self._retry_redis_at:
+            return None  # known outage: do not make every request wait on a dead connection
         key = self.key(deployment)
         lid = f"{self.instance}:{uuid.uuid4().hex[:12]}"
         delay = self.poll
@@ -92,7 +95,9 @@ class ClusterLeases:
             except Exception as e:
                 self._outage(e)
                 return None
-            self._down = False
+            if self._down:
+                self._down = False
+                log.warning("redis reachable again: cluster-wide concurrency caps back on")
             if ok:
                 self._held[lid] = key
                 return lid
@@ -132,6 +137,7 @@ class ClusterLeases:
                 self._outage(e)
 
     def _outage(self, e: Exception) -> None:
+        self._retry_redis_at = time.monotonic() + 1.0
         if not self._down:
             self._down = True
             log.warning(

@@ -83,6 +83,15 @@ class Dispatcher:
         self.client = client
         self.settings = settings = settings or RoutingSettings()
         self.clock = clock
+        b = settings.breaker
+        # A disabled breaker is one that never trips (the code path stays the same).
+        self._breaker_settings = (
+            b
+            if b.enabled
+            else b.model_copy(
+                update={"failure_threshold": 1 << 30, "error_rate": 1.0, "min_requests": 1 << 30}
+            )
+        )
         self.states = DeploymentStates(self._new_state)
         self.balancer = Balancer(self.states, rng)
         router.balancer = self.balancer
@@ -103,11 +112,7 @@ class Dispatcher:
 
     def _new_state(self, t: Target) -> DeploymentState:
         limit = t.deployment.max_concurrency
-        st = DeploymentState(t.name, Breaker(self.settings.breaker, self._now), limit)
-        if not self.settings.breaker.enabled:
-            st.breaker.settings = self.settings.breaker.model_copy(
-                update={"failure_threshold": 1 << 30, "error_rate": 1.0, "min_requests": 1 << 30}
-            )
+        st = DeploymentState(t.name, Breaker(self._breaker_settings, self._now), limit)
         if limit is not None:
             st.slots = SlotPool(t.name, limit)
         if self.shared_breakers is not None:
