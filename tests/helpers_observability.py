@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -40,7 +41,15 @@ class Scrape:
         return out
 
 
-async def scrape(http: aiohttp.ClientSession, url: str, **kw: Any) -> Scrape:
+async def finished(gw: Any) -> None:
+    """Wait for the finish callbacks the gateway runs after each answer (metrics included)."""
+    while gw._background:
+        await asyncio.gather(*gw._background, return_exceptions=True)
+
+
+async def scrape(http: aiohttp.ClientSession, url: str, gw: Any = None, **kw: Any) -> Scrape:
+    if gw is not None:
+        await finished(gw)
     async with http.get(url + "/metrics", **kw) as r:
         assert r.status == 200, await r.text()
         assert r.headers["Content-Type"].startswith("text/plain")

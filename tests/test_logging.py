@@ -17,6 +17,7 @@ from aigw.bench.mock_upstream import DEFAULT_TEXT, Fail, MockOpenAI
 from aigw.observability import logging as obslog
 from aigw.observability.logging import request_id_var
 from tests.conftest import mock_config
+from tests.helpers_observability import finished
 
 PROMPT = "my very private question about the merger"
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl"
@@ -91,6 +92,7 @@ async def test_access_line_has_request_and_trace_ids_and_no_secrets(
         headers={"Authorization": "Bearer sk-client-key-123"},
     ) as r:
         assert r.status == 502
+    await finished(g.gateway)
     access = logs.access()
     assert len(access) == 2
     ok = access[0]

@@ -10,10 +10,8 @@ import orjson
 import pytest
 
 from aigw.bench.mock_upstream import DEFAULT_TEXT, Fail, MockOpenAI, count_tokens, words
-from aigw.pipeline import Handler, RequestContext, Result
-from aigw.types import GatewayError
 from tests.conftest import mock_config
-from tests.helpers_observability import scrape
+from tests.helpers_observability import finished, scrape
 
 ANSWER_TOKENS = len(words(DEFAULT_TEXT))
 CHAT = "/v1/chat/completions"
@@ -68,7 +66,7 @@ async def test_known_mix_gives_exact_counts_and_token_sums(
         assert r.status == 413
     assert mock.count == 3 + 2 + 1 + 1  # chats, streams, the refused one, embeddings
 
-    s = await scrape(g.http, g.url)
+    s = await scrape(g.http, g.url, g.gateway)
     # HTTP: every request, by route pattern and status class.
     assert s.value("http_requests_total", route=CHAT, status_class="2xx") == 5
     assert s.value("http_requests_total", route=CHAT, status_class="4xx") == 4
@@ -104,44 +102,26 @@ async def test_known_mix_gives_exact_counts_and_token_sums(
     assert models == {"gpt-test", "embed-test", "other"}
 
 
-class Refuse:
-    """Stands in for a limits stage: refuses with the gateway's own 429."""
-
-    name = "limits"
-
-    async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
-        if ctx.body.get("user") == "over-limit":
-            raise GatewayError(
-                429,
-                "Rate limit reached.",
-                "rate_limit_error",
-                "rate_limit_exceeded",
-                retry_after=3,
-            )
-        return await call_next(ctx)
-
-
 async def test_rate_limit_rejections_counted_by_reason_not_upstream_429s(
     mock: MockOpenAI, start_gateway: Any
 ) -> None:
-    g = await start_gateway(mock_config(mock.url))
-    gw = g.gateway
-    gw.stages.append(Refuse())
-    gw.chat = gw.observability.compose(gw.stages, gw.dispatcher.chat)
+    g = await start_gateway(mock_config(mock.url, rate_limiting={"requests_per_minute": 2}))
     client = g.openai()
-    for _ in range(2):
-        with pytest.raises(openai.RateLimitError):
-            await client.chat.completions.create(
-                model="gpt-test", messages=msgs("hi"), user="over-limit"
-            )
     mock.fail(Fail(429))  # the provider's 429: a provider error, not our limit
     with pytest.raises(openai.RateLimitError):
         await client.chat.completions.create(model="gpt-test", messages=msgs("hi"))
-    s = await scrape(g.http, g.url)
-    assert s.value("rate_limit_rejections_total", reason="rate_limit_exceeded") == 2
+    await client.chat.completions.create(model="gpt-test", messages=msgs("hi"))
+    for _ in range(2):  # over the gateway's own limit
+        with pytest.raises(openai.RateLimitError) as ei:
+            await client.chat.completions.create(model="gpt-test", messages=msgs("hi"))
+        assert ei.value.code == "rate_limit_exceeded"
+    assert mock.count == 2
+    s = await scrape(g.http, g.url, g.gateway)
+    assert s.value("rate_limit_rejections_total", reason="rate_limited", resource="requests") == 2
     assert s.value("rate_limit_rejections_total") == 2
-    assert s.value("provider_errors_total", provider="mock", kind="rate_limited") >= 1
+    assert s.value("provider_errors_total", provider="mock", kind="rate_limited") == 1
     assert s.value("llm_requests_total", status_class="4xx", provider="none") == 2
+    assert s.value("llm_requests_total", status_class="4xx", provider="mock") == 1
 
 
 async def test_gauge_sources_read_at_scrape_time(mock: MockOpenAI, start_gateway: Any) -> None:
@@ -162,13 +142,13 @@ async def test_gauge_sources_read_at_scrape_time(mock: MockOpenAI, start_gateway
         raise RuntimeError("component bug")
 
     m.register_gauge_source("usage_spool_bytes", broken, "Spool size.")
-    s = await scrape(g.http, g.url)
+    s = await scrape(g.http, g.url, g.gateway)
     assert s.value("queue_length", deployment="mock/upstream-model") == 3
     assert s.value("usage_writer_backlog") == 7
     assert s.value("breaker_state", provider="mock", deployment="mock/upstream-model") == 2
     assert s.series("usage_spool_bytes") == []  # a failing source is skipped, not fatal
     depth["mock/upstream-model"] = 0
-    s = await scrape(g.http, g.url)
+    s = await scrape(g.http, g.url, g.gateway)
     assert s.value("queue_length", deployment="mock/upstream-model") == 0
     with pytest.raises(ValueError):
         m.register_gauge_source("x", lambda: 1, mode="avg")
@@ -185,6 +165,7 @@ async def test_admin_summary_agrees_with_the_scrape(
     mock.fail(Fail(400))
     with pytest.raises(openai.BadRequestError):
         await client.chat.completions.create(model="gpt-test", messages=msgs("x"))
+    await finished(g.gateway)
     async with g.http.get(g.url + "/v1/admin/metrics") as r:
         assert r.status == 401
     async with g.http.get(
@@ -208,7 +189,7 @@ async def test_admin_summary_agrees_with_the_scrape(
     assert p["errors_by_kind"] == {"bad_request": 1}
     assert p["tokens"]["output"] == 4 * ANSWER_TOKENS
     assert body["cache"]["hit_rate"] is None  # no cacheable traffic seen
-    s = await scrape(g.http, g.url)
+    s = await scrape(g.http, g.url, g.gateway)
     assert s.value("llm_requests_total") == body["requests"]["total"]
 
 
@@ -217,7 +198,10 @@ async def test_org_label_only_when_configured(mock: MockOpenAI, start_gateway: A
     on = await start_gateway(mock_config(mock.url, observability={"metrics": {"org_label": True}}))
     for g in (off, on):
         await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
-    s_off, s_on = await scrape(off.http, off.url), await scrape(on.http, on.url)
+    s_off, s_on = (
+        await scrape(off.http, off.url, off.gateway),
+        await scrape(on.http, on.url, on.gateway),
+    )
     assert all("org" not in lab for lab in s_off.series("llm_requests_total"))
     assert s_on.value("llm_requests_total", org="default") == 1
     assert s_on.value("llm_tokens_total", org="default", direction="output") == ANSWER_TOKENS
@@ -259,13 +243,43 @@ async def test_routing_gauges_come_from_the_dispatcher(
     }
     g = await start_gateway(cfg)
     dep = "mock/upstream-model"
-    s = await scrape(g.http, g.url)
+    s = await scrape(g.http, g.url, g.gateway)
     assert s.value("breaker_state", deployment=dep) == 0
     assert s.value("deployment_concurrency_limit", deployment=dep) == 4
     assert s.value("queue_length", deployment=dep) == 0
     mock.fail(Fail(500))
     with pytest.raises(openai.APIStatusError):
         await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
-    s = await scrape(g.http, g.url)
+    s = await scrape(g.http, g.url, g.gateway)
     assert s.value("breaker_state", deployment=dep) == 2  # open after one failure
     assert s.value("breaker_trips", deployment=dep) == 1
+
+
+async def test_cache_hits_misses_cost_and_savings(mock: MockOpenAI, start_gateway: Any) -> None:
+    g = await start_gateway(
+        mock_config(
+            mock.url,
+            cache={"enabled": True, "semantic": {"enabled": False}},
+            billing={"prices": {"gpt-test": {"input": 3.0, "output": 15.0}}},
+        )
+    )
+    client = g.openai()
+    q1, q2 = "what is the capital of france", "and of italy"
+    for q in (q1, q1, q2):  # miss, hit, miss
+        await client.chat.completions.create(model="gpt-test", messages=msgs(q), temperature=0)
+    assert mock.count == 2
+    s = await scrape(g.http, g.url, g.gateway)
+    assert s.value("cache_hit_total", model="gpt-test", kind="exact") == 1
+    assert s.value("cache_miss_total", model="gpt-test") == 2
+    # Tokens and cost: only what the provider processed (the two misses).
+    inp = count_tokens(q1) + count_tokens(q2)
+    assert s.value("llm_tokens_total", direction="input") == inp
+    assert s.value("llm_tokens_total", direction="output") == 2 * ANSWER_TOKENS
+    cost = (inp * 3.0 + 2 * ANSWER_TOKENS * 15.0) / 1e6
+    assert s.value("llm_costs_total", model="gpt-test") == pytest.approx(cost)
+    # The hit: what it saved, in tokens and at the model's price.
+    assert s.value("cache_saved_tokens_total", direction="input") == count_tokens(q1)
+    assert s.value("cache_saved_tokens_total", direction="output") == ANSWER_TOKENS
+    saved = (count_tokens(q1) * 3.0 + ANSWER_TOKENS * 15.0) / 1e6
+    assert s.value("cache_savings_total", model="gpt-test") == pytest.approx(saved)
+    assert s.value("llm_requests_total", provider="none", status_class="2xx") == 1  # the hit

@@ -58,7 +58,7 @@ async def test_every_dashboard_metric_exists_in_the_scrape(
     await g.openai().chat.completions.create(
         model="gpt-test", messages=[{"role": "user", "content": "hi"}]
     )
-    available = (await scrape(g.http, g.url)).names()
+    available = (await scrape(g.http, g.url, g.gateway)).names()
     used: set[str] = set()
     for path in DASHBOARDS:
         d = json.loads(path.read_text())

@@ -12,6 +12,7 @@ from opentelemetry.trace import SpanKind
 
 from aigw.bench.mock_upstream import DEFAULT_TEXT, Fail, MockOpenAI, count_tokens, words
 from tests.conftest import mock_config
+from tests.helpers_observability import finished
 
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
@@ -59,6 +60,7 @@ async def test_span_tree_of_a_request_with_a_retry_and_a_failover(
     ) as r:
         assert r.status == 200, await r.text()
         assert r.headers["x-aigw-attempts"] == "3"
+    await finished(g.gateway)
     spans = mem.get_finished_spans()
     by_id = {s.context.span_id: s for s in spans}
     assert {s.context.trace_id for s in spans} == {int(CLIENT_TRACE, 16)}  # the client's trace
@@ -129,6 +131,7 @@ async def test_stream_span_ends_after_the_stream_with_usage_and_ttft(
     )
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == DEFAULT_TEXT
+    await finished(g.gateway)
     root = next(s for s in mem.get_finished_spans() if s.kind == SpanKind.SERVER)
     assert root.attributes["gen_ai.request.stream"] is True
     assert root.attributes["gen_ai.usage.output_tokens"] == len(words(DEFAULT_TEXT))
@@ -145,6 +148,7 @@ async def test_refused_request_has_error_span(mock: MockOpenAI, start_gateway: A
         json={"model": "nope", "messages": [{"role": "user", "content": "x"}]},
     ) as r:
         assert r.status == 404
+    await finished(g.gateway)
     root = next(s for s in mem.get_finished_spans() if s.kind == SpanKind.SERVER)
     assert root.attributes["http.response.status_code"] == 404
     assert root.attributes["error.type"] == "model_not_found"
@@ -158,6 +162,7 @@ async def test_sampled_out_requests_export_nothing_but_still_propagate(
     await g.openai().chat.completions.create(
         model="gpt-test", messages=[{"role": "user", "content": "hi"}]
     )
+    await finished(g.gateway)
     assert mem.get_finished_spans() == ()
     tp = mock.calls[0]["headers"]["traceparent"]
     version, trace_id, span_id, flags = tp.split("-")
@@ -202,6 +207,7 @@ async def test_waiting_for_a_concurrency_slot_is_a_span(
             for i in range(2)
         )
     )
+    await finished(g.gateway)
     spans = mem.get_finished_spans()
     by_id = {s.context.span_id: s for s in spans}
     waits = [s for s in spans if s.name == "aigw.queue.wait"]

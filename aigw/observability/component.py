@@ -4,6 +4,7 @@ metrics, the tracer, the outermost stage and the upstream-client hook."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aigw.config import Config
@@ -31,13 +32,74 @@ def model_prices(config: Config) -> dict[str, dict[str, float]]:
 BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 
 
-def wire_gauges(metrics: Metrics, gw: Gateway) -> list[str]:
-    """Register the scrape-time gauges of the components that exist; returns their names."""
+def wire_components(metrics: Metrics, gw: Gateway) -> list[str]:
+    """Plug in what the other components expose (called at start, when all exist): the
+    dispatcher's per-deployment snapshot, the limits' gauges, the usage writer's spool, the
+    billing price table (cache savings). Returns the gauge names registered."""
     dispatcher = getattr(gw, "dispatcher", None)
-    snap = getattr(dispatcher, "snapshot", None)
-    if snap is None:
-        return []
+    if hasattr(dispatcher, "snapshot"):
+        _wire_routing(metrics, dispatcher.snapshot)
+    limits = getattr(gw, "limits", None)
+    if hasattr(limits, "register_metrics"):
+        limits.register_metrics(metrics)
+    accounts = getattr(gw, "accounts", None)
+    writer = getattr(accounts, "usage", None)
+    if writer is not None:
+        _wire_usage_writer(metrics, writer)
+    pricer = getattr(accounts, "pricer", None)
+    if pricer is not None:
+        metrics.savings = _savings_with(pricer)  # type: ignore[method-assign]
+    return list(metrics._sources)
 
+
+def _savings_with(pricer: Any) -> Callable[[Any], float]:
+    from aigw.billing.cost import usage_cost
+
+    def savings(ctx: Any) -> float:
+        p = pricer.price(ctx.deployment, ctx.model)
+        return usage_cost(ctx.usage, p) if p is not None and ctx.usage is not None else 0.0
+
+    return savings
+
+
+def _wire_usage_writer(metrics: Metrics, writer: Any) -> None:
+    snap = getattr(writer, "snapshot", None)
+    if snap is not None:  # the writer's own figures, when it has them
+        for key, doc in (
+            ("backlog", "Usage records accepted but not yet in the database."),
+            ("spool_bytes", "Bytes of usage records spooled on disk."),
+        ):
+            name = "usage_writer_backlog" if key == "backlog" else "usage_spool_bytes"
+            metrics.register_gauge_source(name, lambda k=key: snap().get(k, 0), doc)
+    else:
+        spool = Path(writer.dir)
+
+        def spool_bytes() -> float:
+            # Segments not yet confirmed in the database (a few files: cheap to stat).
+            total = 0
+            for p in spool.glob("usage-*.jsonl"):
+                try:
+                    total += p.stat().st_size
+                except FileNotFoundError:
+                    pass
+            return float(total)
+
+        metrics.register_gauge_source(
+            "usage_spool_bytes",
+            spool_bytes,
+            "Bytes of usage records on disk not yet confirmed in the database.",
+            mode="max",  # the workers share one spool directory
+        )
+    if hasattr(writer, "db_up"):
+        metrics.register_gauge_source(
+            "usage_store_up",
+            lambda: 1.0 if writer.db_up else 0.0,
+            "1 while the usage writer reaches the database, 0 while it spools.",
+            mode="max",
+        )
+
+
+def _wire_routing(metrics: Metrics, snap: Callable[[], dict[str, dict[str, Any]]]) -> None:
     def field(name: str, conv: Callable[[Any], float | None] = float) -> Callable[[], Any]:
         def read() -> dict[str, float]:
             out = {}
@@ -83,7 +145,6 @@ def wire_gauges(metrics: Metrics, gw: Gateway) -> list[str]:
         "Requests refused because no slot freed in time, since start (live workers).",
         dep,
     )
-    return list(metrics._sources)
 
 
 class Observability:
@@ -106,6 +167,7 @@ class Observability:
                 types,
                 self.upstream.forget if self.upstream else None,
                 log_prompts=log_prompts,
+                metrics=self.metrics,
             )
             if on or log_prompts
             else None
@@ -118,7 +180,7 @@ class Observability:
             metrics = self.metrics
 
             async def start() -> None:
-                wire_gauges(metrics, gw)  # every component exists by now
+                wire_components(metrics, gw)  # every component exists by now
                 await metrics.start()
 
             gw.on_start(start)

@@ -237,8 +237,8 @@ class Metrics:
         )
         self.rate_limited = counter(
             "rate_limit_rejections_total",
-            "Requests the gateway's own limits rejected (429), by reason.",
-            ("reason",),
+            "Requests the gateway's own limits rejected (429), by reason and limited resource.",
+            ("reason", "resource"),
         )
         # Which worker served how much (multi-worker only: a `pid` label per live worker).
         self.worker_requests = (
@@ -280,8 +280,9 @@ class Metrics:
             self._orgs.add(org)
         return (org,)
 
-    def _reason(self, kind: str | None) -> str:
-        r = kind or "rate_limited"
+    def _reason(self, kind: str | None, default: str = "rate_limited") -> str:
+        """A code of ours as a label value: checked, and capped in number."""
+        r = kind or default
         if r in self._reasons:
             return r
         if not _REASON.match(r) or len(self._reasons) >= _MAX_REASONS:
@@ -295,7 +296,8 @@ class Metrics:
         self.in_flight.inc()
 
     def request_finished(self, request: Any, status: int, seconds: float, ctx: Any) -> None:
-        """Called by the server middleware once the response has ended, for every request."""
+        """Called by the server middleware once the response has ended, for every request
+        (`ctx` is unused here: the LLM figures come from `llm_finished`)."""
         self.in_flight.dec()
         resource = request.match_info.route.resource
         key = (request.method, resource, status)
@@ -308,10 +310,13 @@ class Metrics:
             )
         h[0].inc()
         h[1].observe(seconds)
-        if ctx is not None:
-            self._llm(ctx, status)
-            if self.worker_requests is not None:
-                self.worker_requests.inc()
+
+    def llm_finished(self, ctx: Any) -> None:
+        """A finish callback (registered by the observability stage, so it runs after every
+        other stage's: cost and cache outcome are known): the LLM figures of one request."""
+        self._llm(ctx, ctx.status or 500)
+        if self.worker_requests is not None:
+            self.worker_requests.inc()
 
     def _bundle(self, model: str, provider: str, deployment: str, status: int, org: tuple) -> Any:
         """The children one kind of request touches, resolved once per label combination."""
@@ -365,7 +370,8 @@ class Metrics:
         if ctx.attempts > 1:
             self._child(self.llm_retries, model).inc(ctx.attempts - 1)
         if status == 429 and ctx.provider is None:
-            self._child(self.rate_limited, self._reason(ctx.error_kind)).inc()
+            resource = self._reason(ctx.extra_log.get("limit"), "unknown")
+            self._child(self.rate_limited, self._reason(ctx.error_kind), resource).inc()
         if ctx.extra_log:
             qms = ctx.extra_log.get("queue_ms")
             if qms is not None:

@@ -14,6 +14,7 @@ import contextvars
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+from aigw.observability.metrics import Metrics
 from aigw.observability.tracing import Tracing, request_attributes, result_attributes
 from aigw.pipeline import FinishCallback, Handler, JSONResult, RequestContext, Result, StreamResult
 from aigw.types import GatewayError
@@ -27,6 +28,10 @@ def note_error(ctx: RequestContext, e: GatewayError) -> None:
     ctx.status = e.status
     if not ctx.error_kind:
         ctx.error_kind = e.code or e.type
+    if e.status == 429 and ctx.provider is None:
+        # The gateway's own refusal: which limit (the limits stage puts the resource,
+        # "requests" or "tokens", in the error type, as OpenAI does).
+        ctx.extra_log.setdefault("limit", e.type)
 
 
 class ObservabilityStage:
@@ -39,8 +44,10 @@ class ObservabilityStage:
         provider_types: dict[str, str] | None = None,
         forget: Callable[[RequestContext], None] | None = None,
         log_prompts: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         self.tracing = tracing
+        self.metrics = metrics
         self.log_prompts = log_prompts  # logging.log_prompts: contents in the access line
         self.provider_types = provider_types or {}
         self.forget = forget  # per-request state of the upstream hook, dropped at the end
@@ -48,6 +55,10 @@ class ObservabilityStage:
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
         token = current_ctx.set(ctx)
         try:
+            if self.metrics is not None:
+                # Registered before the inner stages' callbacks: runs after them, when the
+                # cost (billing) and the cache outcome are known.
+                ctx.on_finish(self.metrics.llm_finished)
             if self.tracing is None:
                 try:
                     result = await call_next(ctx)
@@ -103,8 +114,7 @@ class ObservabilityStage:
             end(ctx)
             raise
         except BaseException:
-            if ctx.status == 200:
-                ctx.status = 500
+            ctx.status = ctx.status or 500
             end(ctx)
             raise
         finally:
