@@ -287,6 +287,11 @@ async def gw(
                 "claude-overloaded": {"provider": "claude", "model": "claude-overloaded"},
                 "claude-stream-error": {"provider": "claude", "model": "claude-stream-error"},
                 "claude-thinking": {"provider": "claude", "model": "claude-thinking"},
+                "claude-ha": {
+                    "provider": "claude",
+                    "model": "claude-overloaded",
+                    "fallbacks": ["gpt-test"],
+                },
                 "gpt-test": {"provider": "oai", "model": "upstream-model"},
                 "gpt-tools": {"provider": "oai-tools", "model": "gpt-4o"},
             },
@@ -528,3 +533,33 @@ async def test_stream_error_event(gw: Any) -> None:
     data = orjson.loads(events[-1][1].removeprefix("data: "))
     assert data["error"]["type"] == "overloaded_error"
     assert "message_stop" not in names
+
+
+async def test_overloaded_anthropic_fails_over_to_openai_upstream(
+    gw: Any, claude_upstream: MockAnthropic, mock: Any
+) -> None:
+    system: Any = [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}]
+    msg = await sdk(gw).messages.create(
+        model="claude-ha",
+        max_tokens=50,
+        system=system,
+        extra_body={"top_k": 3},
+        messages=[{"role": "user", "content": "Hello"}],
+    )
+    assert msg.content[0].text == mock.text  # type: ignore[union-attr]
+    # The Anthropic upstream got the client's own request; the OpenAI one a clean OpenAI body.
+    assert claude_upstream.calls[0].body["system"] == system
+    sent = mock.calls[0]["body"]
+    assert sent["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hello"},
+    ]
+    assert "top_k" not in sent and "system" not in sent
+    # The same failover for an OpenAI client, streamed.
+    oa = gw.openai()
+    stream = await oa.chat.completions.create(
+        model="claude-ha", messages=[{"role": "user", "content": "Hello"}], stream=True
+    )
+    text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
+    assert text == mock.text
+    assert len(claude_upstream.calls) == 2
