@@ -247,6 +247,9 @@ async def test_routing_gauges_come_from_the_dispatcher(
     assert s.value("breaker_state", deployment=dep) == 0
     assert s.value("deployment_concurrency_limit", deployment=dep) == 4
     assert s.value("queue_length", deployment=dep) == 0
+    # The usage writer's side: the database is reachable, the spool is (nearly) empty.
+    assert s.series("usage_store_up") == [{}] and s.value("usage_store_up") == 1
+    assert s.series("usage_spool_bytes") == [{}]
     mock.fail(Fail(500))
     with pytest.raises(openai.APIStatusError):
         await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))

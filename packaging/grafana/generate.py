@@ -149,6 +149,15 @@ OVERVIEW = [
         "Upstream attempts beyond the first (retries + failovers) per second",
         [q(f"sum by (model) (rate(llm_retries_total[{RI}]))", "{{model}}")],
     ),
+    panel(
+        "Usage records spooled on disk (database unreachable or slow)",
+        [q("max(usage_spool_bytes)", "spool bytes")],
+        "bytes",
+    ),
+    panel(
+        "Usage database reachable (1) or spooling (0)",
+        [q("min(usage_store_up)", "store up")],
+    ),
 ]
 
 PROVIDERS = [
