@@ -680,3 +680,21 @@ async def test_e2e_thinking_reaches_openai_clients_as_reasoning(client: openai.A
     streamed = assemble([c.model_dump() async for c in stream])
     assert streamed["message"]["reasoning_content"] == msg["reasoning_content"]
     assert streamed["message"]["content"] == "2"
+
+
+@pytest.mark.parametrize(
+    ("model", "exc", "status"),
+    [
+        ("claude-overloaded", openai.InternalServerError, 503),
+        ("claude-ratelimited", openai.RateLimitError, 429),
+        ("claude-invalid", openai.BadRequestError, 400),
+    ],
+)
+async def test_e2e_stream_request_errors_before_the_first_event(
+    client: openai.AsyncOpenAI, model: str, exc: type, status: int
+) -> None:
+    with pytest.raises(exc) as e:
+        await client.chat.completions.create(
+            model=model, messages=[{"role": "user", "content": "x"}], stream=True
+        )
+    assert e.value.status_code == status
