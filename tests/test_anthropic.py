@@ -216,14 +216,14 @@ def test_tool_choice(choice: Any, expected: dict) -> None:
     assert anthropic.to_anthropic(body, "m", 10)["tool_choice"] == expected
 
 
-def test_tool_choice_none_drops_tools() -> None:
+def test_tool_choice_none_keeps_tools() -> None:
     body = {
         "messages": [{"role": "user", "content": "x"}],
         "tools": [WEATHER_TOOL],
         "tool_choice": "none",
     }
     out = anthropic.to_anthropic(body, "m", 10)
-    assert "tools" not in out and "tool_choice" not in out
+    assert out["tool_choice"] == {"type": "none"} and len(out["tools"]) == 1
 
 
 def test_images() -> None:

@@ -248,10 +248,7 @@ def to_anthropic(body: dict[str, Any], model: str, default_max_tokens: int) -> d
         out["tools"] = convert_tools(tools)
         tc = convert_tool_choice(body.get("tool_choice"), body.get("parallel_tool_calls"))
         if tc is not None:
-            if tc["type"] == "none":
-                out.pop("tools")  # older models do not know tool_choice none
-            else:
-                out["tool_choice"] = tc
+            out["tool_choice"] = tc  # (tools stay: a history with tool blocks needs them)
     user = body.get("user")
     if isinstance(user, str) and user:
         out["metadata"] = {"user_id": user}
