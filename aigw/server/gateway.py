@@ -63,6 +63,7 @@ class Gateway:
             if self.observability.metrics is not None:
                 self.limits.register_metrics(self.observability.metrics)
         # 5. budgets and quotas (reserve worst-case cost, settle real)
+        self.stages.append(self.accounts.budget_stage)
         # 6. cost router ("auto" -> concrete model name)
         from aigw.routing.cost_router import build as build_cost_router
 

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from aigw.auth.authenticator import Authenticator
 from aigw.auth.keys import KeyService
 from aigw.auth.stage import AuthStage
+from aigw.billing.budgets import BudgetStage
 from aigw.billing.cost import Pricer
 from aigw.config import Config
 from aigw.store import migrations as mig
@@ -33,6 +34,7 @@ class Accounts:
         self.pricer = Pricer(config)
         self.usage = UsageWriter(self.store, os.path.join(config.data_dir, "spool"))
         self.usage_stage = UsageRecorder(self.usage, self.pricer)
+        self.budget_stage = BudgetStage(config, self.store, self.pricer)
 
     async def start(self) -> None:
         await self.store.connect()

@@ -97,6 +97,16 @@ USAGE_COLUMNS = (
     "status",
 )
 
+_USAGE_DEFAULTS: dict[str, Any] = {
+    "endpoint": "chat",
+    "prompt_tokens": 0,
+    "completion_tokens": 0,
+    "cached_tokens": 0,
+    "cost_usd": 0.0,
+    "saved_usd": 0.0,
+    "latency_ms": 0.0,
+}
+
 _KEY_COLUMNS = (
     "id, org_id, user_id, name, prefix, key_hash, scopes, models, limits, budget, priority, "
     "may_set_priority, cache_enabled, expires_at, created_at, last_used_at, revoked_at, "
@@ -326,7 +336,7 @@ class Store:
         marks = ", ".join("?" for _ in USAGE_COLUMNS)
         await self.executemany(
             f"INSERT INTO usage_records ({cols}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
-            [tuple(r.get(c) for c in USAGE_COLUMNS) for r in records],
+            [tuple(r.get(c, _USAGE_DEFAULTS.get(c)) for c in USAGE_COLUMNS) for r in records],
         )
 
     def _day_expr(self) -> str:

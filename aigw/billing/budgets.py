@@ -1,0 +1,203 @@
+"""Stage 5: budgets and quotas. A spending limit (USD) and a token quota per day and per
+month, for an API key (its `budget`) and for an organisation (`billing.budgets.<org>`).
+
+Before dispatch the request reserves its worst case (prompt estimate + max_tokens, priced)
+against every limit that applies; when it ends the reservation is replaced by the real
+cost and tokens. The check and the reservation happen together with no await in between,
+so concurrent requests cannot overshoot together: with room for 10, at most 10 get in.
+
+Spending is counted in this process's ledger, seeded from the usage table the first time a
+key or org is seen in a period. Several workers or replicas each keep their own ledger
+(seeded from the shared database), so a budget shared across N processes can be exceeded
+by at most what the others spent since they were seeded; see docs/KEYS-USAGE-BILLING.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aigw.billing.cost import Pricer
+from aigw.config import Config
+from aigw.pipeline import Handler, RequestContext, Result
+from aigw.store.base import Store, StoreUnavailable
+from aigw.types import GatewayError
+
+log = logging.getLogger("aigw.billing")
+
+_LIMITS = (  # (budget field, period, kind)
+    ("usd_per_day", "day", "usd"),
+    ("usd_per_month", "month", "usd"),
+    ("tokens_per_day", "day", "tokens"),
+    ("tokens_per_month", "month", "tokens"),
+)
+_WHO = {"key_id": "API key", "org_id": "organization"}
+
+
+def period_start(period: str, now: float) -> float:
+    d = datetime.fromtimestamp(now, UTC)
+    if period == "day":
+        d = d.replace(hour=0, minute=0, second=0, microsecond=0)
+    else:
+        d = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return d.timestamp()
+
+
+def estimate_prompt_tokens(body: dict[str, Any]) -> int:
+    """A cheap upper-ish estimate: ~4 characters per token over the text of the request."""
+    n = 0
+    for m in body.get("messages") or ():
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, str):
+            n += len(c)
+        elif isinstance(c, list):
+            n += sum(len(str(p.get("text", ""))) for p in c if isinstance(p, dict))
+        n += 16  # role and framing
+    inp = body.get("input")
+    if isinstance(inp, str):
+        n += len(inp)
+    elif isinstance(inp, list):
+        n += sum(len(x) if isinstance(x, str) else 4 * len(x) for x in inp)
+    if body.get("tools"):
+        n += len(str(body["tools"]))
+    return n // 4 + 1
+
+
+def completion_cap(body: dict[str, Any], default: int) -> int:
+    for name in ("max_completion_tokens", "max_tokens"):
+        v = body.get(name)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            n = body.get("n")
+            return v * n if isinstance(n, int) and n > 1 else v
+    return default
+
+
+@dataclass(slots=True, eq=False)  # compared and hashed by identity
+class Entry:
+    """What one key or org has spent (settled) and holds (reserved) in one period."""
+
+    ready: asyncio.Future[None]
+    spent_usd: float = 0.0
+    spent_tokens: int = 0
+    reserved_usd: float = 0.0
+    reserved_tokens: int = 0
+
+
+@dataclass(slots=True)
+class Hold:
+    entries: list[Entry] = field(default_factory=list)
+    usd: float = 0.0
+    tokens: int = 0
+
+
+class BudgetStage:
+    def __init__(self, config: Config, store: Store, pricer: Pricer) -> None:
+        self.store = store
+        self.pricer = pricer
+        self.default_max_tokens = config.billing.default_max_tokens
+        self.org_budgets = {
+            org: b.model_dump() for org, b in config.billing.budgets.items() if b.active()
+        }
+        self._ledger: dict[tuple[str, str, float], Entry] = {}
+
+    def _limits(self, ctx: RequestContext) -> list[tuple[str, str, str, str, float]]:
+        """[(column, subject, period, kind, limit)] that apply to this caller."""
+        p = ctx.principal
+        out = []
+        key_budget = getattr(p, "budget", None)
+        for column, subject, budget in (
+            ("key_id", p.key_id, key_budget),
+            ("org_id", p.org_id, self.org_budgets.get(p.org_id)),
+        ):
+            if subject and budget:
+                for fname, period, kind in _LIMITS:
+                    limit = budget.get(fname)
+                    if limit is not None:
+                        out.append((column, subject, period, kind, float(limit)))
+        return out
+
+    async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
+        limits = self._limits(ctx)
+        if not limits:
+            return await call_next(ctx)  # the common case: nothing to count
+        now = time.time()
+        entries = [await self._entry(c, s, period_start(per, now)) for c, s, per, _, _ in limits]
+        tokens = estimate_prompt_tokens(ctx.body)
+        cap = (
+            0 if ctx.endpoint == "embeddings" else completion_cap(ctx.body, self.default_max_tokens)
+        )
+        price = self.pricer.price(None, ctx.model)
+        usd = (tokens * price.input + cap * price.output) / 1e6 if price else 0.0
+        tokens += cap
+        # Check every limit, then reserve on all: no await in between (atomic on the loop).
+        for (column, _subject, period, kind, limit), e in zip(limits, entries, strict=True):
+            used = (
+                e.spent_usd + e.reserved_usd
+                if kind == "usd"
+                else e.spent_tokens + e.reserved_tokens
+            )
+            need = usd if kind == "usd" else tokens
+            if used + need > limit + 1e-12:
+                raise _over(column, period, kind, limit, used, need)
+        hold = Hold(entries=list(dict.fromkeys(entries)), usd=usd, tokens=tokens)
+        for e in hold.entries:
+            e.reserved_usd += usd
+            e.reserved_tokens += tokens
+        ctx.on_finish(lambda c: self._settle(c, hold))
+        return await call_next(ctx)
+
+    def _settle(self, ctx: RequestContext, hold: Hold) -> None:
+        cost, _ = self.pricer.cost_of(ctx)
+        u = ctx.usage
+        used_tokens = 0 if u is None or ctx.cache in ("hit", "semantic") else u.total_tokens
+        for e in hold.entries:
+            e.reserved_usd -= hold.usd
+            e.reserved_tokens -= hold.tokens
+            e.spent_usd += cost
+            e.spent_tokens += used_tokens
+
+    async def _entry(self, column: str, subject: str, since: float) -> Entry:
+        k = (column, subject, since)
+        e = self._ledger.get(k)
+        if e is None:
+            e = Entry(ready=asyncio.get_running_loop().create_future())
+            self._ledger[k] = e
+            self._prune(since)
+            try:
+                e.spent_usd, e.spent_tokens = await self.store.spent(column, subject, since)
+            except StoreUnavailable as err:
+                # Count from zero rather than refuse everyone; logged loudly.
+                log.error(
+                    "budget: cannot read past spending, counting from now",
+                    extra={"subject": column, "error": str(err)},
+                )
+            e.ready.set_result(None)
+        elif not e.ready.done():
+            await asyncio.shield(e.ready)
+        return e
+
+    def _prune(self, current: float) -> None:
+        if len(self._ledger) > 10_000:
+            for k in [k for k, e in self._ledger.items() if k[2] < current - 32 * 86400]:
+                del self._ledger[k]
+
+
+def _over(
+    column: str, period: str, kind: str, limit: float, used: float, need: float
+) -> GatewayError:
+    who = _WHO[column]
+    if kind == "usd":
+        what = f"the {who}'s budget of ${limit:.2f} per {period} (spent or reserved ${used:.4f}, this request may cost up to ${need:.4f})"
+    else:
+        what = f"the {who}'s quota of {int(limit)} tokens per {period} (used or reserved {int(used)}, this request may use up to {int(need)})"
+    return GatewayError(
+        429,
+        f"You exceeded your current quota: {what}. Lower max_tokens, wait for the next "
+        f"{period}, or ask an admin to raise the limit.",
+        "insufficient_quota",
+        "insufficient_quota",
+    )

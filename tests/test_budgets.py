@@ -1,0 +1,113 @@
+"""Budgets and quotas on SQLite and PostgreSQL: 50 concurrent requests against a budget
+that allows 10 -> at most 10 admitted; org budgets; token quotas; seeded from past usage."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import openai
+import pytest
+
+from aigw.store import Store
+from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
+from tests.helpers_accounts import ADMIN_KEY, accounts_config
+
+MSGS = [{"role": "user", "content": "hi"}]
+# $1 per 1M output tokens, input free: max_tokens=100 reserves $0.0001 exactly.
+PRICES = {"gpt-test": {"input": 0.0, "output": 1.0}}
+
+
+@pytest.fixture
+def admin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def new_key(gw: Any, admin: dict[str, str], **body: Any) -> str:
+    async with gw.http.post(
+        gw.url + "/v1/admin/api-keys", json={"org": "acme", **body}, headers=admin
+    ) as r:
+        assert r.status == 201
+        return (await r.json())["key"]
+
+
+async def until(cond: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.005)
+
+
+async def test_fifty_concurrent_against_a_budget_for_ten(
+    store: Store, db_url: str, mock: Any, start_gateway: Any, admin: dict[str, str]
+) -> None:
+    gw = await start_gateway(accounts_config(mock.url, db_url, billing={"prices": PRICES}))
+    key = await new_key(gw, admin, budget={"usd_per_day": 10 * 0.0001})
+    client = gw.openai(key)
+    mock.hold = asyncio.Event()  # every admitted request stays in flight
+    refused: list[openai.RateLimitError] = []
+
+    async def one() -> None:
+        try:
+            await client.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=100)
+        except openai.RateLimitError as e:
+            refused.append(e)
+
+    tasks = [asyncio.create_task(one()) for _ in range(50)]
+    await until(lambda: len(refused) + mock.active == 50)
+    assert mock.active == 10 and len(refused) == 40
+    mock.hold.set()
+    await asyncio.gather(*tasks)
+    e = refused[0]
+    assert e.status_code == 429 and e.code == "insufficient_quota"
+    assert e.type == "insufficient_quota" and "budget of $0.00 per day" in e.message
+    assert mock.count == 10
+
+
+async def test_org_budget_and_token_quota(
+    store: Store, db_url: str, mock: Any, start_gateway: Any, admin: dict[str, str]
+) -> None:
+    # Past spending in the usage table counts: the org has $0.0004 of $0.0005 left... used.
+    await store.insert_usage(
+        [
+            {
+                "id": "past-1",
+                "request_id": "past-1",
+                "ts": time.time() - 1,
+                "org_id": "acme",
+                "model": "gpt-test",
+                "endpoint": "chat",
+                "prompt_tokens": 0,
+                "completion_tokens": 400,
+                "cost_usd": 0.0004,
+                "status": 200,
+            }
+        ]
+    )
+    cfg = accounts_config(
+        mock.url,
+        db_url,
+        billing={"prices": PRICES, "budgets": {"acme": {"usd_per_month": 0.0005}}},
+    )
+    gw = await start_gateway(cfg)
+    key = await new_key(gw, admin)
+    client = gw.openai(key)
+    with pytest.raises(openai.RateLimitError) as ei:  # would need $0.0002: over
+        await client.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=200)
+    assert "organization's budget" in ei.value.message and "per month" in ei.value.message
+    await client.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=50)
+
+    # A token quota per key, settled to real usage: small requests keep fitting.
+    other = await new_key(gw, admin, org="beta", budget={"tokens_per_day": 300})
+    c2 = gw.openai(other)
+    with pytest.raises(openai.RateLimitError) as ei:
+        await c2.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=400)
+    assert "quota of 300 tokens per day" in ei.value.message
+    used = 0
+    for _ in range(3):
+        r = await c2.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=20)
+        used += r.usage.total_tokens
+    assert used < 300  # reserved 20 + estimate each time, settled to the real count
+    assert mock.count == 4
