@@ -8,8 +8,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aigw.pipeline import RequestContext, Result
-from aigw.types import Principal
 from tests.conftest import mock_config
 
 MSGS = [{"role": "user", "content": "hi"}]
@@ -60,17 +58,3 @@ async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached in time")
         await asyncio.sleep(0.005)
-
-
-def trusted_principal(gw: Any, **principal: Any) -> None:
-    """Stand in for the auth stage: every request runs as a principal with these fields
-    (e.g. may_set_priority=True), set before the pipeline as auth would."""
-    g = gw.gateway
-    chat, emb = g.chat, g.embeddings
-
-    async def with_principal(ctx: RequestContext, inner: Any) -> Result:
-        ctx.principal = Principal(**principal)
-        return await inner(ctx)
-
-    g.chat = lambda ctx: with_principal(ctx, chat)
-    g.embeddings = lambda ctx: with_principal(ctx, emb)

@@ -11,7 +11,7 @@ import pytest
 
 from aigw.bench.mock_upstream import Fail, MockOpenAI
 from aigw.queue.slots import SlotPool
-from tests.helpers_routing import routed_config, trusted_principal, until
+from tests.helpers_routing import routed_config, until
 
 ONE_SLOT = {"gpt-test": {"provider": "mock", "model": "upstream-model", "max_concurrency": 1}}
 DEP = "mock/upstream-model"
@@ -21,10 +21,27 @@ def _msgs(tag: str) -> list[dict]:
     return [{"role": "user", "content": tag}]
 
 
-async def _post(g, tag: str, headers: dict | None = None, stream: bool = False):
+async def _post(g, tag: str, headers: dict | None = None, stream: bool = False, key=None):
     body = {"model": "gpt-test", "messages": _msgs(tag), "stream": stream}
+    headers = dict(headers or {})
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
     async with g.http.post(g.url + "/v1/chat/completions", json=body, headers=headers) as r:
         return r.status, await r.read(), r.headers
+
+
+async def _keyed_gateway(mock: MockOpenAI, start_gateway, tmp_path, **keys: dict):
+    """A gateway with auth required (real API keys in a SQLite store); returns it and the
+    plain keys by name, created with the given fields (priority, may_set_priority)."""
+    cfg = routed_config(mock.url, ONE_SLOT)
+    cfg["database"] = f"sqlite:///{tmp_path}/store.db"
+    cfg["auth"] = {"required": True}
+    g = await start_gateway(cfg)
+    made = {}
+    for name, fields in keys.items():
+        plain, _ = await g.gateway.accounts.keys.create("org-q", name=name, **fields)
+        made[name] = plain
+    return g, made
 
 
 def _snap(g) -> dict:
@@ -39,18 +56,20 @@ def _order(mock: MockOpenAI) -> list[str]:
     return [c["body"]["messages"][0]["content"] for c in mock.calls]
 
 
-async def test_high_priority_goes_first_fifo_within_a_priority(mock: MockOpenAI, start_gateway):
-    g = await start_gateway(routed_config(mock.url, ONE_SLOT))
-    trusted_principal(g, may_set_priority=True)
+async def test_high_priority_goes_first_fifo_within_a_priority(
+    mock: MockOpenAI, start_gateway, tmp_path
+):
+    g, keys = await _keyed_gateway(mock, start_gateway, tmp_path, ops={"may_set_priority": True})
+    key = keys["ops"]
     mock.hold = asyncio.Event()
-    first = asyncio.create_task(_post(g, "first"))
+    first = asyncio.create_task(_post(g, "first", key=key))
     await until(lambda: mock.active == 1)
     tasks = [first]
     for i, (tag, prio) in enumerate(
         [("low", 1), ("high-a", 10), ("mid", 5), ("high-b", 10), ("none", None)]
     ):
         h = {"x-aigw-priority": str(prio)} if prio is not None else {}
-        tasks.append(asyncio.create_task(_post(g, tag, h)))
+        tasks.append(asyncio.create_task(_post(g, tag, h, key=key)))
         await until(lambda n=i + 1: _snap(g)["queued"] == n)
     mock.hold.set()
     results = await asyncio.gather(*tasks)
@@ -59,36 +78,32 @@ async def test_high_priority_goes_first_fifo_within_a_priority(mock: MockOpenAI,
     assert _snap(g)["in_flight"] == 0 and _snap(g)["queued"] == 0 and _pool(g).in_use == 0
 
 
-async def test_priority_header_is_ignored_without_the_right(mock: MockOpenAI, start_gateway):
-    g = await start_gateway(routed_config(mock.url, ONE_SLOT))
-    trusted_principal(g, may_set_priority=False, priority=0)
+async def test_priority_header_is_ignored_without_the_right(
+    mock: MockOpenAI, start_gateway, tmp_path
+):
+    g, keys = await _keyed_gateway(mock, start_gateway, tmp_path, app={})
+    key = keys["app"]
     mock.hold = asyncio.Event()
-    tasks = [asyncio.create_task(_post(g, "first"))]
+    tasks = [asyncio.create_task(_post(g, "first", key=key))]
     await until(lambda: mock.active == 1)
-    tasks.append(asyncio.create_task(_post(g, "a")))
+    tasks.append(asyncio.create_task(_post(g, "a", key=key)))
     await until(lambda: _snap(g)["queued"] == 1)
-    tasks.append(asyncio.create_task(_post(g, "b", {"x-aigw-priority": "99"})))
+    tasks.append(asyncio.create_task(_post(g, "b", {"x-aigw-priority": "99"}, key=key)))
     await until(lambda: _snap(g)["queued"] == 2)
     mock.hold.set()
     await asyncio.gather(*tasks)
     assert _order(mock) == ["first", "a", "b"]
 
 
-async def test_key_tier_priority_orders_the_queue(mock: MockOpenAI, start_gateway):
-    g = await start_gateway(routed_config(mock.url, ONE_SLOT))
+async def test_key_tier_priority_orders_the_queue(mock: MockOpenAI, start_gateway, tmp_path):
+    g, keys = await _keyed_gateway(
+        mock, start_gateway, tmp_path, gold={"priority": 9}, free={"priority": 0}
+    )
     mock.hold = asyncio.Event()
-    chat = g.gateway.chat
-    tiers = {"gold": 9, "free": 0}
-
-    async def tiered(ctx):  # the tier the auth stage would take from the API key
-        ctx.principal.priority = tiers.get(ctx.body["messages"][0]["content"], 0)
-        return await chat(ctx)
-
-    g.gateway.chat = tiered
-    tasks = [asyncio.create_task(_post(g, "first"))]
+    tasks = [asyncio.create_task(_post(g, "first", key=keys["free"]))]
     await until(lambda: mock.active == 1)
     for i, tag in enumerate(["free", "gold"]):
-        tasks.append(asyncio.create_task(_post(g, tag)))
+        tasks.append(asyncio.create_task(_post(g, tag, key=keys[tag])))
         await until(lambda n=i + 1: _snap(g)["queued"] == n)
     mock.hold.set()
     await asyncio.gather(*tasks)
@@ -204,9 +219,12 @@ async def test_sdk_sees_a_retryable_status(mock: MockOpenAI, start_gateway):
 async def test_unlimited_deployment_has_no_queue(gw, mock: MockOpenAI):
     snap = gw.gateway.dispatcher.snapshot()["mock/upstream-model"]
     assert snap["limit"] is None and snap["queued"] == 0
-    async with aiohttp.ClientSession() as s, s.post(
-        gw.url + "/v1/chat/completions",
-        json={"model": "gpt-test", "messages": _msgs("x")},
-        headers={"x-aigw-timeout": "1ms"},  # nothing to wait for: no effect
-    ) as r:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.post(
+            gw.url + "/v1/chat/completions",
+            json={"model": "gpt-test", "messages": _msgs("x")},
+            headers={"x-aigw-timeout": "1ms"},  # nothing to wait for: no effect
+        ) as r,
+    ):
         assert r.status == 200

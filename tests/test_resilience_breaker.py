@@ -142,7 +142,14 @@ async def test_all_breakers_open_is_503_with_retry_after(mock: MockOpenAI, start
 async def test_admin_route_needs_the_admin_key(gw, monkeypatch):
     monkeypatch.setenv("AIGW_ADMIN_KEY", "admin-secret")
     status, _ = await _admin(gw, "wrong")
-    assert status == 403
+    assert status in (401, 403)
+    async with gw.http.get(gw.url + "/v1/admin/deployments") as r:
+        assert r.status == 401
+    status, body = await _admin(gw)
+    assert status == 200 and [d["id"] for d in body["data"]] == [
+        "mock/upstream-embed",
+        "mock/upstream-model",
+    ]
 
 
 async def test_breaker_state_is_shared_through_redis(
