@@ -114,6 +114,11 @@ async def test_span_tree_of_a_request_with_a_retry_and_a_failover(
         want = f"00-{CLIENT_TRACE}-{_hex(s.context.span_id, 16)}-01"
         assert call["headers"]["traceparent"] == want
 
+    # After the answer: the usage write has its own span under the request's.
+    (usage,) = [s for s in spans if s.name == "aigw.finish.UsageRecorder._record"]
+    assert usage.parent.span_id == root.context.span_id
+    assert usage.start_time >= attempts[2].end_time
+
     # Nothing secret or private in any span.
     dumped = orjson.dumps(
         [{"name": s.name, "attrs": dict(s.attributes), "events": len(s.events)} for s in spans]

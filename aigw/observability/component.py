@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from aigw.server.gateway import Gateway
 
 
+def model_names(config: Config) -> list[str]:
+    """The `model` label's values: configured models and cost routers (e.g. "auto")."""
+    return [*config.models, *(getattr(config, "routers", None) or {})]
+
+
 def model_prices(config: Config) -> dict[str, dict[str, float]]:
     """Model -> the price of its first deployment that has one (for cache savings)."""
     out: dict[str, dict[str, float]] = {}
@@ -152,7 +157,7 @@ class Observability:
         s = config.observability
         self.settings = s
         self.metrics = (
-            Metrics(s.metrics, config.models.keys(), model_prices(config))
+            Metrics(s.metrics, model_names(config), model_prices(config))
             if s.metrics.enabled
             else None
         )

@@ -120,7 +120,8 @@ class ObservabilityStage:
         finally:
             otel_context.detach(token)
         if span.is_recording():
-            _trace_finish_callbacks(ctx, span, tr, end)
+            own = [end, self.metrics.llm_finished] if self.metrics is not None else [end]
+            _trace_finish_callbacks(ctx, span, tr, own)
         return result
 
 
@@ -153,7 +154,7 @@ def capture_contents(ctx: RequestContext, result: Result) -> Result:
     return StreamResult(relay())
 
 
-def _trace_finish_callbacks(ctx: RequestContext, span: Any, tr: Tracing, mine: Any) -> None:
+def _trace_finish_callbacks(ctx: RequestContext, span: Any, tr: Tracing, own: list[Any]) -> None:
     """Give each after-the-response callback of the inner stages (usage write, limiter
     settlement, cache store) its own span under the request's."""
     from opentelemetry import trace
@@ -175,5 +176,5 @@ def _trace_finish_callbacks(ctx: RequestContext, span: Any, tr: Tracing, mine: A
 
     callbacks = ctx._on_finish
     for i, cb in enumerate(callbacks):
-        if cb is not mine:
+        if not any(cb == o for o in own):  # our own bookkeeping needs no span
             callbacks[i] = wrap(cb)
