@@ -466,3 +466,13 @@ async def test_e2e_embeddings_base64_default_of_the_sdk(
 async def test_e2e_embeddings_rejects_token_input(client: openai.AsyncOpenAI) -> None:
     with pytest.raises(openai.BadRequestError):
         await client.embeddings.create(model="embed", input=[[1, 2, 3]])
+
+
+async def test_e2e_upstream_key_rejected(upstream: MockCohere, start_gateway: Any) -> None:
+    gw = await start_gateway(cohere_config(upstream.url, api_key="co-wrong-key"))
+    with pytest.raises(openai.AuthenticationError) as e:
+        await gw.openai().chat.completions.create(
+            model="command", messages=[{"role": "user", "content": "x"}]
+        )
+    assert "invalid api token" in e.value.message
+    assert "co-wrong-key" not in e.value.response.text
