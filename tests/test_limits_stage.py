@@ -185,3 +185,58 @@ async def test_per_key_limits_from_the_store(
 
     assert await admitted(tight["key"], 4) == 2
     assert await admitted(plain["key"], 7) == 5
+
+
+async def test_user_and_global_scopes(mock: Any, start_gateway: Any) -> None:
+    gw = await start_gateway(
+        mock_config(
+            mock.url,
+            rate_limiting={"user": {"requests_per_hour": 3}, "global": {"requests_per_hour": 8}},
+        )
+    )
+    stage = gw.gateway.limits
+
+    async def ok(ctx: RequestContext) -> JSONResult:
+        return JSONResult({})
+
+    async def admitted(org: str, key: str, user: str | None, n: int) -> int:
+        got = 0
+        for _ in range(n):
+            p = Principal(org_id=org, key_id=key, user_id=user)
+            ctx = RequestContext("r", "chat", {"messages": []}, {}, "m", principal=p)
+            try:
+                await stage.handle(ctx, ok)
+                got += 1
+            except GatewayError as e:
+                assert e.status == 429 and e.code == "rate_limit_exceeded"
+        return got
+
+    # One user's limit spans all of that user's keys.
+    assert await admitted("acme", "k1", "alice", 2) == 2
+    assert await admitted("acme", "k2", "alice", 5) == 1
+    # The same user id in another organisation is another user.
+    assert await admitted("beta", "k3", "alice", 5) == 3
+    # The global limit counts everyone: 6 used, 2 left for a caller without a user.
+    assert await admitted("gamma", "k4", None, 5) == 2
+
+
+async def test_token_headers_and_request_too_large(mock: Any, start_gateway: Any) -> None:
+    gw = await start_gateway(mock_config(mock.url, rate_limiting={"tokens_per_minute": 1000}))
+    client = gw.openai()
+    msgs = [{"role": "user", "content": "hi"}]
+    reserve = reservation("chat", {"messages": msgs, "max_tokens": 200}, 1024)
+    raw = await client.chat.completions.with_raw_response.create(
+        model="gpt-test", messages=msgs, max_tokens=200
+    )
+    assert raw.headers["x-ratelimit-limit-tokens"] == "1000"
+    assert raw.headers["x-ratelimit-remaining-tokens"] == str(1000 - reserve)
+    assert raw.headers["x-ratelimit-reset-tokens"].endswith("s")
+    assert "x-ratelimit-limit-requests" not in raw.headers  # no request limit configured
+
+    # No max_tokens: default_max_tokens (1024) is reserved, more than the whole limit.
+    with pytest.raises(openai.RateLimitError) as ei:
+        await client.chat.completions.create(model="gpt-test", messages=msgs)
+    e = ei.value
+    assert e.type == "tokens" and e.code == "rate_limit_exceeded"
+    assert "Request too large" in e.message and "tokens per min (TPM)" in e.message
+    assert "Retry-After" not in e.response.headers  # waiting would not help
