@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from passthrough import cpu_seconds
+
 from aigw.bench import harness, loadgen, report
 from aigw.cli.bench import _cache_section
 
@@ -75,7 +77,9 @@ def main() -> None:
                 best: dict[str, tuple[dict, float]] = {}
                 for _ in range(args.rounds):
                     for name, url in (("direct", mock.url), ("aigw", gw.url)):
+                        c0 = sum(cpu_seconds(p) for p in gw.pids)
                         d, gen_cpu = asyncio.run(one(url, scenario, conns, args.duration))
+                        d["aigw_cpu_s"] = sum(cpu_seconds(p) for p in gw.pids) - c0
                         if (
                             name not in best
                             or d["throughput_rps"] > best[name][0]["throughput_rps"]
@@ -83,6 +87,7 @@ def main() -> None:
                             best[name] = (d, gen_cpu)
                 a, gen_a = best["aigw"]
                 b, _ = best["direct"]
+                us_per_req = a["aigw_cpu_s"] / max(1, a["ok"]) * 1e6
                 rt = report.ratios(b, a)
                 lat = a["ttfc_ms"] if scenario == "stream" else a["latency_ms"]
                 rows.append(
@@ -99,6 +104,7 @@ def main() -> None:
                         lat["p50"] if scenario == "stream" and lat else None,
                         ", ".join(f"{k} {v}" for k, v in sorted(a["cache"].items())) or "-",
                         sum(a["errors"].values()),
+                        round(us_per_req),
                         f"{gen_a:.0%}",
                     ]
                 )
@@ -111,9 +117,11 @@ def main() -> None:
             lua.write_text(WRK_FIXED % harness.BENCH_MODEL)
             for conns in (64, 8):
                 for name, url in (("direct", mock.url), ("aigw exact-hit", gw.url)):
+                    c0 = sum(cpu_seconds(p) for p in gw.pids)
                     d, gen_cpu = passthrough.run_wrk(
                         url + "/chat/completions", conns, args.duration, 1, str(lua)
                     )
+                    aigw_cpu = sum(cpu_seconds(p) for p in gw.pids) - c0
                     wall = d["duration_us"] / 1e6
                     errors = d["non2xx"] + d["connect"] + d["read"] + d["write"] + d["timeout"]
                     wrk_rows.append(
@@ -124,6 +132,9 @@ def main() -> None:
                             d["p50"] / 1000,
                             d["p99"] / 1000,
                             errors,
+                            round(aigw_cpu / max(1, d["requests"]) * 1e6)
+                            if url == gw.url
+                            else None,
                             f"{gen_cpu / wall:.0%}",
                         ]
                     )
@@ -151,6 +162,7 @@ def main() -> None:
                 "stream TTFC p50 ms",
                 "cache",
                 "errors",
+                "aigw CPU µs/req",
                 "generator CPU",
             ],
             rows,
@@ -162,7 +174,17 @@ def main() -> None:
         print()
         print(
             report.markdown_table(
-                ["target", "conns", "req/s", "p50 ms", "p99 ms", "errors", "wrk CPU"], wrk_rows
+                [
+                    "target",
+                    "conns",
+                    "req/s",
+                    "p50 ms",
+                    "p99 ms",
+                    "errors",
+                    "aigw CPU µs/req",
+                    "wrk CPU",
+                ],
+                wrk_rows,
             )
         )
 
