@@ -563,3 +563,31 @@ async def test_overloaded_anthropic_fails_over_to_openai_upstream(
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == mock.text
     assert len(claude_upstream.calls) == 2
+
+
+async def test_auth_applies_and_answers_in_anthropic_shape(
+    claude_upstream: MockAnthropic, start_gateway: Any
+) -> None:
+    gw = await start_gateway(
+        {
+            "providers": {
+                "claude": {
+                    "type": "anthropic",
+                    "base_url": claude_upstream.url,
+                    "api_key": UPSTREAM_KEY,
+                }
+            },
+            "models": {"claude-sonnet": {"provider": "claude", "model": "claude-text"}},
+            "logging": {"level": "warning"},
+        }
+    )
+    # The anthropic SDK sends its key as x-api-key: an unknown one is refused before routing.
+    with pytest.raises(anthropic.AuthenticationError) as e:
+        await sdk(gw).messages.create(
+            model="claude-sonnet", max_tokens=10, messages=[{"role": "user", "content": "x"}]
+        )
+    assert e.value.status_code == 401
+    assert e.value.body["type"] == "error"  # type: ignore[index]
+    assert e.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
+    assert "sk-client" not in str(e.value.body)
+    assert claude_upstream.calls == []
