@@ -286,3 +286,17 @@ async def test_cache_hits_misses_cost_and_savings(mock: MockOpenAI, start_gatewa
     saved = (count_tokens(q1) * 3.0 + ANSWER_TOKENS * 15.0) / 1e6
     assert s.value("cache_savings_total", model="gpt-test") == pytest.approx(saved)
     assert s.value("llm_requests_total", provider="none", status_class="2xx") == 1  # the hit
+
+
+def test_observability_config_errors_name_the_key() -> None:
+    from aigw import config as configmod
+
+    with pytest.raises(configmod.ConfigError) as ei:
+        configmod.from_dict({"observability": {"metrics": {"path": "metrics"}}})
+    assert "observability.metrics.path" in str(ei.value)
+    with pytest.raises(configmod.ConfigError) as ei:
+        configmod.from_dict({"observability": {"tracing": {"sample_rate": 0.5}}})
+    assert "observability.tracing.sample_rate" in str(ei.value)
+    cfg = configmod.from_dict({"observability": {"metrics": {"gauge_refresh": "500ms"}}})
+    assert cfg.observability.metrics.gauge_refresh == 0.5
+    assert cfg.observability.tracing.enabled is False  # off by default

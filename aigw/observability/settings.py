@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from aigw.config import Section
+from aigw.config import Duration, Section
 
 
 class MetricsSettings(Section):
@@ -20,7 +20,7 @@ class MetricsSettings(Section):
     max_orgs: int = Field(200, ge=1)  # past this many distinct orgs: org="other"
     # Multi-worker mode: how often each worker publishes its scrape-time gauges (queue
     # length, breaker state, ...) for the scrape to sum.
-    gauge_refresh: float = Field(1.0, gt=0)
+    gauge_refresh: Duration = Field(1.0, gt=0)
 
     @field_validator("path")
     @classmethod
