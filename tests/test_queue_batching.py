@@ -16,14 +16,15 @@ MODELS = {
 
 
 def _batching(mock: MockOpenAI, **batch) -> dict:
-    b = {"enabled": True, "window": "50ms", "max_inputs": 64, **batch}
+    # A long window: batches here flush because they are full, not by timing.
+    b = {"enabled": True, "window": "5s", "max_inputs": 64, **batch}
     return routed_config(mock.url, MODELS, queue={"batch_embeddings": b})
 
 
 async def test_concurrent_embeddings_share_one_call_and_get_their_own_vectors(
     mock: MockOpenAI, start_gateway
 ):
-    g = await start_gateway(_batching(mock))
+    g = await start_gateway(_batching(mock, max_inputs=8))  # the 8 inputs below: full
     client = g.openai()
     inputs = [
         "alpha",
@@ -53,7 +54,7 @@ async def test_concurrent_embeddings_share_one_call_and_get_their_own_vectors(
 async def test_max_inputs_splits_batches_and_params_keep_batches_apart(
     mock: MockOpenAI, start_gateway
 ):
-    g = await start_gateway(_batching(mock, max_inputs=4))
+    g = await start_gateway(_batching(mock, max_inputs=4, window="50ms"))
     client = g.openai()
     res = await asyncio.gather(
         client.embeddings.create(model="embed-test", input=["a1", "a2", "a3"]),
@@ -70,7 +71,7 @@ async def test_max_inputs_splits_batches_and_params_keep_batches_apart(
 
 
 async def test_a_failed_batch_fails_every_member_over(mock: MockOpenAI, start_gateway):
-    cfg = _batching(mock)
+    cfg = _batching(mock, max_inputs=3)
     cfg["models"]["embed-test"]["fallbacks"] = ["embed-b"]
     cfg["models"]["embed-b"] = {"provider": "mock", "model": "upstream-embed-b"}
     g = await start_gateway(cfg)
@@ -123,3 +124,26 @@ async def test_coalesced_error_reaches_every_caller(mock: MockOpenAI, start_gate
 
     assert await asyncio.gather(post(), post()) == [400, 400]
     assert mock.count == 1
+
+
+async def test_batching_with_a_concurrency_cap_keeps_slot_counts_exact(
+    mock: MockOpenAI, start_gateway
+):
+    cfg = _batching(mock, window="20ms", max_inputs=2)
+    cfg["models"]["embed-test"]["max_concurrency"] = 1
+    g = await start_gateway(cfg)
+    pool = g.gateway.dispatcher.states["mock/upstream-embed"].slots
+    mock.latency = 0.02
+    client = g.openai()
+    res = await asyncio.gather(
+        *(client.embeddings.create(model="embed-test", input=f"t{i}") for i in range(6))
+    )
+    assert [r.data[0].embedding for r in res] == [
+        pytest.approx(fake_vector(f"t{i}", mock.dims), abs=1e-6) for i in range(6)
+    ]
+    sizes = [len(c["body"]["input"]) for c in mock.calls]
+    assert sum(sizes) == 6 and max(sizes) <= 2  # max_inputs respected
+    assert mock.max_active == 1  # one combined call at a time
+    assert pool.in_use == 0 and pool.waiting == 0
+    snap = g.gateway.dispatcher.snapshot()["mock/upstream-embed"]
+    assert snap["in_flight"] == 0 and snap["queued"] == 0

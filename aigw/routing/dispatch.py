@@ -45,10 +45,17 @@ log = logging.getLogger("aigw.routing")
 class _Release:
     """Gives back what one attempt holds (in-flight count, slot, cluster lease), once."""
 
-    __slots__ = ("done", "lease", "leases", "st")
+    __slots__ = ("done", "lease", "leases", "pool", "st")
 
-    def __init__(self, st: DeploymentState, lease: str | None, leases: ClusterLeases | None):
+    def __init__(
+        self,
+        st: DeploymentState,
+        pool: SlotPool | None,
+        lease: str | None,
+        leases: ClusterLeases | None,
+    ) -> None:
         self.st = st
+        self.pool = pool  # the slot pool this attempt took a slot from, if it took one
         self.lease = lease
         self.leases = leases
         self.done = False
@@ -57,10 +64,9 @@ class _Release:
         if self.done:
             return
         self.done = True
-        st = self.st
-        st.in_flight -= 1
-        if st.slots is not None:
-            st.slots.release()
+        self.st.in_flight -= 1
+        if self.pool is not None:
+            self.pool.release()
         if self.lease is not None and self.leases is not None:
             self.leases.release(self.lease)
 
@@ -234,7 +240,8 @@ class Dispatcher:
         ctx.upstream_model = t.upstream_model
         breaker = st.breaker
         lease = None
-        if slots and st.slots is not None:
+        pool = st.slots if slots else None  # batched embeddings: the combined call takes one
+        if pool is not None:
             try:
                 lease = await self._take_slot(ctx, st)
             except BaseException:
@@ -242,7 +249,7 @@ class Dispatcher:
                 raise
         st.in_flight += 1
         st.calls += 1
-        release = _Release(st, lease, self.leases)
+        release = _Release(st, pool, lease, self.leases)
         try:
             result = await once(ctx, t, release)
         except GatewayError as e:
