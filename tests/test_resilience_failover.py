@@ -6,9 +6,11 @@ import logging
 import random
 
 import openai
+import orjson
 import pytest
 
 from aigw.bench.mock_upstream import Fail, MockOpenAI
+from aigw.observability.logging import JSONFormatter
 from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
 from aigw.routing.breaker import Breaker
 from aigw.routing.settings import BreakerSettings
@@ -40,6 +42,9 @@ async def test_failover_follows_the_fallback_chain_in_order(
         ("mock/a1", "mock/b1", "upstream_error"),
         ("mock/b1", "mock/c1", "upstream_unreachable"),
     ]
+    line = orjson.loads(JSONFormatter().format(events[0]))  # the log line as written
+    assert line["msg"] == "failover" and line["from"] == "mock/a1" and line["to"] == "mock/b1"
+    assert "sk-upstream-secret" not in JSONFormatter().format(events[1])
 
 
 async def test_every_deployment_failing_returns_the_last_error(mock: MockOpenAI, start_gateway):
