@@ -39,6 +39,7 @@ def _register() -> None:
     serve.register(app)
     __import__("aigw.cli.migrate").cli.migrate.register(app)
     __import__("aigw.cli.keys").cli.keys.register(app)
+    __import__("aigw.cli.usage").cli.usage.register(app)
     __import__("aigw.cli.bench").cli.bench.register(app)
 
 
