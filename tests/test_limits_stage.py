@@ -233,10 +233,17 @@ async def test_token_headers_and_request_too_large(mock: Any, start_gateway: Any
     assert raw.headers["x-ratelimit-reset-tokens"].endswith("s")
     assert "x-ratelimit-limit-requests" not in raw.headers  # no request limit configured
 
-    # No max_tokens: default_max_tokens (1024) is reserved, more than the whole limit.
+    # A stated max_tokens that can never fit: "request too large", no point in retrying.
     with pytest.raises(openai.RateLimitError) as ei:
-        await client.chat.completions.create(model="gpt-test", messages=msgs)
+        await client.chat.completions.create(model="gpt-test", messages=msgs, max_tokens=2000)
     e = ei.value
     assert e.type == "tokens" and e.code == "rate_limit_exceeded"
     assert "Request too large" in e.message and "tokens per min (TPM)" in e.message
     assert "Retry-After" not in e.response.headers  # waiting would not help
+
+    # No max_tokens: our default reservation (1024) is clipped to the limit, so it waits for a
+    # full bucket rather than being refused forever.
+    with pytest.raises(openai.RateLimitError) as ei:
+        await client.chat.completions.create(model="gpt-test", messages=msgs)
+    assert "Rate limit reached" in ei.value.message and "Requested 1000" in ei.value.message
+    assert "Retry-After" in ei.value.response.headers

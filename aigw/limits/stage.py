@@ -30,7 +30,7 @@ from aigw.limits.memory import MemoryBackend
 from aigw.limits.redis_backend import RedisBackend
 from aigw.limits.rules import GCRA, REQUESTS, TOKENS, WINDOW, Check, Outcome, Rule
 from aigw.limits.settings import LIMIT_FIELDS, SCOPES, RateLimitSettings, ScopeLimits
-from aigw.limits.tokens import reservation
+from aigw.limits.tokens import has_completion_cap, reservation
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.types import GatewayError
 
@@ -118,6 +118,7 @@ class RateLimitStage:
         )
         out: list[Check] = []
         tokens = -1
+        stated = True
         for scope, ident, override in scopes:
             if ident is None:
                 continue
@@ -127,7 +128,12 @@ class RateLimitStage:
                         tokens = reservation(
                             ctx.endpoint, ctx.body, self.settings.default_max_tokens
                         )
-                    out.append(Check(rule, scope, ident, tokens))
+                        stated = has_completion_cap(ctx.endpoint, ctx.body)
+                    # A cap the client stated is held to ("request too large" if it cannot
+                    # ever fit); our default guess is not: it is clipped to the limit, and
+                    # the settlement charges what was really used.
+                    cost = tokens if stated else min(tokens, rule.limit)
+                    out.append(Check(rule, scope, ident, cost))
                 else:
                     out.append(Check(rule, scope, ident, 1))
         return out
@@ -153,7 +159,6 @@ class RateLimitStage:
         tok = [c for c in checks if c.rule.resource == TOKENS]
         if not tok:
             return await call_next(ctx)
-        reserved = tok[0].cost
         limiter = self.limiter
 
         async def settle(c: RequestContext, refund_unknown: bool = False) -> None:
@@ -165,10 +170,11 @@ class RateLimitStage:
                 used = 0  # failed before the upstream produced anything we were told of
             else:
                 return  # unknown (client left mid-way): keep the reservation, never under-count
-            if used != reserved:
+            deltas = [used - t.cost for t in tok]
+            if any(deltas):
                 tw = [outcome.windows[checks.index(t)] for t in tok]
                 sub = Outcome(True, 0.0, -1, [], [], tw, outcome.backend)
-                await limiter.settle(sub, tok, [used - reserved] * len(tok), org)
+                await limiter.settle(sub, tok, deltas, org)
 
         try:
             result = await call_next(ctx)

@@ -40,6 +40,16 @@ def completion_cap(body: dict[str, Any], default: int) -> int:
     return default
 
 
+def has_completion_cap(endpoint: str, body: dict[str, Any]) -> bool:
+    """Whether the client stated its completion cap (embeddings have none to state)."""
+    if endpoint == "embeddings":
+        return True
+    return any(
+        isinstance(v, int) and not isinstance(v, bool) and v > 0
+        for v in (body.get("max_completion_tokens"), body.get("max_tokens"))
+    )
+
+
 def reservation(endpoint: str, body: dict[str, Any], default_max_tokens: int) -> int:
     """Tokens to reserve at admission: prompt estimate plus completion cap."""
     prompt = estimate_prompt_tokens(endpoint, body)
