@@ -458,19 +458,26 @@ class Metrics:
 
     # --- reading -----------------------------------------------------------------------
 
-    def scrape_registry(self) -> CollectorRegistry:
-        if not self.mp_dir:
-            return self.registry
-        self.publish_gauges()  # this worker's gauges are fresh; the others' within a refresh
+    def _mp_registry(self) -> CollectorRegistry:
         reg = CollectorRegistry(auto_describe=False)
         MultiProcessCollector(reg, self.mp_dir)
         return reg
 
-    def exposition(self) -> bytes:
-        """The Prometheus text format of every metric (all workers in multi-worker mode)."""
-        return generate_latest(self.scrape_registry())
+    async def exposition(self) -> bytes:
+        """The Prometheus text format of every metric (all workers in multi-worker mode).
+        Gauge sources are read on the event loop (they look at live component state); the
+        workers' files are read and merged in a thread, off the loop."""
+        if not self.mp_dir:
+            return generate_latest(self.registry)
+        self.publish_gauges()  # this worker's gauges are fresh; the others' within a refresh
+        return await asyncio.to_thread(lambda: generate_latest(self._mp_registry()))
 
-    def samples(self) -> Iterator[tuple[str, dict[str, str], float]]:
-        for fam in self.scrape_registry().collect():
-            for s in fam.samples:
-                yield s.name, s.labels, s.value
+    async def samples(self) -> list[tuple[str, dict[str, str], float]]:
+        if not self.mp_dir:
+            return _flatten(self.registry)
+        self.publish_gauges()
+        return await asyncio.to_thread(lambda: _flatten(self._mp_registry()))
+
+
+def _flatten(reg: CollectorRegistry) -> list[tuple[str, dict[str, str], float]]:
+    return [(s.name, s.labels, s.value) for fam in reg.collect() for s in fam.samples]

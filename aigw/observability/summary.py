@@ -164,5 +164,5 @@ def summarize(samples: Iterable[tuple[str, dict[str, str], float]]) -> dict[str,
     }
 
 
-def summary(metrics: Metrics) -> dict[str, Any]:
-    return summarize(metrics.samples())
+async def summary(metrics: Metrics) -> dict[str, Any]:
+    return summarize(await metrics.samples())

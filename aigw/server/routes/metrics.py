@@ -28,12 +28,14 @@ async def prometheus(request: web.Request) -> web.Response:
     m = _metrics(request)
     if m.settings.auth == "admin":
         require_admin(request)
-    return web.Response(body=m.exposition(), headers={"Content-Type": metricsmod.CONTENT_TYPE})
+    return web.Response(
+        body=await m.exposition(), headers={"Content-Type": metricsmod.CONTENT_TYPE}
+    )
 
 
 async def admin_summary(request: web.Request) -> web.Response:
     require_admin(request)
-    return json_response(summary(_metrics(request)))
+    return json_response(await summary(_metrics(request)))
 
 
 def add_routes(app: web.Application, path: str) -> None:
