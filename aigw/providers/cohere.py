@@ -166,8 +166,6 @@ def to_cohere(body: dict[str, Any], model: str) -> dict[str, Any]:
     elif isinstance(rf, dict) and rf.get("type") == "json_schema":
         schema = (rf.get("json_schema") or {}).get("schema")
         out["response_format"] = {"type": "json_object", "json_schema": schema}
-    if body.get("logprobs"):
-        out["logprobs"] = True
     return out
 
 
