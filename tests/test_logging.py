@@ -131,3 +131,25 @@ async def test_log_prompts_puts_contents_in_the_access_line_only_when_on(
     assert streamed["answer"] == DEFAULT_TEXT
     # Even then, keys stay out.
     assert "sk-client" not in logs.text and "sk-upstream-secret" not in logs.text
+
+
+def test_trace_id_on_lines_logged_inside_a_span(logs: Logs) -> None:
+    from aigw.observability.settings import TracingSettings
+    from aigw.observability.tracing import Tracing
+
+    tr = Tracing(TracingSettings(enabled=True, exporter="none"))
+    with tr.tracer.start_as_current_span("work") as span:
+        logging.getLogger("aigw.cache").info("stored", extra={"bytes": 12})
+        want = format(span.get_span_context().trace_id, "032x")
+    logging.getLogger("aigw").info("outside")
+    inside, outside = logs.lines()
+    assert inside["trace_id"] == want and inside["bytes"] == 12
+    assert "trace_id" not in outside
+    text = io.StringIO()
+    handler = logging.StreamHandler(text)
+    handler.setFormatter(obslog.TextFormatter())
+    logging.getLogger("aigw").addHandler(handler)
+    with tr.tracer.start_as_current_span("more") as span:
+        logging.getLogger("aigw").warning("breaker opened", extra={"deployment": "a/b"})
+        tid = format(span.get_span_context().trace_id, "032x")
+    assert f"trace_id={tid}" in text.getvalue() and "deployment=a/b" in text.getvalue()

@@ -63,6 +63,10 @@ class TextFormatter(logging.Formatter):
         line = f"{head} {record.levelname:<7} {record.getMessage()}"
         if rid:
             line += f" request_id={rid}"
+        if trace_id_source is not None and "trace_id" not in extra:
+            tid = trace_id_source()
+            if tid:
+                line += f" trace_id={tid}"
         if tail:
             line += " " + tail
         if record.exc_info:
