@@ -31,6 +31,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     values,
 )
@@ -137,6 +138,9 @@ class Metrics:
             # prometheus_client was imported before the variable was set: switch now, before
             # any of our metrics exists.
             values.ValueClass = values.MultiProcessValue()
+        # No `<name>_created` series next to every counter and histogram: half the series,
+        # and Prometheus does not need them.
+        disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=False)
         reg = None if self.mp_dir else self.registry
         self._sources: dict[str, GaugeSource] = {}
