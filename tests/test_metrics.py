@@ -300,3 +300,27 @@ def test_observability_config_errors_name_the_key() -> None:
     cfg = configmod.from_dict({"observability": {"metrics": {"gauge_refresh": "500ms"}}})
     assert cfg.observability.metrics.gauge_refresh == 0.5
     assert cfg.observability.tracing.enabled is False  # off by default
+
+
+async def test_in_flight_during_a_stream_and_a_mid_stream_failure(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    g = await start_gateway(mock_config(mock.url))
+    mock.tokens_per_second = 50  # a stream that lasts a while
+    body = {"model": "gpt-test", "messages": msgs("tell me"), "stream": True}
+    async with g.http.post(g.url + CHAT, json=body) as r:
+        await r.content.readuntil(b"\n\n")  # the first chunk has arrived
+        s = await scrape(g.http, g.url)
+        assert s.value("http_requests_in_flight") == 2  # the stream and the scrape
+        await r.read()
+    mock.tokens_per_second = 0
+    mock.fail(Fail(after_chunks=2))  # the upstream breaks off after two chunks
+    async with g.http.post(g.url + CHAT, json=body) as r:
+        assert r.status == 200  # already sent when the failure came
+        assert b'"error"' in await r.read()
+    s = await scrape(g.http, g.url, g.gateway)
+    assert s.value("http_requests_in_flight") == 1
+    assert s.value("llm_requests_total", status_class="2xx") == 1
+    assert s.value("llm_requests_total", status_class="5xx") == 1
+    assert s.value("http_requests_total", route=CHAT, status_class="5xx") == 1
+    assert s.value("llm_time_to_first_token_seconds_count") == 2
