@@ -8,7 +8,7 @@ the chosen model. The decision leaves in `x-aigw-route` ("<model>; router=<name>
 `x-aigw-route-score`, and in the access log.
 
 Scoring a prompt of a few hundred characters takes ~0.1-0.3 ms (one model2vec embedding, two
-dot products) and runs inline; a longer one (up to ~1 ms at the 8,000-character cap) is
+dot products) and runs inline; a longer one (up to ~1.5 ms at the 8,000-character cap) is
 scored in a worker thread so the event loop keeps serving other requests meanwhile.
 """
 

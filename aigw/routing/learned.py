@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,11 @@ FORMAT = "aigw-router/1"
 # of scoring stays bounded for very long prompts.
 EMBED_CHARS = 2000
 HEURISTIC_FEATURES = ("length", "code", "math", "reasoning", "constraints", "questions")
+# Shape features next to them: log length (and its square), whether the prompt offers lettered
+# choices, and log length of open questions only (length means more there than in a
+# multiple-choice question, where it mostly measures the passage).
+SHAPE_FEATURES = ("log_length", "log_length_sq", "choices", "open_log_length")
+_CHOICE_LINE = re.compile(r"^\s*\(?[A-Ea-e][.)]\s", re.M)
 
 
 def _embedder(name: str | None = None) -> Any:
@@ -41,14 +47,17 @@ def _embedder(name: str | None = None) -> Any:
 
 
 def featurize(texts: Sequence[str], embedder: Any) -> np.ndarray:
-    """Rows of [embedding | heuristic features | log length / 8], float64."""
+    """Rows of [embedding | heuristic features | shape features], float64."""
     emb = np.asarray(embedder.embed([t[:EMBED_CHARS] for t in texts]), dtype=np.float64)
-    extra = np.empty((len(texts), len(HEURISTIC_FEATURES) + 1))
+    nh = len(HEURISTIC_FEATURES)
+    extra = np.empty((len(texts), nh + len(SHAPE_FEATURES)))
     for i, t in enumerate(texts):
         f = heuristic_features(t)
         for j, k in enumerate(HEURISTIC_FEATURES):
             extra[i, j] = f[k]
-        extra[i, -1] = math.log1p(len(t)) / 8.0
+        ll = math.log1p(len(t)) / 8.0
+        choices = 1.0 if len(_CHOICE_LINE.findall(t[:EMBED_CHARS])) >= 2 else 0.0
+        extra[i, nh : nh + 4] = (ll, ll * ll, choices, (1.0 - choices) * ll)
     return np.hstack([emb, extra])
 
 
@@ -113,7 +122,8 @@ class LearnedScorer:
         self.model = GainModel(np.array(meta["w_strong"]), np.array(meta["w_weak"]))
         self.default_threshold = float(meta["threshold"])
         self._embedder = embedder or _embedder(meta.get("embedding_model"))
-        if self._embedder.dim + len(HEURISTIC_FEATURES) + 1 != len(self.model.w_strong) - 1:
+        n_features = self._embedder.dim + len(HEURISTIC_FEATURES) + len(SHAPE_FEATURES)
+        if n_features != len(self.model.w_strong) - 1:
             raise ValueError(f"{self.path}: weights do not match the embedding model")
 
     def score(self, text: str) -> float:
@@ -126,7 +136,7 @@ class LearnedScorer:
 def save_model(path: str | Path, model: GainModel, threshold: float, info: dict[str, Any]) -> None:
     meta = {
         "format": FORMAT,
-        "features": ["embedding", *HEURISTIC_FEATURES, "log_length"],
+        "features": ["embedding", *HEURISTIC_FEATURES, *SHAPE_FEATURES],
         "threshold": round(float(threshold), 6),
         **info,
         # float32 precision is plenty and keeps the file small.
