@@ -24,7 +24,13 @@ from aigw.routing.evaluation import (
     random_curve,
     threshold_for_quality,
 )
-from aigw.routing.learned import DEFAULT_MODEL_FILE, GainModel, LearnedScorer, fit_logistic
+from aigw.routing.learned import (
+    DEFAULT_MODEL_FILE,
+    GainModel,
+    LearnedScorer,
+    fit_logistic,
+    save_model,
+)
 from aigw.types import GatewayError, Principal
 from tests.conftest import mock_config
 
@@ -347,3 +353,25 @@ async def test_a_credential_limited_to_some_models_gets_only_those(mock: MockOpe
     emb = RequestContext("r", "embeddings", {"model": "auto", "input": "x"}, {}, "auto")
     await stage.handle(emb, last)
     assert seen[-1] == "auto" and "x-aigw-route" not in emb.response_headers
+
+
+async def test_a_router_with_its_own_model_file(
+    mock: MockOpenAI, start_gateway: Any, tmp_path: Any
+) -> None:
+    # A model that always expects the strong model to win (biases only) and says so with
+    # its own threshold: every prompt, even a greeting, goes to the strong model.
+    n = LearnedScorer().model.w_strong.shape[0]
+    w_strong, w_weak = np.zeros(n), np.zeros(n)
+    w_strong[-1], w_weak[-1] = 6.0, -6.0
+    path = tmp_path / "always-strong.json"
+    save_model(path, GainModel(w_strong, w_weak), 0.9, {"embedding_model": "potion-base-8M-int8"})
+    assert LearnedScorer(path).default_threshold == 0.9
+    g = await start_gateway(
+        routed_config(
+            mock, auto={"strong": "strong-m", "cheap": "cheap-m", "model_file": str(path)}
+        )
+    )
+    r = await ask(g, "auto", GREETING)
+    assert r.headers["x-aigw-route"] == "strong-m; router=auto"
+    assert float(r.headers["x-aigw-route-score"]) > 0.99
+    assert mock.calls[-1]["body"]["model"] == "upstream-strong"
