@@ -258,6 +258,7 @@ class Metrics:
         self._org_on = settings.org_label
         self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> child
         self._bundles: dict[tuple[Any, ...], _Bundle] = {}
+        self._attempts: dict[tuple[Any, ...], list[Any]] = {}  # bounded: config x statuses
         # (method, resource, status) -> (counter, histogram): bounded by the routes and the
         # statuses the gateway sends; unmatched paths share resource None.
         self._http: dict[tuple[Any, ...], tuple[Any, Any]] = {}
@@ -395,10 +396,17 @@ class Metrics:
         self, provider: str, deployment: str, status: int | None, code: str | None = None
     ) -> None:
         """One upstream attempt ended (headers received, or a transport failure)."""
-        cls = status_class(status) if status is not None else "failed"
-        self._child(self.upstream_requests, provider, deployment, cls).inc()
-        if status is None or status >= 400:
-            self._child(self.provider_errors, provider, upstream_error_kind(status, code)).inc()
+        key = (provider, deployment, status, code)
+        children = self._attempts.get(key)
+        if children is None:
+            cls = status_class(status) if status is not None else "failed"
+            children = [self._child(self.upstream_requests, provider, deployment, cls)]
+            if status is None or status >= 400:
+                kind = upstream_error_kind(status, code)
+                children.append(self._child(self.provider_errors, provider, kind))
+            self._attempts[key] = children
+        for c in children:
+            c.inc()
 
     def observe_queue_wait(self, deployment: str, seconds: float) -> None:
         self._child(self.queue_wait, deployment).observe(seconds)

@@ -41,9 +41,10 @@ class UpstreamObserver:
     ) -> Any:
         ctx = current_ctx.get()
         deployment = (ctx.deployment if ctx is not None else None) or conf.name
-        headers = dict(extra_headers) if extra_headers else {}
+        headers = extra_headers  # copied only when something is added
         span = None
         if self.tracing is not None:
+            headers = dict(extra_headers) if extra_headers else {}
             from opentelemetry.trace import get_current_span
 
             current = get_current_span()
@@ -57,6 +58,7 @@ class UpstreamObserver:
         elif ctx is not None:
             tp = ctx.headers.get("traceparent")
             if tp:
+                headers = dict(extra_headers) if extra_headers else {}
                 headers["traceparent"] = tp
                 ts = ctx.headers.get("tracestate")
                 if ts:
