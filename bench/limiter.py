@@ -8,6 +8,7 @@ per request, not amortised over a batch):
   * memory, admit only: the backend's decision alone
   * redis: the same stage with `redis_url` set, and Redis's own count of commands sent
     (INFO commandstats), which shows one EVALSHA per decision and one per settlement
+    (server-wide counts: run it on a Redis nobody else is using for exact figures)
 
 Usage (from the repository root):
     .venv/bin/python bench/limiter.py [--n 20000] [--redis redis://127.0.0.1:6379/0]

@@ -10,10 +10,13 @@ tag is the organisation, which spreads organisations over the cluster.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from importlib import resources
+from typing import Any
 
 import redis.asyncio as redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -36,22 +39,33 @@ class RedisBackend:
         timeout: float,
         tag_by_org: bool,
         max_connections: int = 64,
+        cluster: bool = False,
     ) -> None:
         self.prefix = prefix
         self.tag_by_org = tag_by_org
-        # Bounded pool: a burst waits briefly for a connection instead of opening hundreds;
-        # the caller's deadline (fallback.py) bounds that wait like any other.
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=timeout * 4,
-            socket_timeout=timeout,
-            socket_connect_timeout=timeout,
-            retry_on_timeout=False,
-            retry=Retry(NoBackoff(), 0),  # no silent retries: a lost Redis is the fallback's job
-            health_check_interval=0,
-        )
-        self.client = redis.Redis(connection_pool=pool)
+        common: dict[str, Any] = {
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+            "retry": Retry(NoBackoff(), 0),  # no silent retries: a lost Redis is the fallback's
+            "health_check_interval": 0,
+        }
+        self.client: redis.Redis | RedisCluster
+        # At most this many decisions in flight; the rest queue here (the cluster client
+        # refuses outright past max_connections per node, which is no Redis outage).
+        self._slots = asyncio.Semaphore(max_connections)
+        if cluster:
+            self.client = RedisCluster.from_url(url, max_connections=max_connections, **common)
+        else:
+            # Bounded pool: a burst waits briefly for a connection instead of opening
+            # hundreds; the caller's deadline (fallback.py) bounds that wait like any other.
+            pool = redis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=max_connections,
+                timeout=timeout * 4,
+                retry_on_timeout=False,
+                **common,
+            )
+            self.client = redis.Redis(connection_pool=pool)
         self._admit = self.client.register_script(_lua("admit.lua"))
         self._settle = self.client.register_script(_lua("settle.lua"))
 
@@ -59,7 +73,11 @@ class RedisBackend:
         await self.client.aclose()
 
     async def reset(self) -> None:
-        await self.client.connection_pool.disconnect(inuse_connections=True)
+        """Drop every connection (the next command opens fresh ones)."""
+        if isinstance(self.client, RedisCluster):
+            await self.client.aclose()  # it re-reads the cluster's layout on next use
+        else:
+            await self.client.connection_pool.disconnect(inuse_connections=True)
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
@@ -74,7 +92,8 @@ class RedisBackend:
         for c in checks:
             r = c.rule
             args += (r.kind, c.cost, r.limit, int(r.period * US))
-        res = await self._admit(keys=self.keys(checks, org), args=args)
+        async with self._slots:
+            res = await self._admit(keys=self.keys(checks, org), args=args)
         n = len(checks)
         remaining = [int(res[3 + 3 * i]) for i in range(n)]
         reset = [int(res[4 + 3 * i]) / US for i in range(n)]
@@ -94,4 +113,5 @@ class RedisBackend:
                 k.append(key)
                 args += (r.kind, d, r.limit, int(r.period * US), w if r.kind != GCRA else 0)
         if k:
-            await self._settle(keys=k, args=args)
+            async with self._slots:
+                await self._settle(keys=k, args=args)

@@ -56,12 +56,16 @@ class RateLimitSettings(Section):
     org: ScopeLimits = Field(default_factory=ScopeLimits)
     global_: ScopeLimits = Field(default_factory=ScopeLimits, alias="global")
 
-    # Tokens reserved for the completion when a request sets no max_tokens.
+    # Tokens reserved for the completion when a request sets no max_tokens (clipped to each
+    # limit, so such a request waits for a full bucket rather than being refused outright).
     default_max_tokens: int = Field(1024, ge=1)
 
     # Shared state for a cluster of gateways; unset: each process limits on its own.
     redis_url: str | None = Field(default=None, repr=False)
     redis_prefix: str = "aigw:rl:"
+    # redis_url names one node of a Redis Cluster: use the cluster client (keys of one
+    # decision share a hash tag, so each decision is still one script on one node).
+    redis_cluster: bool = False
     # Connect and read timeout of one decision (a decision waits at most twice this).
     redis_timeout: Duration = Field(0.5, gt=0)
     redis_retry_interval: Duration = Field(1.0, gt=0)  # how often a lost Redis is probed

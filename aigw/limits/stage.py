@@ -269,7 +269,9 @@ def build(config: Config) -> RateLimitStage | None:
     workers = config.server.workers
     if s.redis_url:
         tag_by_org = not s.global_.any()
-        redis = RedisBackend(s.redis_url, s.redis_prefix, s.redis_timeout, tag_by_org)
+        redis = RedisBackend(
+            s.redis_url, s.redis_prefix, s.redis_timeout, tag_by_org, cluster=s.redis_cluster
+        )
         local = MemoryBackend(divisor=s.cluster_size * workers)
         limiter: LocalLimiter | ClusterLimiter = ClusterLimiter(
             redis, local, s.on_redis_error, s.redis_timeout, s.redis_retry_interval
