@@ -28,15 +28,27 @@ from aigw.cli.bench import _cache_section
 BINARY = Path(os.environ.get("AIGW_BINARY", Path(__file__).parent.parent / "dist" / "aigw"))
 
 
+def bare_env(tmp: Path) -> dict[str, str]:
+    """No Python anywhere to be found: an empty PATH, no virtualenv, no PYTHONPATH."""
+    (tmp / "empty-bin").mkdir(exist_ok=True)
+    return {"PATH": str(tmp / "empty-bin"), "HOME": str(tmp), "LANG": "C.UTF-8"}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def test_binary_exists_and_prints_version() -> None:
+def test_binary_exists_and_prints_version(tmp_path: Path) -> None:
     assert BINARY.is_file(), f"{BINARY} missing: run `make binary` first"
-    out = subprocess.run([str(BINARY), "--version"], capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [str(BINARY), "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=bare_env(tmp_path),
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == f"aigw {__version__}"
 
@@ -77,6 +89,7 @@ async def test_serve_proxy_cache_and_sigterm(tmp_path: Path) -> None:
         str(tmp_path / "aigw.yaml"),
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.PIPE,
+        env=bare_env(tmp_path),
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -117,6 +130,7 @@ def test_bench_with_mock_upstream_runs_from_the_binary(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
+        env=bare_env(tmp_path),
     )
     assert r.returncode == 0, r.stdout + r.stderr
     import orjson

@@ -378,8 +378,8 @@ class LoadGenerator:
             await self.__aenter__()
         try:
             if self.cfg.warmup if warmup is None else warmup:
-                for p in self.plan.warmup():
-                    await self._one(p, time.perf_counter(), Stats())
+                for planned in self.plan.warmup():
+                    await self._one(planned, time.perf_counter(), Stats())
             self.stats, self.by_kind = Stats(), {}
             p = self.progress
             p.done = p.errors = 0
