@@ -57,8 +57,24 @@ async def test_check_refuses_unmigrated(raw_store: Store) -> None:
 async def test_server_refuses_unmigrated_postgres(pg_url: str, tmp_path: Path) -> None:
     cfg = configmod.from_dict({"database": pg_url, "data_dir": str(tmp_path)})
     acc = Accounts(cfg)
-    with pytest.raises(NotMigrated, match="run `aigw migrate up`"):
+    with pytest.raises(SystemExit, match="run `aigw migrate up`"):  # one line, no traceback
         await acc.start()
+
+
+def test_serve_refuses_unmigrated_postgres(pg_url: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "aigw.yaml"
+    cfg.write_text(f"database: {pg_url}\nlogging: {{level: error}}\n")
+    r = subprocess.run(
+        [sys.executable, "-m", "aigw", "serve", "--config", str(cfg), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 1
+    assert "aigw migrate up" in r.stderr and "Traceback" not in r.stderr
 
 
 async def test_fresh_sqlite_is_migrated_on_start(tmp_path: Path) -> None:

@@ -16,12 +16,17 @@ from aigw.auth.stage import AuthStage
 from aigw.billing.budgets import BudgetStage
 from aigw.billing.cost import Pricer
 from aigw.config import Config
+from aigw.store import NotMigrated, StoreUnavailable, open_store
 from aigw.store import migrations as mig
-from aigw.store import open_store
 from aigw.store.recording import UsageRecorder
 from aigw.store.usage_writer import UsageWriter
 
 log = logging.getLogger("aigw")
+
+
+class CannotStart(SystemExit):
+    """The database is unreachable or not migrated: the process exits with this one line
+    (no traceback), exit status 1."""
 
 
 class Accounts:
@@ -37,8 +42,8 @@ class Accounts:
         self.budget_stage = BudgetStage(config, self.store, self.pricer)
 
     async def start(self) -> None:
-        await self.store.connect()
         try:
+            await self.store.connect()
             if self.store.dialect == "sqlite":
                 # Workers of one `aigw serve --workers N` start together: one migrates.
                 async with _file_lock(self.store.where[len("sqlite:///") :] + ".migrate-lock"):
@@ -48,6 +53,10 @@ class Accounts:
             if self.auth.jwt is not None:
                 await self.auth.jwt.start()
             await self.usage.start()  # replays any spool left by a previous run
+        except (NotMigrated, StoreUnavailable) as e:
+            await self.store.close()
+            log.error(str(e))
+            raise CannotStart(f"aigw: {e}") from None
         except BaseException:
             await self.store.close()
             raise

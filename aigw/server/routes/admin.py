@@ -5,6 +5,8 @@ GET /v1/admin/metrics belongs to observability; these handlers only manage ident
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,7 +17,29 @@ from aigw.config import parse_duration
 from aigw.server.middleware import json_response
 from aigw.server.request import read_json
 from aigw.server.state import gateway
+from aigw.store.base import StoreUnavailable
 from aigw.types import GatewayError, Principal, bad_request
+
+Route = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _store_errors(handler: Route) -> Route:
+    """A database that is down is a 503 (retry later), not an internal error."""
+
+    @functools.wraps(handler)
+    async def run(request: web.Request) -> web.Response:
+        try:
+            return await handler(request)
+        except StoreUnavailable:
+            raise GatewayError(
+                503,
+                "The key store is unavailable right now; retry shortly.",
+                "api_error",
+                "store_unavailable",
+                retry_after=5,
+            ) from None
+
+    return run
 
 
 def _actor(p: Principal) -> str:
@@ -35,6 +59,7 @@ def _str_list(body: dict[str, Any], name: str) -> list[str] | None:
     return v
 
 
+@_store_errors
 async def create_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     body = await read_json(request)
@@ -70,12 +95,14 @@ async def create_key(request: web.Request) -> web.Response:
     return json_response({"object": "api_key", "key": plain, **rec.public()}, status=201)
 
 
+@_store_errors
 async def list_keys(request: web.Request) -> web.Response:
     await authorize_admin(request)
     recs = await gateway(request).accounts.keys.list(request.query.get("org") or None)
     return json_response({"object": "list", "data": [r.public() for r in recs]})
 
 
+@_store_errors
 async def revoke_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     accounts = gateway(request).accounts
@@ -87,6 +114,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     return json_response({"object": "api_key", **rec.public()})
 
 
+@_store_errors
 async def rotate_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     grace = None
@@ -110,6 +138,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     )
 
 
+@_store_errors
 async def list_users(request: web.Request) -> web.Response:
     await authorize_admin(request)
     users = await gateway(request).accounts.store.list_users(request.query.get("org") or None)
