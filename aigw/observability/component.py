@@ -12,7 +12,7 @@ from aigw.observability.metrics import Metrics
 from aigw.observability.stage import ObservabilityStage
 from aigw.observability.tracing import Tracing
 from aigw.observability.upstream import UpstreamObserver
-from aigw.pipeline import Handler, Stage, compose
+from aigw.pipeline import Handler, RequestContext, Result, Stage, compose
 
 if TYPE_CHECKING:
     from aigw.server.gateway import Gateway
@@ -194,7 +194,17 @@ class Observability:
             gw.on_stop(self.tracing.stop)
 
     def compose(self, stages: list[Stage], last: Handler, name: str = "aigw.dispatch") -> Handler:
-        """`pipeline.compose`, with a span per stage when tracing is on."""
-        if self.tracing is None:
+        """`pipeline.compose`; with tracing on, the stages inside the observability stage are
+        composed twice: with a span each (sampled requests) and bare (the others)."""
+        stage = self.stage
+        if self.tracing is None or not isinstance(stage, ObservabilityStage):
             return compose(stages, last)
-        return compose(self.tracing.wrap_stages(stages), self.tracing.wrap_handler(last, name))
+        i = stages.index(stage)
+        inner = stages[i + 1 :]
+        plain = compose(inner, last)
+        traced = compose(self.tracing.wrap_stages(inner), self.tracing.wrap_handler(last, name))
+
+        async def observed(ctx: RequestContext) -> Result:
+            return await stage.handle(ctx, traced, plain)
+
+        return compose(stages[:i], observed)

@@ -52,7 +52,11 @@ class ObservabilityStage:
         self.provider_types = provider_types or {}
         self.forget = forget  # per-request state of the upstream hook, dropped at the end
 
-    async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
+    async def handle(
+        self, ctx: RequestContext, call_next: Handler, untraced: Handler | None = None
+    ) -> Result:
+        """`untraced`: the same chain without per-stage spans, for requests sampled out
+        (`call_next` is then the traced chain; see `Observability.compose`)."""
         token = current_ctx.set(ctx)
         try:
             if self.metrics is not None:
@@ -66,26 +70,21 @@ class ObservabilityStage:
                     note_error(ctx, e)
                     raise
             else:
-                result = await self._traced(ctx, call_next)
+                result = await self._traced(ctx, call_next, untraced or call_next)
         finally:
             current_ctx.reset(token)
         return capture_contents(ctx, result) if self.log_prompts else result
 
-    async def _traced(self, ctx: RequestContext, call_next: Handler) -> Result:
-        from opentelemetry import context as otel_context
-        from opentelemetry import trace
-        from opentelemetry.trace import SpanKind, Status, StatusCode
-
+    async def _traced(self, ctx: RequestContext, call_next: Handler, untraced: Handler) -> Result:
         tr = self.tracing
         assert tr is not None
+        otel_context, trace = tr.otel_context, tr.otel_trace
+        Status, StatusCode = trace.Status, trace.StatusCode
         parent = tr.extract(ctx.headers)
-        attrs = request_attributes(ctx)
-        span = tr.tracer.start_span(
-            f"{attrs['gen_ai.operation.name']} {ctx.model}",
-            context=parent,
-            kind=SpanKind.SERVER,
-            attributes=attrs,
-        )
+        op = "chat" if ctx.endpoint in ("chat", "messages") else ctx.endpoint
+        span = tr.tracer.start_span(f"{op} {ctx.model}", context=parent, kind=trace.SpanKind.SERVER)
+        if span.is_recording():  # attributes only for the requests that are kept
+            span.set_attributes(request_attributes(ctx))
         sc = span.get_span_context()
         if sc.is_valid:
             ctx.extra_log["trace_id"] = format(sc.trace_id, "032x")
@@ -108,7 +107,7 @@ class ObservabilityStage:
         ctx.on_finish(end)
         token = otel_context.attach(trace.set_span_in_context(span, parent))
         try:
-            result = await call_next(ctx)
+            result = await (call_next if span.is_recording() else untraced)(ctx)
         except GatewayError as e:
             note_error(ctx, e)
             end(ctx)

@@ -66,6 +66,10 @@ class Tracing:
 
             self.add_exporter(ConsoleSpanExporter(), batch=False)
         self.tracer = self.provider.get_tracer("aigw")
+        from opentelemetry import context as otel_context
+        from opentelemetry import trace as otel_trace
+
+        self.otel_context, self.otel_trace = otel_context, otel_trace  # imported once, here
         self.propagator = TraceContextTextMapPropagator()
         obslog.trace_id_source = _trace_id_now  # JSON log lines get the current trace id
 
