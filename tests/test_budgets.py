@@ -111,3 +111,10 @@ async def test_org_budget_and_token_quota(
         used += r.usage.total_tokens
     assert used < 300  # reserved 20 + estimate each time, settled to the real count
     assert mock.count == 4
+
+    async with gw.http.post(
+        gw.url + "/v1/admin/api-keys",
+        json={"org": "acme", "budget": {"usd_per_week": 5}},
+        headers=admin,
+    ) as r:
+        assert r.status == 400 and "usd_per_week" in (await r.json())["error"]["message"]

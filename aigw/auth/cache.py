@@ -35,6 +35,9 @@ class KeyCache:
         self._clock = clock
         self._entries: OrderedDict[str, tuple[float, KeyRecord | None]] = OrderedDict()
         self._inflight: dict[str, asyncio.Future[KeyRecord | None]] = {}
+        # After a failed read, stale entries are served without asking the store again for
+        # a moment: a store that hangs must not add its timeout to every request.
+        self._down_until = 0.0
 
     async def get(self, key_hash: str) -> KeyRecord | None:
         """The key's record, None when unknown. Raises StoreUnavailable only when the
@@ -43,6 +46,9 @@ class KeyCache:
         hit = self._entries.get(key_hash)
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
+        stale_ok = hit is not None and hit[1] is not None and now - hit[0] < self.stale
+        if stale_ok and now < self._down_until:
+            return hit[1]  # type: ignore[index]
         fut = self._inflight.get(key_hash)
         if fut is None:
             fut = asyncio.get_running_loop().create_future()
@@ -50,6 +56,7 @@ class KeyCache:
             try:
                 rec = await self._load(key_hash)
             except StoreUnavailable as e:
+                self._down_until = self._clock() + min(self.ttl, 5.0)
                 fut.set_exception(e)
                 fut.exception()  # retrieved: waiters re-raise it themselves
             else:

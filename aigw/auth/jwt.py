@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ class JWTVerifier:
         self._jwks: dict[str, Any] = {}  # kid -> key object
         self._jwks_loaded = 0.0
         self._refresh_task: asyncio.Task[None] | None = None
+        self._verified: dict[str, tuple[float, Principal]] = {}
+        self._last_exp = 0.0
 
     # --- JWKS ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -134,7 +137,25 @@ class JWTVerifier:
             raise _invalid("bad signature or format") from None
 
     def principal(self, token: str) -> Principal:
+        """The token's principal. A verified token is remembered until its `exp`, so a
+        client reusing it (the usual case) does not pay a signature check per request."""
+        now = time.time()
+        hit = self._verified.get(token)
+        if hit is not None:
+            if now < hit[0]:
+                return replace(hit[1])
+            del self._verified[token]
+        p = self._principal(token)
+        exp = self._last_exp + self.cfg.leeway
+        if exp > now:
+            if len(self._verified) >= 10_000:
+                self._verified.clear()  # bounded; refilled by the next requests
+            self._verified[token] = (exp, p)
+        return replace(p)
+
+    def _principal(self, token: str) -> Principal:
         claims = self.verify(token)
+        self._last_exp = float(claims["exp"])
         c = self.cfg.claims
         org = claims.get(c.org) or self.cfg.default_org
         if not isinstance(org, str) or not org:

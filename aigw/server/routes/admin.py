@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import ValidationError
 
 from aigw.auth.admin import authorize_admin
 from aigw.auth.keys import KeyNotFound
+from aigw.billing.settings import BudgetLimits
 from aigw.config import parse_duration
 from aigw.server.middleware import json_response
 from aigw.server.request import read_json
@@ -78,6 +80,14 @@ async def create_key(request: web.Request) -> web.Response:
     for name in ("limits", "budget"):
         if body.get(name) is not None and not isinstance(body[name], dict):
             raise bad_request(f"'{name}' must be an object", name)
+    budget = None
+    if body.get("budget"):
+        try:
+            budget = BudgetLimits.model_validate(body["budget"]).model_dump(exclude_none=True)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise bad_request(f"'budget.{where}': {err['msg']}", "budget") from None
     plain, rec = await gateway(request).accounts.keys.create(
         org,
         user_id=body.get("user"),
@@ -86,7 +96,7 @@ async def create_key(request: web.Request) -> web.Response:
         models=_str_list(body, "models"),
         scopes=_str_list(body, "scopes"),
         limits=body.get("limits"),
-        budget=body.get("budget"),
+        budget=budget or None,
         priority=body.get("priority") or 0,
         may_set_priority=bool(body.get("may_set_priority")),
         cache_enabled=body.get("cache_enabled") is not False,
