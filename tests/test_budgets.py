@@ -118,3 +118,36 @@ async def test_org_budget_and_token_quota(
         headers=admin,
     ) as r:
         assert r.status == 400 and "usd_per_week" in (await r.json())["error"]["message"]
+
+
+async def test_unknown_usage_after_dispatch_counts_the_worst_case(tmp_path: Any) -> None:
+    from aigw import config as configmod
+    from aigw.auth.authenticator import KeyPrincipal
+    from aigw.billing.budgets import BudgetStage
+    from aigw.billing.cost import Pricer
+    from aigw.pipeline import JSONResult, RequestContext
+    from aigw.store import migrations as mig
+    from aigw.store.sqlite import SqliteStore
+
+    cfg = configmod.from_dict({"billing": {"prices": PRICES}})
+    store = SqliteStore(str(tmp_path / "b.db"))
+    await store.connect()
+    await mig.up(store)
+    stage = BudgetStage(cfg, store, Pricer(cfg))
+    p = KeyPrincipal(org_id="acme", key_id="k1", budget={"usd_per_day": 1.0})
+    body = {"model": "gpt-test", "messages": MSGS, "max_tokens": 1000}
+
+    async def dispatched(ctx: RequestContext) -> JSONResult:
+        ctx.provider = "mock"  # reached the upstream ...
+        return JSONResult({})  # ... but no usage came back (client left mid-stream)
+
+    for status, expect in ((499, 0.001), (502, 0.0)):
+        ctx = RequestContext("r", "chat", body, {}, "gpt-test", principal=p)
+        await stage.handle(ctx, dispatched)
+        ctx.status = status
+        before = stage._ledger[("key_id", "k1", next(iter(stage._ledger))[2])].spent_usd
+        await ctx.finish()
+        entry = next(iter(stage._ledger.values()))
+        assert entry.spent_usd - before == pytest.approx(expect)
+        assert entry.reserved_usd == 0
+    await store.close()

@@ -48,9 +48,15 @@ def test_cli_lifecycle(db_url: str, tmp_path: Path) -> None:
         "gpt-test,embed-test",
         "--expires",
         "30d",
+        "--limit",
+        "requests_per_minute=60",
+        "--budget-day",
+        "2.5",
         "--json",
     )
     created = orjson.loads(r.stdout)
+    assert created["limits"] == {"requests_per_minute": 60}
+    assert created["budget"] == {"usd_per_day": 2.5}
     key = created["key"]
     assert key.startswith("aigw_") and len(key) > 40
     assert created["prefix"] == key[:12] and created["models"] == ["embed-test", "gpt-test"]

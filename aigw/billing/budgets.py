@@ -154,6 +154,10 @@ class BudgetStage:
         cost, _ = self.pricer.cost_of(ctx)
         u = ctx.usage
         used_tokens = 0 if u is None or ctx.cache in ("hit", "semantic") else u.total_tokens
+        if u is None and ctx.provider is not None and ctx.status in (200, 499):
+            # The upstream worked on it but we never learnt the usage (the client left
+            # mid-stream): count the worst case rather than nothing.
+            cost, used_tokens = hold.usd, hold.tokens
         for e in hold.entries:
             e.reserved_usd -= hold.usd
             e.reserved_tokens -= hold.tokens

@@ -74,6 +74,11 @@ def create(
         None, "--scopes", help="chat, embeddings, models, usage, admin; default: all but admin."
     ),
     priority: int = typer.Option(0, "--priority", help="Priority tier (higher first)."),
+    limit: list[str] | None = typer.Option(
+        None,
+        "--limit",
+        help="Rate-limit override NAME=VALUE (repeatable), e.g. requests_per_minute=60.",
+    ),
     budget_day: float | None = typer.Option(None, "--budget-day", help="USD per day."),
     budget_month: float | None = typer.Option(None, "--budget-month", help="USD per month."),
     tokens_day: int | None = typer.Option(None, "--tokens-day", help="Token quota per day."),
@@ -88,6 +93,18 @@ def create(
     except ValueError as e:
         typer.echo(f"error: --expires: {e}", err=True)
         raise typer.Exit(2) from None
+    limits: dict[str, int | None] = {}
+    for item in limit or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            typer.echo(f"error: --limit {item!r}: use NAME=VALUE", err=True)
+            raise typer.Exit(2)
+        v = value.strip().lower()
+        try:
+            limits[name.strip()] = None if v in ("none", "null", "off") else int(v)
+        except ValueError:
+            typer.echo(f"error: --limit {item!r}: the value must be an integer", err=True)
+            raise typer.Exit(2) from None
     budget = {
         k: v
         for k, v in {
@@ -107,6 +124,7 @@ def create(
             expires_in=expires_in,
             models=_split(models),
             scopes=_split(scopes),
+            limits=limits or None,
             budget=budget or None,
             priority=priority,
         )
