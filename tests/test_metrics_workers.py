@@ -27,7 +27,7 @@ async def test_scrape_sums_two_workers(mock: MockOpenAI, tmp_path: Path) -> None
         tmp_path,
         "--workers",
         "2",
-        env={"PROMETHEUS_MULTIPROC_DIR": str(mp_dir)},
+        env={"PROMETHEUS_MULTIPROC_DIR": str(mp_dir), "AIGW_ADMIN_KEY": "adm-workers"},
     )
     try:
         await srv.ready()
@@ -64,6 +64,18 @@ async def test_scrape_sums_two_workers(mock: MockOpenAI, tmp_path: Path) -> None
         assert deps == {"mock/upstream-model", "mock/upstream-embed"}
         assert scrape.value("breaker_state") == 0
         assert not (mp_dir / "counter_999999.db").exists()
+        # The admin summary reads the same merged figures.
+        async with (
+            aiohttp.ClientSession() as s,
+            s.get(
+                srv.url + "/v1/admin/metrics", headers={"Authorization": "Bearer adm-workers"}
+            ) as r,
+        ):
+            assert r.status == 200
+            summary = await r.json()
+        assert summary["requests"]["total"] == N
+        assert summary["tokens"]["output"] == N * len(words(DEFAULT_TEXT))
+        assert summary["providers"]["mock"]["attempts"] == N
     finally:
         assert await srv.stop() == 0
     # The dead workers' live gauges left the directory; the counters stay for a last scrape.
