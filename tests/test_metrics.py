@@ -286,6 +286,7 @@ async def test_cache_hits_misses_cost_and_savings(mock: MockOpenAI, start_gatewa
     saved = (count_tokens(q1) * 3.0 + ANSWER_TOKENS * 15.0) / 1e6
     assert s.value("cache_savings_total", model="gpt-test") == pytest.approx(saved)
     assert s.value("llm_requests_total", provider="none", status_class="2xx") == 1  # the hit
+    assert s.value("cache_entries") == 2 and s.value("cache_bytes") > 0
 
 
 def test_observability_config_errors_name_the_key() -> None:

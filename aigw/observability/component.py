@@ -40,7 +40,8 @@ BREAKER_STATES = {"closed": 0, "half_open": 1, "open": 2}
 def wire_components(metrics: Metrics, gw: Gateway) -> list[str]:
     """Plug in what the other components expose (called at start, when all exist): the
     dispatcher's per-deployment snapshot, the limits' gauges, the usage writer's spool, the
-    billing price table (cache savings). Returns the gauge names registered."""
+    in-process cache's size, the billing price table (cache savings). Returns the gauge
+    names registered."""
     dispatcher = getattr(gw, "dispatcher", None)
     if hasattr(dispatcher, "snapshot"):
         _wire_routing(metrics, dispatcher.snapshot)
@@ -51,6 +52,15 @@ def wire_components(metrics: Metrics, gw: Gateway) -> list[str]:
     writer = getattr(accounts, "usage", None)
     if writer is not None:
         _wire_usage_writer(metrics, writer)
+    store = getattr(getattr(gw, "cache", None), "store", None)
+    if store is not None and hasattr(store, "__len__") and hasattr(store, "bytes"):
+        # The in-process cache store (a Redis store is measured on Redis itself).
+        metrics.register_gauge_source(
+            "cache_entries", lambda: len(store), "Answers held in the in-process cache."
+        )
+        metrics.register_gauge_source(
+            "cache_bytes", lambda: store.bytes, "Bytes held in the in-process cache."
+        )
     pricer = getattr(accounts, "pricer", None)
     if pricer is not None:
         metrics.savings = _savings_with(pricer)  # type: ignore[method-assign]
