@@ -53,7 +53,7 @@ async def usage(
     until: float | None,
     groups: list[str],
 ) -> dict[str, Any]:
-    q = {"org_id": org_id, "key_id": key_id, "since": since, "until": until}
+    q: dict[str, Any] = {"org_id": org_id, "key_id": key_id, "since": since, "until": until}
     (totals,) = await store.usage_report(**q)
     out: dict[str, Any] = {
         "object": "usage",

@@ -387,7 +387,7 @@ class Store:
         out = []
         for r in rows:
             off = 1 if expr else 0
-            row: dict[str, Any] = {by: r[0]} if expr else {}
+            row: dict[str, Any] = {by: r[0]} if by is not None else {}
             row.update(
                 requests=int(r[off]),
                 prompt_tokens=int(r[off + 1]),

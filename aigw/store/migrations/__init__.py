@@ -88,7 +88,7 @@ async def up(store: Store) -> list[Migration]:
 async def down(store: Store, steps: int = 1) -> list[Migration]:
     """Undo the last `steps` applied migrations, newest first."""
     done = await applied(store)
-    ran = []
+    ran: list[Migration] = []
     for m in reversed(shipped(store.dialect)):
         if len(ran) >= steps:
             break
