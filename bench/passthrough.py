@@ -104,6 +104,17 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
 
 
+def box_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (every process, every core), /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            parts = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = parts[3] + (parts[4] if len(parts) > 4 else 0)  # idle + iowait
+    return (sum(parts[:8]) - idle) / TICK
+
+
 def _ref_main(upstream: str, sock: socket.socket) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import uvloop
@@ -255,6 +266,7 @@ def measure(
 ) -> Run:
     pids = {"target": t.pids, "mock": mock.pids} if t is not mock else {"target": t.pids}
     before = {k: sum(cpu_seconds(p) for p in v) for k, v in pids.items()}
+    box0 = box_busy_seconds()
     g0 = time.process_time()
     w0 = time.perf_counter()
     extra: dict[str, Any] = {}
@@ -277,6 +289,7 @@ def measure(
     wall = max(wall, time.perf_counter() - w0) if tool != "wrk" else wall
     cpu = {k: (sum(cpu_seconds(p) for p in v) - before[k]) / wall for k, v in pids.items()}
     cpu["loadgen"] = gen_cpu / wall
+    cpu["box"] = (box_busy_seconds() - box0) / wall  # everything on the machine, ours or not
     return Run(t.name, f"{connections}c", rps, p50, p90, p99, mx, errors, cpu, extra)
 
 
@@ -284,6 +297,31 @@ def best(runs: list[Run], key: str) -> Run:
     if key == "rps":
         return max(runs, key=lambda r: r.rps)
     return min(runs, key=lambda r: r.p50 if r.p50 is not None else 1e9)
+
+
+def scaling_verdict(one: Run, two: Run, cores: int) -> str:
+    """Whether the --workers 2 figure says anything: the one-worker run must have been limited
+    by aigw's own CPU (near a full core), and in the two-worker run everything on the box that
+    this benchmark runs (workers, mock, load generator) must have had CPU to spare; otherwise
+    the box or the generator was the bottleneck, not aigw."""
+    used = two.cpu.get("box", 0.0)
+    notes = [
+        f"one worker used {one.cpu.get('target', 0):.0%} of a core",
+        f"two workers {two.cpu.get('target', 0):.0%}, mock {two.cpu.get('mock', 0):.0%}, "
+        f"load generator {two.cpu.get('loadgen', 0):.0%}; the whole machine was busy "
+        f"{used:.0%} of {cores} cores ({cores * 100}%)",
+    ]
+    if one.cpu.get("target", 0) < 0.9:
+        verdict = (
+            "NOT a scaling measurement: one worker was not CPU-bound, something else limited it"
+        )
+    elif used > cores - 0.25:
+        verdict = "NOT a scaling measurement: the machine had no CPU to spare for a second worker"
+    elif two.cpu.get("loadgen", 0) > 0.9:
+        verdict = "NOT a scaling measurement: the load generator used a full core"
+    else:
+        verdict = f"valid: {two.rps / one.rps:.2f}x the one-worker throughput"
+    return f"--workers 2: {verdict} ({'; '.join(notes)})."
 
 
 def per_cpu(r: Run | None) -> float | None:
@@ -502,16 +540,20 @@ def print_tables(
             ["target", "met", "measured"], [[c, "yes" if ok else "NO", v] for c, ok, v in checks]
         )
     )
+    if w2 and gw64:
+        print()
+        print(scaling_verdict(gw64, w2, os.cpu_count() or 1))
     print()
     print("CPU during each measurement (share of one core; the box has", cpu, "cores):")
     crow = []
     for (name, load), r in sorted(picked.items()):
         crow.append(
-            [name, load, *(f"{r.cpu.get(k, 0):.0%}" for k in ("target", "mock", "loadgen"))]
+            [name, load, *(f"{r.cpu.get(k, 0):.0%}" for k in ("target", "mock", "loadgen", "box"))]
         )
     print(
         report.markdown_table(
-            ["target", "load", "target CPU", "mock CPU", "load generator CPU"], crow
+            ["target", "load", "target CPU", "mock CPU", "load generator CPU", "whole machine"],
+            crow,
         )
     )
     print()
