@@ -158,6 +158,11 @@ async def test_api_keys_and_auth(
     assert len((await gw.openai(k["key"]).models.list()).data) == 2
     with pytest.raises(openai.AuthenticationError):
         await gw.openai("aigw_unknown").models.list()
+    with pytest.raises(openai.AuthenticationError):
+        await gw.openai("aigw_unknown").models.retrieve("gpt-test")
+    with pytest.raises(openai.NotFoundError):  # not this key's model: not even its name
+        await gw.openai(one_model["key"]).models.retrieve("gpt-test")
+    assert (await gw.openai(one_model["key"]).models.retrieve("embed-test")).id == "embed-test"
 
     # Rotation: both keys work during the grace period; revocation stops a key at once here.
     async with gw.http.post(

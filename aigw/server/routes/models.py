@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from aigw.auth.stage import PRINCIPAL_MODELS, authenticate_request
-from aigw.auth.stage import authenticate_request
 from aigw.server.middleware import json_response
 from aigw.server.state import gateway
 from aigw.types import model_not_found
@@ -34,6 +33,7 @@ async def list_models(request: web.Request) -> web.Response:
 
 
 async def get_model(request: web.Request) -> web.Response:
+    await authenticate_request(request, "models")
     name = request.match_info["model"]
     owner = _visible(request).get(name)
     if owner is None:
