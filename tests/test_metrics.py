@@ -325,3 +325,23 @@ async def test_in_flight_during_a_stream_and_a_mid_stream_failure(
     assert s.value("llm_requests_total", status_class="5xx") == 1
     assert s.value("http_requests_total", route=CHAT, status_class="5xx") == 1
     assert s.value("llm_time_to_first_token_seconds_count") == 2
+
+
+async def test_clustered_rate_limiter_gauges_reach_the_scrape(
+    mock: MockOpenAI, start_gateway: Any, redis_url: str, redis_prefix: str
+) -> None:
+    g = await start_gateway(
+        mock_config(
+            mock.url,
+            rate_limiting={
+                "requests_per_minute": 100,
+                "redis_url": redis_url,
+                "redis_prefix": redis_prefix,
+            },
+        )
+    )
+    await g.openai().chat.completions.create(model="gpt-test", messages=msgs("hi"))
+    s = await scrape(g.http, g.url, g.gateway)
+    assert s.series("ratelimit_fallback_active") == [{}]
+    assert s.value("ratelimit_fallback_active") == 0  # Redis is up
+    assert s.value("ratelimit_redis_errors") == 0
