@@ -112,8 +112,14 @@ async def _create(gw: Any, headers: dict[str, str], **body: Any) -> dict[str, An
 
 
 async def test_api_keys_and_auth(
-    store: Store, db_url: str, mock: Any, start_gateway: Any, admin_env: dict[str, str]
+    store: Store,
+    db_url: str,
+    mock: Any,
+    start_gateway: Any,
+    admin_env: dict[str, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level("DEBUG")
     gw = await start_gateway(accounts_config(mock.url, db_url))
     # No key, a made-up key, a malformed token: 401 in OpenAI's shape.
     for api_key in ("aigw_" + "x" * 43, "not-a-key"):
@@ -189,6 +195,11 @@ async def test_api_keys_and_auth(
     with pytest.raises(openai.AuthenticationError) as ei:
         await gw.openai(exp["key"]).chat.completions.create(model="gpt-test", messages=MSGS)
     assert ei.value.code == "key_expired"
+    # No key reaches a log line (access log included), only ids and prefixes.
+    access = [r for r in caplog.records if r.name == "aigw.access"]
+    assert any(getattr(r, "key_id", None) == k["id"] for r in access)  # the id is logged
+    for secret in (k["key"], rotated["key"], exp["key"], adm["key"], ADMIN_KEY):
+        assert secret not in caplog.text
     audit = [a["action"] for a in await store.audit_entries()]
     assert {"keys.create", "keys.rotate", "keys.revoke"} <= set(audit)
 

@@ -120,7 +120,7 @@ class Authenticator:
                 retry_after=1,
             ) from None
         if rec is None:
-            raise _unauthorized(f"Incorrect API key provided: {token[:9]}***.")
+            raise _unauthorized("Incorrect API key provided.")
         now = time.time()
         status = rec.status(now)
         if status != "active":
