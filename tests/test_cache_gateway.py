@@ -245,3 +245,15 @@ async def test_disabled_by_default(mock: MockOpenAI, start_gateway: Any) -> None
     state, _ = await ask(g, Q)
     await ask(g, Q)
     assert state is None and mock.count == 2
+
+
+async def test_semantic_lookup_through_the_hnsw_index(mock: MockOpenAI, start_gateway: Any) -> None:
+    # Every scope on usearch HNSW (int8) from its first entry: the search runs in a thread and
+    # candidates are re-scored from the stored vectors before the threshold applies.
+    g = await start_gateway(cache_config(mock, semantic={"hnsw_min_entries": 1}))
+    await ask(g, Q)
+    await ask(g, "What is the capital of France?")
+    state, r = await ask(g, "how do i convert 5 km to miles")
+    assert state == "semantic" and float(r.headers["x-aigw-cache-similarity"]) >= 0.985
+    assert (await ask(g, "How do I convert 5 miles to km?"))[0] == "miss"
+    assert mock.count == 3

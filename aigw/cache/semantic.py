@@ -33,6 +33,7 @@ class _Item:
     text: str
     feats: Features
     expires: float
+    vec: np.ndarray  # float16 copy: candidates are re-scored exactly, not from the i8 index
 
 
 @dataclass(slots=True)
@@ -56,6 +57,10 @@ class _Scope:
     def __len__(self) -> int:
         return len(self._hnsw) if self._hnsw is not None else len(self._ids)
 
+    @property
+    def is_hnsw(self) -> bool:
+        return self._hnsw is not None
+
     def add(self, vid: int, vec: np.ndarray) -> None:
         if self._hnsw is not None:
             self._hnsw.add(vid, vec)
@@ -68,6 +73,16 @@ class _Scope:
         if n + 1 >= self.cfg.semantic.hnsw_min_entries:
             self._to_hnsw()
 
+    def add_many(self, vids: list[int], mat: np.ndarray) -> None:
+        """Batch insert: usearch adds a batch on every core, far faster than one by one."""
+        if self._hnsw is None and len(self._ids) + len(vids) < self.cfg.semantic.hnsw_min_entries:
+            for vid, vec in zip(vids, mat, strict=True):
+                self.add(vid, vec)
+            return
+        if self._hnsw is None:
+            self._to_hnsw()
+        self._hnsw.add(np.asarray(vids, np.uint64), mat)  # type: ignore[union-attr]
+
     def _to_hnsw(self) -> None:
         from usearch.index import Index
 
@@ -75,7 +90,7 @@ class _Scope:
         idx = Index(
             ndim=self.dim,
             metric="cos",
-            dtype="f32",
+            dtype=s.index_dtype,
             connectivity=s.connectivity,
             expansion_add=s.expansion_add,
             expansion_search=s.expansion_search,
@@ -96,7 +111,7 @@ class _Scope:
 
     def search(self, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self._hnsw is not None:
-            m = self._hnsw.search(vec, k)
+            m = self._hnsw.search(vec, k, threads=1)  # one query: no thread pool
             return [(int(key), 1.0 - float(d)) for key, d in zip(m.keys, m.distances, strict=False)]
         n = len(self._ids)
         if n == 0:
@@ -104,6 +119,10 @@ class _Scope:
         sims = self._mat[:n] @ vec
         top = np.argpartition(-sims, k - 1)[:k] if n > k else np.arange(n)
         return [(self._ids[i], float(sims[i])) for i in top]
+
+
+def _half(vec: np.ndarray) -> np.ndarray:
+    return np.asarray(vec, np.float16)
 
 
 class SemanticIndex:
@@ -135,7 +154,7 @@ class SemanticIndex:
         if sc is None:
             sc = self._scopes[scope] = _Scope(self.dim, self.cfg)
         sc.add(vid, np.asarray(vec, np.float32))
-        self._items[vid] = _Item(key, scope, text, features(text), expires)
+        self._items[vid] = _Item(key, scope, text, features(text), expires, _half(vec))
         self._by_key[key] = vid
         self._adds += 1
         if self._adds % SWEEP_EVERY == 0:
@@ -143,6 +162,32 @@ class SemanticIndex:
         while len(self._items) > self.cfg.max_entries:
             self._drop(next(iter(self._items)))
         return True
+
+    def add_many(self, records: list[tuple[str, str, np.ndarray, str, float]]) -> int:
+        """Index many (key, scope, vector, text, expires) at once (start-up rebuild, bulk
+        loads); same rules as `add`. Returns how many were indexed."""
+        by_scope: dict[str, tuple[list[int], list[np.ndarray]]] = {}
+        for key, scope, vec, text, expires in records:
+            if not np.any(vec):
+                continue
+            old = self._by_key.get(key)
+            if old is not None:
+                self._items[old].expires = max(self._items[old].expires, expires)
+                continue
+            vid, self._next = self._next, self._next + 1
+            self._items[vid] = _Item(key, scope, text, features(text), expires, _half(vec))
+            self._by_key[key] = vid
+            ids, vecs = by_scope.setdefault(scope, ([], []))
+            ids.append(vid)
+            vecs.append(np.asarray(vec, np.float32))
+        for scope, (ids, vecs) in by_scope.items():
+            sc = self._scopes.get(scope)
+            if sc is None:
+                sc = self._scopes[scope] = _Scope(self.dim, self.cfg)
+            sc.add_many(ids, np.stack(vecs))
+        while len(self._items) > self.cfg.max_entries:
+            self._drop(next(iter(self._items)))
+        return sum(len(ids) for ids, _ in by_scope.values())
 
     def remove(self, key: str) -> None:
         vid = self._by_key.get(key)
@@ -170,12 +215,32 @@ class SemanticIndex:
         sc = self._scopes.get(scope)
         if sc is None or not np.any(vec):
             return []
+        return self.judge(sc.search(vec, k), vec, text, threshold, guard)
+
+    def scope(self, scope: str) -> _Scope | None:
+        return self._scopes.get(scope)
+
+    def judge(
+        self,
+        found: list[tuple[int, float]],
+        vec: np.ndarray,
+        text: str,
+        threshold: float,
+        guard: bool,
+    ) -> list[Candidate]:
+        """Turn raw matches into candidates: the similarity is recomputed from the stored
+        vector (the HNSW index may hold int8), then the threshold and the guard decide."""
         now = self.clock()
+        q = np.asarray(vec, np.float32)
         qf = features(text) if guard else None
         out: list[Candidate] = []
-        for vid, sim in sorted(sc.search(vec, k), key=lambda x: -x[1]):
+        scored = []
+        for vid, _ in found:
             item = self._items.get(vid)
-            if item is None or sim < threshold:
+            if item is not None:
+                scored.append((float(item.vec.astype(np.float32) @ q), vid, item))
+        for sim, vid, item in sorted(scored, key=lambda x: -x[0]):
+            if sim < threshold:
                 continue
             if item.expires <= now:
                 self._drop(vid)
@@ -208,3 +273,21 @@ class SemanticCache:
         s = self.cfg.semantic
         cands = self.index.search(scope, vec, text, s.top_k, self.cfg.similarity_threshold, s.guard)
         return [c for c in cands if c.reason is None]
+
+    async def find(self, scope: str, text: str) -> tuple[np.ndarray, list[Candidate]]:
+        """Embed and look up without holding the event loop: short texts and small scopes
+        (exact numpy search) inline, an HNSW search (hundreds of microseconds at 100k
+        entries, more on a busy host) in a worker thread."""
+        vec = await self.embed(text)
+        sc = self.index.scope(scope)
+        if sc is None or not np.any(vec):
+            return vec, []
+        k = self.cfg.semantic.top_k
+        if sc.is_hnsw:
+            found = await asyncio.to_thread(sc.search, vec, k)
+        else:
+            found = sc.search(vec, k)
+        cands = self.index.judge(
+            found, vec, text, self.cfg.similarity_threshold, self.cfg.semantic.guard
+        )
+        return vec, [c for c in cands if c.reason is None]

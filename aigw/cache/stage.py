@@ -107,8 +107,8 @@ class CacheStage:
             if entry is not None:
                 return self._serve(ctx, entry, "hit", None)
             if sem is not None and self.semantic is not None:
-                vec = await self.semantic.embed(sem[1])
-                for cand in self.semantic.lookup(sem[0], vec, sem[1]):
+                vec, cands = await self.semantic.find(sem[0], sem[1])
+                for cand in cands:
                     entry = await self.store.get(cand.key)
                     if entry is not None:
                         return self._serve(ctx, entry, "semantic", cand.similarity)

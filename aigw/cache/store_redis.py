@@ -160,6 +160,7 @@ class RedisStore:
     def _apply(self, records: list[tuple[bytes, dict[bytes, Any]]]) -> None:
         assert self.index is not None
         now = self.clock()
+        batch = []
         for rid, f in records:
             self._last_id = rid
             try:
@@ -169,9 +170,11 @@ class RedisStore:
                 vec = np.frombuffer(f[b"v"], np.float32)
                 if vec.shape[0] != self.index.dim:
                     continue  # written by an instance with another embedding model
-                self.index.add(f[b"k"].decode(), f[b"s"].decode(), vec, f[b"t"].decode(), expires)
+                batch.append((f[b"k"].decode(), f[b"s"].decode(), vec, f[b"t"].decode(), expires))
             except (KeyError, ValueError, UnicodeDecodeError):
                 log.warning("cache index follower: skipping a malformed record")
+        if batch:
+            self.index.add_many(batch)
 
     def _warn(self, msg: str, e: BaseException) -> None:
         # At most one line every 10 s: an outage must not flood the log.
