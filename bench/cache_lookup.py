@@ -18,6 +18,7 @@ import asyncio
 import os
 import random
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,7 @@ async def main() -> None:
             "logging": {"level": "warning"},
             "auth": {"required": False},
             "cache": {"enabled": True, "max_entries": args.entries + 10},
-            "data_dir": "/tmp/aigw-bench-cache",
+            "data_dir": tempfile.mkdtemp(prefix="aigw-bench-cache-"),
         }
     )
     gw = Gateway(cfg)

@@ -130,7 +130,7 @@ async def test_semantic_paraphrase_served_and_traps_refused(
 
     state, r = await ask(g, "how do i convert 5 km to miles")
     assert state == "semantic" and mock.count == 2
-    assert float(r.headers["x-aigw-cache-similarity"]) >= 0.985
+    assert float(r.headers["x-aigw-cache-similarity"]) >= 0.99
     assert r.parse().choices[0].message.content == mock.text
     state, _ = await ask(g, "What's the capital of France?")
     assert state == "semantic" and mock.count == 2
@@ -254,6 +254,6 @@ async def test_semantic_lookup_through_the_hnsw_index(mock: MockOpenAI, start_ga
     await ask(g, Q)
     await ask(g, "What is the capital of France?")
     state, r = await ask(g, "how do i convert 5 km to miles")
-    assert state == "semantic" and float(r.headers["x-aigw-cache-similarity"]) >= 0.985
+    assert state == "semantic" and float(r.headers["x-aigw-cache-similarity"]) >= 0.99
     assert (await ask(g, "How do I convert 5 miles to km?"))[0] == "miss"
     assert mock.count == 3

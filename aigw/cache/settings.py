@@ -10,7 +10,7 @@ from aigw.config import Duration, Section, Size
 
 # Chosen on ../shared/data/cache-eval/pairs.dev.jsonl so that the false-hit rate on hard
 # non-paraphrases stays <= 1% with the guard on (see docs/CACHING.md).
-DEFAULT_SIMILARITY_THRESHOLD = 0.985
+DEFAULT_SIMILARITY_THRESHOLD = 0.99
 
 
 class SemanticConfig(Section):
@@ -27,7 +27,7 @@ class SemanticConfig(Section):
     index_dtype: Literal["i8", "f16", "f32"] = "i8"
     connectivity: int = Field(16, ge=2)
     expansion_add: int = Field(64, ge=1)
-    # Near-duplicates (cosine >= 0.985) are easy to find: a small search beam suffices.
+    # Near-duplicates (cosine >= 0.99) are easy to find: a small search beam suffices.
     expansion_search: int = Field(32, ge=1)
 
 
