@@ -185,8 +185,11 @@ async def test_orgs_and_per_key_switch(mock: MockOpenAI, start_gateway: Any) -> 
     chat = compose([g.gateway.cache], g.gateway.dispatcher.chat)
     body = {"model": "gpt-test", "messages": msgs(Q), "temperature": 0}
 
+    contexts: list[RequestContext] = []
+
     async def run(principal: Principal, stream: bool = False) -> str | None:
         ctx = RequestContext("r", "chat", dict(body), {}, "gpt-test", stream, principal)
+        contexts.append(ctx)
         res = await chat(ctx)
         if isinstance(res, StreamResult):
             async for _ in res.chunks:
@@ -197,6 +200,9 @@ async def test_orgs_and_per_key_switch(mock: MockOpenAI, start_gateway: Any) -> 
 
     assert await run(Principal(org_id="a")) == "miss"
     assert await run(Principal(org_id="a")) == "hit"
+    # The hit carries the cached usage (what it saved) for usage records and metrics.
+    assert contexts[1].usage == contexts[0].usage and contexts[1].usage.completion_tokens > 0
+    assert contexts[1].extra_log["cache"] == "hit" and contexts[1].attempts == 0
     assert await run(Principal(org_id="b")) == "miss"  # never another org's answer
     assert mock.count == 2
     assert await run(Principal(org_id="a", cache_enabled=False)) == "bypass"

@@ -306,3 +306,14 @@ def test_semantic_cache_serves_paraphrase_and_refuses_traps() -> None:
     assert not served("")
     assert not served("🙂🙂🙂")
     assert not served("how do i convert 5 km to miles", scope="other-scope")
+
+
+def test_bundled_model_is_found_inside_a_pyinstaller_bundle(tmp_path, monkeypatch) -> None:
+    import sys
+
+    frozen = tmp_path / "aigw" / "models" / "potion-base-8M-int8"
+    frozen.mkdir(parents=True)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert bundled_model_path() == frozen
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "elsewhere"), raising=False)
+    assert bundled_model_path().is_dir() and bundled_model_path() != frozen
