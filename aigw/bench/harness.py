@@ -66,6 +66,9 @@ def _mock_main(sock: socket.socket, mock_kw: dict[str, Any]) -> None:
 def _gateway_main(cfg: Any, sock: socket.socket, worker_id: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from aigw.cli.serve import run_worker
+    from aigw.observability import logging as obslog
+
+    obslog.setup(cfg.logging.level, cfg.logging.format)  # as `aigw serve` does
 
     os._exit(run_worker(cfg, sock, worker_id))
 
