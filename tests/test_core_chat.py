@@ -124,6 +124,8 @@ async def test_provider_slash_model_reaches_unlisted_models(gw, mock: MockOpenAI
     r = await gw.openai().chat.completions.create(model="mock/some-new-model", messages=MSGS)
     assert r.choices[0].message.content == DEFAULT_TEXT
     assert mock.calls[-1]["body"]["model"] == "some-new-model"
+    # Reachable, but not listed: /v1/models shows the configured names only.
+    assert "mock/some-new-model" not in {m.id for m in (await gw.openai().models.list()).data}
 
 
 async def test_health_needs_nothing(gw) -> None:

@@ -31,6 +31,9 @@ class Target:
         return self.deployment.model or self.model_name
 
 
+MAX_DIRECT_TARGETS = 1024  # `<provider>/<model>` names remembered between requests
+
+
 class Router:
     def __init__(
         self, config: Config, rng: random.Random | None = None, balancer: Balancer | None = None
@@ -48,7 +51,8 @@ class Router:
         return Target(model_name, d, p, registry.get(p.type))
 
     def model_names(self) -> list[str]:
-        return list(self._targets)
+        """The configured (listed) model names; `<provider>/<model>` names are not listed."""
+        return list(self.config.models)
 
     def model_config(self, name: str) -> ModelConfig | None:
         return self.config.models.get(name)
@@ -63,7 +67,9 @@ class Router:
         if sep and upstream and prov in self.config.providers:
             d = DeploymentConfig(provider=prov, model=upstream, name=model)
             ts = [self._target(model, d)]
-            self._targets[model] = ts
+            # Cache a bounded number: these names come from clients.
+            if len(self._targets) < len(self.config.models) + MAX_DIRECT_TARGETS:
+                self._targets[model] = ts
             return ts
         raise model_not_found(model)
 
