@@ -66,6 +66,37 @@ async def test_fifty_concurrent_against_a_budget_for_ten(
     assert mock.count == 10
 
 
+async def test_two_gateways_share_one_budget(
+    store: Store, db_url: str, mock: Any, start_gateway: Any, admin: dict[str, str]
+) -> None:
+    """Two instances (or workers) on one database: still at most 10 of 50."""
+    cfg = accounts_config(mock.url, db_url, billing={"prices": PRICES})
+    gws = [await start_gateway(cfg), await start_gateway(cfg)]
+    key = await new_key(gws[0], admin, budget={"usd_per_day": 10 * 0.0001})
+    clients = [g.openai(key) for g in gws]
+    mock.hold = asyncio.Event()
+    refused: list[openai.RateLimitError] = []
+
+    async def one(i: int) -> None:
+        try:
+            await clients[i % 2].chat.completions.create(
+                model="gpt-test", messages=MSGS, max_tokens=100
+            )
+        except openai.RateLimitError as e:
+            refused.append(e)
+
+    tasks = [asyncio.create_task(one(i)) for i in range(50)]
+    await until(lambda: len(refused) + mock.active == 50, timeout=30)
+    assert mock.active == 10 and len(refused) == 40
+    mock.hold.set()
+    await asyncio.gather(*tasks)
+    for g in gws:  # settlement runs after the answer was sent
+        await asyncio.gather(*g.gateway._background)
+    assert await store.fetch("SELECT * FROM budget_holds") == []  # all settled
+    (spent,) = await store.fetch("SELECT spent_usd FROM budget_ledger")
+    assert 0 < float(spent[0]) <= 10 * 0.0001
+
+
 async def test_org_budget_and_token_quota(
     store: Store, db_url: str, mock: Any, start_gateway: Any, admin: dict[str, str]
 ) -> None:
@@ -120,19 +151,14 @@ async def test_org_budget_and_token_quota(
         assert r.status == 400 and "usd_per_week" in (await r.json())["error"]["message"]
 
 
-async def test_unknown_usage_after_dispatch_counts_the_worst_case(tmp_path: Any) -> None:
+async def test_unknown_usage_after_dispatch_counts_the_worst_case(store: Store) -> None:
     from aigw import config as configmod
     from aigw.auth.authenticator import KeyPrincipal
     from aigw.billing.budgets import BudgetStage
     from aigw.billing.cost import Pricer
     from aigw.pipeline import JSONResult, RequestContext
-    from aigw.store import migrations as mig
-    from aigw.store.sqlite import SqliteStore
 
     cfg = configmod.from_dict({"billing": {"prices": PRICES}})
-    store = SqliteStore(str(tmp_path / "b.db"))
-    await store.connect()
-    await mig.up(store)
     stage = BudgetStage(cfg, store, Pricer(cfg))
     p = KeyPrincipal(org_id="acme", key_id="k1", budget={"usd_per_day": 1.0})
     body = {"model": "gpt-test", "messages": MSGS, "max_tokens": 1000}
@@ -141,13 +167,56 @@ async def test_unknown_usage_after_dispatch_counts_the_worst_case(tmp_path: Any)
         ctx.provider = "mock"  # reached the upstream ...
         return JSONResult({})  # ... but no usage came back (client left mid-stream)
 
+    async def spent() -> float:
+        rows = await store.fetch("SELECT spent_usd FROM budget_ledger")
+        return float(rows[0][0]) if rows else 0.0
+
     for status, expect in ((499, 0.001), (502, 0.0)):
         ctx = RequestContext("r", "chat", body, {}, "gpt-test", principal=p)
         await stage.handle(ctx, dispatched)
         ctx.status = status
-        before = stage._ledger[("key_id", "k1", next(iter(stage._ledger))[2])].spent_usd
+        before = await spent()
         await ctx.finish()
-        entry = next(iter(stage._ledger.values()))
-        assert entry.spent_usd - before == pytest.approx(expect)
-        assert entry.reserved_usd == 0
-    await store.close()
+        assert await spent() - before == pytest.approx(expect)
+        assert await store.fetch("SELECT * FROM budget_holds") == []
+
+
+async def test_database_down_falls_back_to_this_process(store: Store) -> None:
+    from aigw import config as configmod
+    from aigw.auth.authenticator import KeyPrincipal
+    from aigw.billing.budgets import BudgetStage
+    from aigw.billing.cost import Pricer
+    from aigw.pipeline import JSONResult, RequestContext
+    from aigw.types import GatewayError, Usage
+
+    cfg = configmod.from_dict({"billing": {"prices": PRICES}})
+    stage = BudgetStage(cfg, store, Pricer(cfg))
+    p = KeyPrincipal(org_id="acme", key_id="k2", budget={"usd_per_day": 0.0003})
+    body = {"model": "gpt-test", "messages": MSGS, "max_tokens": 100}
+    inner = store._pool if store.dialect == "postgres" else store._db  # type: ignore[attr-defined]
+    # The database goes away: the stage keeps enforcing, in this process.
+    if store.dialect == "postgres":
+        store._pool = None  # type: ignore[attr-defined]
+    else:
+        store._db = None  # type: ignore[attr-defined]
+
+    async def answer(ctx: RequestContext) -> JSONResult:
+        ctx.provider, ctx.usage = "mock", Usage(prompt_tokens=1, completion_tokens=100)
+        return JSONResult({})
+
+    admitted = 0
+    for _ in range(5):
+        ctx = RequestContext("r", "chat", body, {}, "gpt-test", principal=p)
+        try:
+            await stage.handle(ctx, answer)
+        except GatewayError as e:
+            assert e.status == 429 and e.code == "insufficient_quota"
+            continue
+        admitted += 1
+        ctx.status = 200
+        await ctx.finish()
+    assert admitted == 3  # $0.0001 each against $0.0003
+    if store.dialect == "postgres":
+        store._pool = inner  # type: ignore[attr-defined]
+    else:
+        store._db = inner  # type: ignore[attr-defined]

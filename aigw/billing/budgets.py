@@ -2,20 +2,22 @@
 month, for an API key (its `budget`) and for an organisation (`billing.budgets.<org>`).
 
 Before dispatch the request reserves its worst case (prompt estimate + max_tokens, priced)
-against every limit that applies; when it ends the reservation is replaced by the real
-cost and tokens. The check and the reservation happen together with no await in between,
-so concurrent requests cannot overshoot together: with room for 10, at most 10 get in.
+against every limit that applies; when it ends the reservation is replaced by the real cost
+and tokens. The check and the reservation are one database transaction over the shared
+ledger (`budget_ledger` + `budget_holds`, rows locked in a fixed order), so concurrent
+requests cannot overshoot together, across every worker and instance on the database: with
+room for 10, at most 10 get in. A hold expires by itself (request_timeout + 60 s), so a crash
+never leaks budget.
 
-Spending is counted in this process's ledger, seeded from the usage table the first time a
-key or org is seen in a period. Several workers or replicas each keep their own ledger
-(seeded from the shared database), so a budget shared across N processes can be exceeded
-by at most what the others spent since they were seeded; see docs/KEYS-USAGE-BILLING.md.
+While the database is unreachable the stage counts in this process instead (a ledger seeded
+from the usage table when it was last reachable), exact within the process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +26,7 @@ from typing import Any
 from aigw.billing.cost import Pricer
 from aigw.config import Config
 from aigw.pipeline import Handler, RequestContext, Result
-from aigw.store.base import Store, StoreUnavailable
+from aigw.store.base import LedgerLine, OverBudget, Store, StoreUnavailable
 from aigw.types import GatewayError
 
 log = logging.getLogger("aigw.billing")
@@ -103,6 +105,9 @@ class BudgetStage:
             org: b.model_dump() for org, b in config.billing.budgets.items() if b.active()
         }
         self._ledger: dict[tuple[str, str, float], Entry] = {}
+        self._shared_ok = True
+        # A reservation left by a crashed process stops counting after this.
+        self.hold_ttl = config.server.request_timeout + 60.0
 
     def _limits(self, ctx: RequestContext) -> list[tuple[str, str, str, str, float]]:
         """[(column, subject, period, kind, limit)] that apply to this caller."""
@@ -125,7 +130,6 @@ class BudgetStage:
         if not limits:
             return await call_next(ctx)  # the common case: nothing to count
         now = time.time()
-        entries = [await self._entry(c, s, period_start(per, now)) for c, s, per, _, _ in limits]
         tokens = estimate_prompt_tokens(ctx.body)
         cap = (
             0 if ctx.endpoint == "embeddings" else completion_cap(ctx.body, self.default_max_tokens)
@@ -133,6 +137,76 @@ class BudgetStage:
         price = self.pricer.price(None, ctx.model)
         usd = (tokens * price.input + cap * price.output) / 1e6 if price else 0.0
         tokens += cap
+        try:
+            await self._reserve_shared(ctx, limits, usd, tokens, now)
+        except StoreUnavailable as err:
+            if self._shared_ok:
+                log.error(
+                    "budget: the database is unavailable, counting in this process",
+                    extra={"error": str(err)},
+                )
+            self._shared_ok = False
+            await self._reserve_local(ctx, limits, usd, tokens, now)
+        else:
+            self._shared_ok = True
+        return await call_next(ctx)
+
+    async def _reserve_shared(
+        self,
+        ctx: RequestContext,
+        limits: list[tuple[str, str, str, str, float]],
+        usd: float,
+        tokens: int,
+        now: float,
+    ) -> None:
+        """Atomic across every worker and instance on the database."""
+        lines: dict[str, LedgerLine] = {}
+        for column, subject, period, kind, limit in limits:
+            since = period_start(period, now)
+            lkey = f"{column}:{subject}:{period}:{since:.0f}"
+            ln = lines.setdefault(lkey, LedgerLine(lkey, column, subject, since))
+            if kind == "usd":
+                ln.usd_limit = limit
+            else:
+                ln.tokens_limit = limit
+        hold_id = os.urandom(12).hex()
+        try:
+            await self.store.budget_reserve(
+                hold_id, list(lines.values()), usd, tokens, now, now + self.hold_ttl
+            )
+        except OverBudget as e:
+            ln = e.line
+            over_limit = ln.usd_limit if e.kind == "usd" else ln.tokens_limit
+            raise _over(
+                ln.column,
+                ln.lkey.split(":")[-2],  # the period
+                e.kind,
+                float(over_limit or 0),
+                e.used,
+                usd if e.kind == "usd" else tokens,
+            ) from None
+        lkeys = list(lines)
+
+        async def settle(c: RequestContext) -> None:
+            cost, used = self._real(c, usd, tokens)
+            try:
+                await self.store.budget_settle(hold_id, lkeys, cost, used)
+            except StoreUnavailable as err:
+                # The hold expires by itself; this request's spending is not counted.
+                log.warning("budget: could not settle a reservation", extra={"error": str(err)})
+
+        ctx.on_finish(settle)
+
+    async def _reserve_local(
+        self,
+        ctx: RequestContext,
+        limits: list[tuple[str, str, str, str, float]],
+        usd: float,
+        tokens: int,
+        now: float,
+    ) -> None:
+        """While the database is away: this process's ledger (seeded when it was up)."""
+        entries = [await self._entry(c, s, period_start(per, now)) for c, s, per, _, _ in limits]
         # Check every limit, then reserve on all: no await in between (atomic on the loop).
         for (column, _subject, period, kind, limit), e in zip(limits, entries, strict=True):
             used = (
@@ -148,16 +222,19 @@ class BudgetStage:
             e.reserved_usd += usd
             e.reserved_tokens += tokens
         ctx.on_finish(lambda c: self._settle(c, hold))
-        return await call_next(ctx)
 
-    def _settle(self, ctx: RequestContext, hold: Hold) -> None:
+    def _real(self, ctx: RequestContext, usd: float, tokens: int) -> tuple[float, int]:
+        """What the request really cost: its usage, or the worst case when the upstream
+        served it but the usage never arrived (the client left mid-stream)."""
         cost, _ = self.pricer.cost_of(ctx)
         u = ctx.usage
-        used_tokens = 0 if u is None or ctx.cache in ("hit", "semantic") else u.total_tokens
+        used = 0 if u is None or ctx.cache in ("hit", "semantic") else u.total_tokens
         if u is None and ctx.provider is not None and ctx.status in (200, 499):
-            # The upstream worked on it but we never learnt the usage (the client left
-            # mid-stream): count the worst case rather than nothing.
-            cost, used_tokens = hold.usd, hold.tokens
+            return usd, tokens
+        return cost, used
+
+    def _settle(self, ctx: RequestContext, hold: Hold) -> None:
+        cost, used_tokens = self._real(ctx, hold.usd, hold.tokens)
         for e in hold.entries:
             e.reserved_usd -= hold.usd
             e.reserved_tokens -= hold.tokens

@@ -145,6 +145,24 @@ def _key_from_row(r: Sequence[Any]) -> KeyRecord:
     )
 
 
+@dataclass(slots=True)
+class LedgerLine:
+    """One key's or org's spending in one period, and the limits that apply to it."""
+
+    lkey: str  # "<column>:<subject>:<period start>"
+    column: str  # "key_id" | "org_id"
+    subject: str
+    since: float
+    usd_limit: float | None = None
+    tokens_limit: float | None = None
+
+
+class OverBudget(Exception):
+    def __init__(self, line: LedgerLine, kind: str, used: float) -> None:
+        super().__init__(line.lkey)
+        self.line, self.kind, self.used = line, kind, used
+
+
 class Tx(Protocol):
     async def execute(self, sql: str, *args: Any) -> None: ...
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
@@ -413,6 +431,75 @@ class Store:
         )
         assert r is not None
         return float(r[0]), int(r[1])
+
+    # --- budgets shared by every process on this database ------------------------------
+    _for_update = ""  # PostgreSQL: lock the ledger rows for the rest of the transaction
+
+    async def budget_reserve(
+        self,
+        hold_id: str,
+        lines: list[LedgerLine],
+        usd: float,
+        tokens: int,
+        now: float,
+        expires_at: float,
+    ) -> None:
+        """Check every line and hold `usd`/`tokens` on all of them, in one transaction
+        (rows locked in a fixed order), or raise OverBudget and hold nothing."""
+        async with self.transaction() as tx:
+            for ln in sorted(lines, key=lambda x: x.lkey):
+                assert ln.column in ("key_id", "org_id")
+                await tx.execute(
+                    "INSERT INTO budget_ledger (lkey, spent_usd, spent_tokens) "
+                    "SELECT ?, COALESCE(SUM(cost_usd),0), "
+                    "COALESCE(SUM(prompt_tokens),0) + COALESCE(SUM(completion_tokens),0) "
+                    f"FROM usage_records WHERE {ln.column} = ? AND ts >= ? "
+                    "ON CONFLICT (lkey) DO NOTHING",
+                    ln.lkey,
+                    ln.subject,
+                    ln.since,
+                )
+                (spent_usd, spent_tokens), *_ = await tx.fetch(
+                    "SELECT spent_usd, spent_tokens FROM budget_ledger WHERE lkey = ?"
+                    + self._for_update,
+                    ln.lkey,
+                )
+                await tx.execute(
+                    "DELETE FROM budget_holds WHERE lkey = ? AND expires_at <= ?", ln.lkey, now
+                )
+                (held_usd, held_tokens), *_ = await tx.fetch(
+                    "SELECT COALESCE(SUM(usd),0), COALESCE(SUM(tokens),0) FROM budget_holds "
+                    "WHERE lkey = ?",
+                    ln.lkey,
+                )
+                used_usd = float(spent_usd) + float(held_usd)
+                used_tokens = int(spent_tokens) + int(held_tokens)
+                if ln.usd_limit is not None and used_usd + usd > ln.usd_limit + 1e-12:
+                    raise OverBudget(ln, "usd", used_usd)
+                if ln.tokens_limit is not None and used_tokens + tokens > ln.tokens_limit:
+                    raise OverBudget(ln, "tokens", used_tokens)
+                await tx.execute(
+                    "INSERT INTO budget_holds (id, lkey, usd, tokens, expires_at) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    hold_id,
+                    ln.lkey,
+                    usd,
+                    tokens,
+                    expires_at,
+                )
+
+    async def budget_settle(self, hold_id: str, lkeys: list[str], usd: float, tokens: int) -> None:
+        """Replace a hold by what the request really cost."""
+        async with self.transaction() as tx:
+            await tx.execute("DELETE FROM budget_holds WHERE id = ?", hold_id)
+            for lkey in sorted(lkeys):
+                await tx.execute(
+                    "UPDATE budget_ledger SET spent_usd = spent_usd + ?, "
+                    "spent_tokens = spent_tokens + ? WHERE lkey = ?",
+                    usd,
+                    tokens,
+                    lkey,
+                )
 
     async def usage_rows(self, request_id: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records"

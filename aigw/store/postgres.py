@@ -48,6 +48,7 @@ class _PgTx:
 
 class PostgresStore(Store):
     dialect = "postgres"
+    _for_update = " FOR UPDATE"
 
     def __init__(
         self,

@@ -1,0 +1,2 @@
+DROP TABLE budget_holds;
+DROP TABLE budget_ledger;
