@@ -110,3 +110,37 @@ async def test_redis_outage_turns_the_cache_into_misses(
         assert state == "hit" and mock.count == 2
     finally:
         await proxy.stop()
+
+
+async def test_two_processes_share_the_cache(
+    mock: MockOpenAI, start_gateway: Any, redis_url: str, redis_prefix: str, tmp_path: Any
+) -> None:
+    """A real `aigw serve` process and an in-test gateway on one Redis."""
+    import openai
+
+    from tests.procs import ServeProcess
+
+    cfg = redis_cache(mock, redis_url, redis_prefix)
+    srv = ServeProcess(cfg, tmp_path / "proc")
+    try:
+        await srv.ready()
+        other = await start_gateway(cfg)
+        proc_client = openai.AsyncOpenAI(base_url=srv.url + "/v1", api_key="x", max_retries=0)
+
+        class Proc:  # the same `ask` helper against the process
+            def openai(self) -> openai.AsyncOpenAI:
+                return proc_client
+
+        state, text = await ask(Proc(), Q, stream=True)
+        assert state == "miss" and mock.count == 1
+        await until(lambda: len(other.gateway.cache.semantic.index) == 1, timeout=10)
+        assert await ask(other, Q) == ("hit", text)
+        assert await ask(other, PARA) == ("semantic", text)
+        # And back: cached by the in-test gateway, served by the process.
+        await ask(other, "What is the capital of France?")
+        assert mock.count == 2
+        state, _ = await ask(Proc(), "What is the capital of France?")
+        assert state == "hit" and mock.count == 2
+        await proc_client.close()
+    finally:
+        await srv.stop()
