@@ -11,6 +11,7 @@ index (cosine). Only the event loop's thread touches the index.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -46,13 +47,16 @@ class Candidate:
 class _Scope:
     """Vectors of one scope: exact numpy search while small, usearch HNSW once large."""
 
-    __slots__ = ("_hnsw", "_ids", "_mat", "cfg", "dim")
+    __slots__ = ("_hnsw", "_ids", "_lock", "_mat", "cfg", "dim")
 
     def __init__(self, dim: int, cfg: CacheConfig) -> None:
         self.dim, self.cfg = dim, cfg
         self._ids: list[int] = []
         self._mat = np.empty((4, dim), np.float32)
         self._hnsw = None
+        # HNSW searches run in worker threads while the loop adds and removes: one lock per
+        # scope keeps them apart (a mutation waits at most for one search).
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._hnsw) if self._hnsw is not None else len(self._ids)
@@ -63,7 +67,8 @@ class _Scope:
 
     def add(self, vid: int, vec: np.ndarray) -> None:
         if self._hnsw is not None:
-            self._hnsw.add(vid, vec)
+            with self._lock:
+                self._hnsw.add(vid, vec)
             return
         n = len(self._ids)
         if n == len(self._mat):
@@ -81,7 +86,8 @@ class _Scope:
             return
         if self._hnsw is None:
             self._to_hnsw()
-        self._hnsw.add(np.asarray(vids, np.uint64), mat)  # type: ignore[union-attr]
+        with self._lock:
+            self._hnsw.add(np.asarray(vids, np.uint64), mat)  # type: ignore[union-attr]
 
     def _to_hnsw(self) -> None:
         from usearch.index import Index
@@ -101,7 +107,8 @@ class _Scope:
 
     def remove(self, vid: int) -> None:
         if self._hnsw is not None:
-            self._hnsw.remove(vid)
+            with self._lock:
+                self._hnsw.remove(vid)
             return
         i = self._ids.index(vid)
         last = len(self._ids) - 1
@@ -111,7 +118,8 @@ class _Scope:
 
     def search(self, vec: np.ndarray, k: int) -> list[tuple[int, float]]:
         if self._hnsw is not None:
-            m = self._hnsw.search(vec, k, threads=1)  # one query: no thread pool
+            with self._lock:
+                m = self._hnsw.search(vec, k, threads=1)  # one query: no thread pool
             return [(int(key), 1.0 - float(d)) for key, d in zip(m.keys, m.distances, strict=False)]
         n = len(self._ids)
         if n == 0:

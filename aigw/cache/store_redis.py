@@ -137,7 +137,9 @@ class RedisStore:
             got = await self._rf.xread({self.stream: self._last_id}, count=READ_BATCH)
             if not got or not got[0][1]:
                 return
-            self._apply(got[0][1])
+            # Start-up: nothing else touches the index yet, so the batch insert (seconds for
+            # 100k entries) can run in a thread and leave the loop free.
+            await asyncio.to_thread(self._apply, got[0][1])
 
     async def _follow(self) -> None:
         backoff = 0.1
