@@ -155,6 +155,7 @@ async def main() -> None:
     assert stage is not None and stage.semantic is not None
     sem = stage.semantic
     tenant = tenant_scope("org", "default")
+    sem_tenant = tenant + "|" + sem.embedder.name  # as the stage scopes semantic entries
     system = [{"role": "system", "content": "You are a helpful assistant."}]
 
     def body(text: str) -> dict[str, Any]:
@@ -174,7 +175,7 @@ async def main() -> None:
     for text, vec in zip(texts, vecs, strict=True):
         b = body(text)
         key = exact_key("chat", "m", b, tenant)
-        scope, _ = semantic_scope("m", b, tenant, 2000)  # type: ignore[misc]
+        scope, _ = semantic_scope("m", b, sem_tenant, 2000)  # type: ignore[misc]
         await stage.store.put(key, json_entry(ANSWER, None, expires))
         records.append((key, scope, vec, text, expires))
     sem.index.add_many(records)  # as the start-up rebuild from Redis does
@@ -213,7 +214,7 @@ async def main() -> None:
     for _ in range(args.lookups):
         text = rng.choice(texts).lower().rstrip("?")
         b = body(text)
-        scope, _ = semantic_scope("m", b, tenant, 2000)  # type: ignore[misc]
+        scope, _ = semantic_scope("m", b, sem_tenant, 2000)  # type: ignore[misc]
         sc = sem.index.scope(scope)
         assert sc is not None and sc.is_hnsw
         t = time.perf_counter()  # the work itself: embed + HNSW search + guard, inline

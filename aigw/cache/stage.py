@@ -97,7 +97,13 @@ class CacheStage:
                 or (ctx.headers.get(self._opt_in) or "").strip().lower() == "on"
             )
         ):
-            sem = semantic_scope(ctx.model, ctx.body, tenant, self.cfg.semantic.max_chars)
+            # The embedding model is part of the scope: vectors of two models never meet.
+            sem = semantic_scope(
+                ctx.model,
+                ctx.body,
+                tenant + "|" + self.semantic.embedder.name,
+                self.cfg.semantic.max_chars,
+            )
         vec: np.ndarray | None = None
 
         if no_cache:
