@@ -317,3 +317,25 @@ def test_bundled_model_is_found_inside_a_pyinstaller_bundle(tmp_path, monkeypatc
     assert bundled_model_path() == frozen
     monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path / "elsewhere"), raising=False)
     assert bundled_model_path().is_dir() and bundled_model_path() != frozen
+
+
+def test_bundled_model_loads_without_network() -> None:
+    """A fresh process with every proxy pointing at a closed port and HF_HUB_OFFLINE unset:
+    loading and embedding must still work (nothing goes to the hub)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    dead = "http://127.0.0.1:9"
+    env.update(HTTP_PROXY=dead, HTTPS_PROXY=dead, ALL_PROXY=dead, NO_PROXY="")
+    env["HF_HOME"] = "/nonexistent-hf-home"  # no cached hub snapshot to fall back on
+    code = (
+        "from aigw.embedding import embed; import os; v = embed(['5 km to miles']); "
+        "assert v.shape == (1, 256) and v.any(); print(os.environ['HF_HUB_OFFLINE'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1"
