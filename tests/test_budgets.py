@@ -40,10 +40,17 @@ async def until(cond: Any, timeout: float = 10.0) -> None:
         await asyncio.sleep(0.005)
 
 
+@pytest.mark.parametrize("shared", [True, False], ids=["shared", "local"])
 async def test_fifty_concurrent_against_a_budget_for_ten(
-    store: Store, db_url: str, mock: Any, start_gateway: Any, admin: dict[str, str]
+    store: Store,
+    db_url: str,
+    mock: Any,
+    start_gateway: Any,
+    admin: dict[str, str],
+    shared: bool,
 ) -> None:
-    gw = await start_gateway(accounts_config(mock.url, db_url, billing={"prices": PRICES}))
+    billing = {"prices": PRICES, "shared_budgets": shared}
+    gw = await start_gateway(accounts_config(mock.url, db_url, billing=billing))
     key = await new_key(gw, admin, budget={"usd_per_day": 10 * 0.0001})
     client = gw.openai(key)
     mock.hold = asyncio.Event()  # every admitted request stays in flight

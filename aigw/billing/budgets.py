@@ -9,8 +9,8 @@ requests cannot overshoot together, across every worker and instance on the data
 room for 10, at most 10 get in. A hold expires by itself (request_timeout + 60 s), so a crash
 never leaks budget.
 
-While the database is unreachable the stage counts in this process instead (a ledger seeded
-from the usage table when it was last reachable), exact within the process.
+While the database is unreachable, or with `billing.shared_budgets: false`, the stage counts
+in this process instead (a ledger seeded from the usage table), exact within the process.
 """
 
 from __future__ import annotations
@@ -106,6 +106,7 @@ class BudgetStage:
         }
         self._ledger: dict[tuple[str, str, float], Entry] = {}
         self._shared_ok = True
+        self.shared = config.billing.shared_budgets
         # A reservation left by a crashed process stops counting after this.
         self.hold_ttl = config.server.request_timeout + 60.0
 
@@ -137,6 +138,9 @@ class BudgetStage:
         price = self.pricer.price(None, ctx.model)
         usd = (tokens * price.input + cap * price.output) / 1e6 if price else 0.0
         tokens += cap
+        if not self.shared:
+            await self._reserve_local(ctx, limits, usd, tokens, now)
+            return await call_next(ctx)
         try:
             await self._reserve_shared(ctx, limits, usd, tokens, now)
         except StoreUnavailable as err:

@@ -30,3 +30,7 @@ class BillingConfig(Section):
     budgets: dict[str, BudgetLimits] = Field(default_factory=dict)  # org id -> limits
     # Worst case reserved for a request that gives no max_tokens.
     default_max_tokens: int = Field(4096, ge=1)
+    # true: reservations in the database, exact across every worker and instance (two short
+    # transactions per budgeted request). false: each process counts on its own (no
+    # database round trip; N processes may together overshoot a budget).
+    shared_budgets: bool = True
