@@ -293,7 +293,9 @@ def _format_validation_error(e: ValidationError) -> str:
 
 
 def from_dict(
-    raw: dict[str, Any], env: dict[str, str] | None = None, tokens: list[re.Match[str]] | None = None
+    raw: dict[str, Any],
+    env: dict[str, str] | None = None,
+    tokens: list[re.Match[str]] | None = None,
 ) -> Config:
     env = dict(os.environ) if env is None else env
     if raw is None:

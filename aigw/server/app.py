@@ -7,8 +7,8 @@ from aiohttp import web
 from aigw.config import Config
 from aigw.server import middleware
 from aigw.server.gateway import Gateway
-from aigw.server.routes import admin_routing, chat, embeddings, health, messages, metrics, models
 from aigw.server.routes import admin as admin_keys
+from aigw.server.routes import admin_routing, chat, embeddings, health, messages, metrics, models
 from aigw.server.routes import usage as usage_routes
 from aigw.server.state import CONFIG, GATEWAY
 
@@ -27,11 +27,11 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     app.router.add_get("/v1/models/{model:.+}", models.get_model)
     app.router.add_post("/v1/chat/completions", chat.chat_completions)
     app.router.add_post("/v1/embeddings", embeddings.embeddings)
+    app.router.add_post("/v1/messages", messages.messages)
     admin_keys.add_routes(app)  # /v1/admin/api-keys, /v1/admin/users
     usage_routes.add_routes(app)  # /v1/usage, /v1/usage/costs
-    app.router.add_post("/v1/messages", messages.messages)
-    metrics.add_routes(app, config.observability.metrics.path)
     app.router.add_get("/v1/admin/deployments", admin_routing.deployments)
+    metrics.add_routes(app, config.observability.metrics.path)
 
     async def start(_: web.Application) -> None:
         await gw.start()

@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aigw.config import Config
-from aigw.observability.component import Observability
 from aigw.limits.stage import build as build_limits
+from aigw.observability.component import Observability
 from aigw.pipeline import Handler, Stage
 from aigw.providers.http import UpstreamClient
 from aigw.routing.dispatch import Dispatcher

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 import orjson
 from aiohttp import web
 
-from aigw.observability.logging import access, request_id_var
+from aigw.observability.logging import access, request_id_var, write_access
 from aigw.server.state import CTX, GATEWAY, REQUEST_ID
 from aigw.types import GatewayError
 
@@ -23,7 +23,7 @@ log = logging.getLogger("aigw")
 def new_request_id(given: str | None) -> str:
     if given and _VALID_ID.match(given):
         return given
-    return "req_" + uuid.uuid4().hex
+    return "req_" + os.urandom(16).hex()
 
 
 def error_response(e: GatewayError, request_id: str) -> web.Response:
@@ -118,7 +118,7 @@ def _access_line(request: web.Request, status: int, t0: float, ctx: Any) -> None
         if ctx.error_kind:
             fields["error"] = ctx.error_kind
         fields.update(ctx.extra_log)
-    access.info("request", extra=fields)
+    write_access(fields)
 
 
 def json_response(

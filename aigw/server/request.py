@@ -14,12 +14,14 @@ from aigw.types import bad_request
 
 
 async def read_json(request: web.Request) -> dict[str, Any]:
-    timeout = config(request).server.read_timeout
-    try:
-        async with asyncio.timeout(timeout):
-            raw = await request.read()  # raises 413 past server.max_body_bytes
-    except TimeoutError:
-        raise web.HTTPRequestTimeout() from None
+    if request.content.is_eof():
+        raw = await request.read()  # already buffered (the usual small POST): no timer needed
+    else:
+        try:
+            async with asyncio.timeout(config(request).server.read_timeout):
+                raw = await request.read()  # raises 413 past server.max_body_bytes
+        except TimeoutError:
+            raise web.HTTPRequestTimeout() from None
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:

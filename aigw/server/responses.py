@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from aigw.pipeline import Handler, JSONResult, RequestContext, Result
+from aigw.pipeline import Handler, JSONResult, RequestContext
 from aigw.server.state import config, gateway
 from aigw.types import GatewayError
 
@@ -21,6 +21,9 @@ SSE_HEADERS = {
     "X-Accel-Buffering": "no",  # nginx and friends: do not buffer the stream
 }
 DONE = b"data: [DONE]\n\n"
+# Below this many unsent bytes a write returns at once (aiohttp drains above 64 KiB), so
+# only writes past it need the write timeout.
+WRITE_HIGH_WATER = 32 * 1024
 
 
 def gateway_headers(ctx: RequestContext) -> dict[str, str]:
@@ -77,6 +80,7 @@ async def _stream(request: web.Request, ctx: RequestContext, chunks: Any) -> web
     resp = web.StreamResponse(status=200, headers=headers)
     want_usage = bool((ctx.body.get("stream_options") or {}).get("include_usage"))
     write_timeout = config(request).server.write_timeout
+    transport = request.transport
     try:
         await resp.prepare(request)
         try:
@@ -85,8 +89,13 @@ async def _stream(request: web.Request, ctx: RequestContext, chunks: Any) -> web
                     if not chunk.get("choices"):
                         continue  # the usage-only chunk the gateway asked for itself
                     chunk = {k: v for k, v in chunk.items() if k != "usage"}
-                async with asyncio.timeout(write_timeout):
-                    await resp.write(b"data: " + orjson.dumps(chunk) + b"\n\n")
+                data = b"data: " + orjson.dumps(chunk) + b"\n\n"
+                if transport is not None and transport.get_write_buffer_size() > WRITE_HIGH_WATER:
+                    # The client is not keeping up: this write will wait for it, boundedly.
+                    async with asyncio.timeout(write_timeout):
+                        await resp.write(data)
+                else:
+                    await resp.write(data)
             await resp.write(DONE)
             ctx.status = 200
         except GatewayError as e:
