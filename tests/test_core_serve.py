@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import aiohttp
@@ -64,12 +65,17 @@ async def test_two_workers_share_the_port(mock: MockOpenAI, tmp_path) -> None:
                 s.post(srv.url + "/v1/chat/completions", json=body) as r,
             ):
                 assert r.status == 200
-        access = [
-            orjson.loads(line)
-            for line in srv.log().splitlines()
-            if line.startswith("{") and '"msg":"aigw listening"' in line
-        ]
-        pids = {a["pid"] for a in access}
+        # Both workers came up (each logs its pid once it listens; the second may lag).
+        async with asyncio.timeout(20):
+            while True:
+                pids = {
+                    orjson.loads(line)["pid"]
+                    for line in srv.log().splitlines()
+                    if line.startswith("{") and '"msg":"aigw listening"' in line
+                }
+                if len(pids) >= 2:
+                    break
+                await asyncio.sleep(0.05)  # polling a log file, bounded by the timeout
         assert len(pids) == 2 and os.getpid() not in pids
         assert mock.count == 40
     finally:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from typing import Any
 
 from aigw.billing.cost import Pricer
 from aigw.config import Config
+from aigw.ids import hex_id
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.store.base import LedgerLine, OverBudget, Store, StoreUnavailable
 from aigw.types import GatewayError
@@ -173,7 +173,7 @@ class BudgetStage:
                 ln.usd_limit = limit
             else:
                 ln.tokens_limit = limit
-        hold_id = os.urandom(12).hex()
+        hold_id = hex_id(12)
         try:
             await self.store.budget_reserve(
                 hold_id, list(lines.values()), usd, tokens, now, now + self.hold_ttl

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from aigw.ids import hex_id
 from aigw.observability.logging import access, request_id_var, write_access
 from aigw.server.state import CTX, GATEWAY, REQUEST_ID
 from aigw.types import GatewayError
@@ -23,7 +23,7 @@ log = logging.getLogger("aigw")
 def new_request_id(given: str | None) -> str:
     if given and _VALID_ID.match(given):
         return given
-    return "req_" + os.urandom(16).hex()
+    return "req_" + hex_id(16)
 
 
 def error_response(e: GatewayError, request_id: str) -> web.Response:
