@@ -15,11 +15,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aigw.cache.guard import Features, disagreement, features
 from aigw.cache.settings import CacheConfig
+
+if TYPE_CHECKING:
+    from usearch.index import Index
 
 # Texts up to this many characters are embedded inline (tens of microseconds, see
 # docs/CACHING.md); longer ones in a thread so the event loop is never held for long.
@@ -53,7 +57,7 @@ class _Scope:
         self.dim, self.cfg = dim, cfg
         self._ids: list[int] = []
         self._mat = np.empty((4, dim), np.float32)
-        self._hnsw = None
+        self._hnsw: Index | None = None
         # HNSW searches run in worker threads while the loop adds and removes: one lock per
         # scope keeps them apart (a mutation waits at most for one search).
         self._lock = threading.Lock()
@@ -86,8 +90,9 @@ class _Scope:
             return
         if self._hnsw is None:
             self._to_hnsw()
+        assert self._hnsw is not None  # set by _to_hnsw
         with self._lock:
-            self._hnsw.add(np.asarray(vids, np.uint64), mat)  # type: ignore[union-attr]
+            self._hnsw.add(np.asarray(vids, np.uint64), mat)
 
     def _to_hnsw(self) -> None:
         from usearch.index import Index

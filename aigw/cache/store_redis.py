@@ -17,7 +17,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -28,6 +28,11 @@ log = logging.getLogger("aigw.cache")
 
 READ_BATCH = 1000
 BLOCK_MS = 2000
+
+# The clients are RESP2 without decode_responses: replies are bytes, and XREAD answers
+# [(stream, [(id, fields), ...])]. redis-py's annotations cover every protocol and decoding.
+_Records = list[tuple[bytes, dict[bytes, Any]]]
+_XRead = list[tuple[bytes, _Records]]
 
 
 class RedisStore:
@@ -78,7 +83,7 @@ class RedisStore:
 
     async def get(self, key: str) -> Entry | None:
         try:
-            data = await self._r.get(self.prefix + "e:" + key)
+            data = cast("bytes | None", await self._r.get(self.prefix + "e:" + key))
         except Exception as e:
             self._warn("cache lookup failed", e)
             return None
@@ -134,7 +139,7 @@ class RedisStore:
 
     async def _catch_up(self) -> None:
         while True:
-            got = await self._rf.xread({self.stream: self._last_id}, count=READ_BATCH)
+            got = cast(_XRead, await self._rf.xread({self.stream: self._last_id}, count=READ_BATCH))
             if not got or not got[0][1]:
                 return
             # Start-up: nothing else touches the index yet, so the batch insert (seconds for
@@ -145,8 +150,11 @@ class RedisStore:
         backoff = 0.1
         while True:
             try:
-                got = await self._rf.xread(
-                    {self.stream: self._last_id}, count=READ_BATCH, block=BLOCK_MS
+                got = cast(
+                    _XRead,
+                    await self._rf.xread(
+                        {self.stream: self._last_id}, count=READ_BATCH, block=BLOCK_MS
+                    ),
                 )
                 backoff = 0.1
             except asyncio.CancelledError:
@@ -159,7 +167,7 @@ class RedisStore:
             if got:
                 self._apply(got[0][1])
 
-    def _apply(self, records: list[tuple[bytes, dict[bytes, Any]]]) -> None:
+    def _apply(self, records: _Records) -> None:
         assert self.index is not None
         now = self.clock()
         batch = []

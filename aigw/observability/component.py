@@ -42,10 +42,10 @@ def wire_components(metrics: Metrics, gw: Gateway) -> list[str]:
     dispatcher's per-deployment snapshot, the limits' gauges, the usage writer's spool, the
     in-process cache's size, the billing price table (cache savings). Returns the gauge
     names registered."""
-    dispatcher = getattr(gw, "dispatcher", None)
+    dispatcher: Any = getattr(gw, "dispatcher", None)
     if hasattr(dispatcher, "snapshot"):
         _wire_routing(metrics, dispatcher.snapshot)
-    limits = getattr(gw, "limits", None)
+    limits: Any = getattr(gw, "limits", None)
     if hasattr(limits, "register_metrics"):
         limits.register_metrics(metrics)
     accounts = getattr(gw, "accounts", None)
@@ -63,7 +63,8 @@ def wire_components(metrics: Metrics, gw: Gateway) -> list[str]:
         )
     pricer = getattr(accounts, "pricer", None)
     if pricer is not None:
-        metrics.savings = _savings_with(pricer)  # type: ignore[method-assign]
+        # Overrides the method on this instance (mypy does not model per-instance methods).
+        metrics.savings = _savings_with(pricer)  # type: ignore[method-assign,assignment]
     return list(metrics._sources)
 
 
@@ -85,7 +86,11 @@ def _wire_usage_writer(metrics: Metrics, writer: Any) -> None:
             ("spool_bytes", "Bytes of usage records spooled on disk."),
         ):
             name = "usage_writer_backlog" if key == "backlog" else "usage_spool_bytes"
-            metrics.register_gauge_source(name, lambda k=key: snap().get(k, 0), doc)
+
+            def figure(k: str = key) -> float:  # a def: mypy cannot type a lambda's defaults
+                return snap().get(k, 0)
+
+            metrics.register_gauge_source(name, figure, doc)
     else:
         spool = Path(writer.dir)
 

@@ -430,7 +430,13 @@ class Metrics:
         src = GaugeSource(name, fn, doc or name, tuple(labels), mode)
         self._sources[name] = src
         if self.mp_dir and name not in self._mp_gauges:
-            g = Gauge(name, src.doc, src.labels, registry=None, multiprocess_mode="live" + mode)
+            g = Gauge(
+                name,
+                src.doc,
+                src.labels,
+                registry=None,
+                multiprocess_mode="livemax" if mode == "max" else "livesum",
+            )
             self._mp_gauges[name] = (g, set())
 
     def publish_gauges(self) -> None:

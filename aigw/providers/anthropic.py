@@ -332,7 +332,8 @@ def from_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
 
 
 def stream_error(payload: dict[str, Any]) -> GatewayError:
-    err = payload.get("error") if isinstance(payload.get("error"), dict) else {}
+    raw = payload.get("error")
+    err: dict[str, Any] = raw if isinstance(raw, dict) else {}
     type_ = str(err.get("type") or "api_error")
     message = str(err.get("message") or "upstream stream error")
     status = ERROR_STATUS.get(type_, 500)

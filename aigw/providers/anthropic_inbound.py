@@ -358,7 +358,7 @@ class MessageEvents:
 
     def _start(self, chunk: dict[str, Any]) -> list[Event]:
         self._started = True
-        message = {
+        message: dict[str, Any] = {
             "id": message_id(chunk.get("id")),
             "type": "message",
             "role": "assistant",
@@ -414,7 +414,7 @@ class MessageEvents:
                 n = tc.get("index", 0)
                 fn = tc.get("function") or {}
                 if n not in self._tools:
-                    block = {
+                    block: dict[str, Any] = {
                         "type": "tool_use",
                         "id": tc.get("id") or "toolu_" + uuid.uuid4().hex[:24],
                         "name": fn.get("name") or "",

@@ -10,7 +10,8 @@ its own task: the first caller going away does not cancel the others' answer.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import orjson
 
@@ -31,7 +32,7 @@ class Coalescer:
         return len(self._inflight)
 
     async def run(
-        self, ctx: RequestContext, call: Callable[[RequestContext], Awaitable[Result]]
+        self, ctx: RequestContext, call: Callable[[RequestContext], Coroutine[Any, Any, Result]]
     ) -> Result:
         key = (
             ctx.principal.org_id.encode()

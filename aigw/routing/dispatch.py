@@ -103,8 +103,8 @@ class Dispatcher:
         router.balancer = self.balancer
         self.retry = RetryPolicy(settings.retries, sleep=sleep, clock=self._now, rng=rng)
         q = settings.queue
-        b = q.batch_embeddings
-        self.batcher = EmbeddingBatcher(b.window, b.max_inputs) if b.enabled else None
+        batch = q.batch_embeddings
+        self.batcher = EmbeddingBatcher(batch.window, batch.max_inputs) if batch.enabled else None
         self.coalescer = Coalescer() if q.coalesce else None
         self.redis: Any = None
         self.leases: ClusterLeases | None = None

@@ -166,6 +166,7 @@ async def _continue(
                 rs.set_result(result)
         elif isinstance(do, DoSleep):
             rs.prepare_for_next_attempt()
-            await retrying.sleep(do)
+            # tenacity types BaseRetrying.sleep as returning None; AsyncRetrying's is async
+            await retrying.sleep(do)  # type: ignore[misc]
         else:
             return do
