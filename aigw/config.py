@@ -165,14 +165,14 @@ def _default_base_url(ptype: str) -> str:
     return registry.get(ptype).default_base_url
 
 
-from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
 from aigw.auth.settings import AuthConfig  # noqa: E402
 from aigw.billing.settings import BillingConfig  # noqa: E402
 from aigw.cache.settings import CacheConfig  # noqa: E402
-from aigw.store.settings import DatabaseConfig  # noqa: E402
-from aigw.observability.settings import ObservabilityConfig  # noqa: E402
 from aigw.limits.settings import RateLimitSettings  # noqa: E402
+from aigw.observability.settings import ObservabilityConfig  # noqa: E402
 from aigw.routing.router_settings import RoutersConfig  # noqa: E402
+from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
+from aigw.store.settings import DatabaseConfig  # noqa: E402
 
 
 class Config(Section):

@@ -221,3 +221,26 @@ async def test_memory_stays_bounded_when_the_database_is_slow(store: Store, tmp_
     assert await w.flush()
     await w.stop()
     assert len(await store.usage_rows()) == 1000
+
+
+async def test_snapshot_reports_backlog_and_spool_for_the_metrics(
+    store: Store, tmp_path: Path
+) -> None:
+    flaky = FlakyStore(store)
+    w = UsageWriter(flaky, tmp_path / "spool", batch_size=10, flush_interval=3600)
+    await w.start()
+    try:
+        assert w.snapshot() == {"backlog": 0.0, "spool_bytes": 0.0}
+        for i in range(3):
+            w.enqueue(_rec(i))
+        snap = w.snapshot()
+        assert snap["backlog"] == 3 and snap["spool_bytes"] > 0
+        flaky.down = True
+        assert not await w.flush()
+        assert w.snapshot()["backlog"] == 3  # spooled, not in the database
+        flaky.down = False
+        w._retry_at = 0.0  # skip the back-off before the next attempt at the database
+        assert await w.flush()
+        assert w.snapshot() == {"backlog": 0.0, "spool_bytes": 0.0}
+    finally:
+        await w.stop()

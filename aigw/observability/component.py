@@ -81,16 +81,17 @@ def _savings_with(pricer: Any) -> Callable[[Any], float]:
 def _wire_usage_writer(metrics: Metrics, writer: Any) -> None:
     snap = getattr(writer, "snapshot", None)
     if snap is not None:  # the writer's own figures, when it has them
-        for key, doc in (
-            ("backlog", "Usage records accepted but not yet in the database."),
-            ("spool_bytes", "Bytes of usage records spooled on disk."),
+        # Workers each hold their own backlog (summed) but share one spool directory (max).
+        for key, doc, mode in (
+            ("backlog", "Usage records accepted but not yet in the database.", "sum"),
+            ("spool_bytes", "Bytes of usage records spooled on disk.", "max"),
         ):
             name = "usage_writer_backlog" if key == "backlog" else "usage_spool_bytes"
 
             def figure(k: str = key) -> float:  # a def: mypy cannot type a lambda's defaults
                 return snap().get(k, 0)
 
-            metrics.register_gauge_source(name, figure, doc)
+            metrics.register_gauge_source(name, figure, doc, mode=mode)
     else:
         spool = Path(writer.dir)
 

@@ -64,6 +64,7 @@ class UsageWriter:
         self.max_backoff = max_backoff
         self.db_up = True
         self.written = 0  # records inserted by this process (stats, tests)
+        self.pending = 0  # records this process accepted that are not yet in the database
         self._backoff = 0.5
         self._retry_at = 0.0
         self._seq = 0
@@ -98,6 +99,7 @@ class UsageWriter:
             log.error("usage record after shutdown", extra={"request": record.get("request_id")})
             return
         os.write(seg.fd, orjson.dumps(record) + b"\n")
+        self.pending += 1
         if seg.in_memory:
             seg.records.append(record)
             if len(seg.records) > 4 * self.batch_size:
@@ -154,6 +156,8 @@ class UsageWriter:
                 last[k] = max(last.get(k, 0.0), r["ts"])
         await self.store.touch_keys(last)
         self.written += len(records)
+        # Replays may carry other (earlier) processes' records too: never below zero.
+        self.pending = max(0, self.pending - len(records))
         if not self.db_up:
             log.warning("usage database is back: replaying the spool")
         self.db_up = True
@@ -213,6 +217,17 @@ class UsageWriter:
                 )
             finally:
                 os.close(fd)
+
+    def snapshot(self) -> dict[str, float]:
+        """For the metrics, read at scrape time: records waiting for the database, and the
+        bytes of spool segments (the current one included) not yet confirmed there."""
+        spool = 0
+        for p in self.dir.glob("usage-*.jsonl"):
+            try:
+                spool += p.stat().st_size
+            except FileNotFoundError:
+                pass  # confirmed and deleted meanwhile
+        return {"backlog": float(self.pending), "spool_bytes": float(spool)}
 
     def backlog_records(self) -> int:
         return sum(len(_read_records(p)) for p in self._backlog())
