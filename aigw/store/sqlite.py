@@ -42,10 +42,21 @@ class SqliteStore(Store):
         d = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(d, exist_ok=True)
         try:
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            await self._db.execute("PRAGMA journal_mode=WAL")
+            # The busy timeout comes first: workers starting together on a new file take
+            # turns (one creates and migrates it) instead of failing with "database is locked".
+            self._db = await aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+            await self._db.execute("PRAGMA busy_timeout=10000")
+            for attempt in range(50):
+                try:
+                    await self._db.execute("PRAGMA journal_mode=WAL")
+                    break
+                except sqlite3.OperationalError as e:
+                    # Switching to WAL needs the file to itself for a moment; another
+                    # process may hold it without SQLite calling the busy handler.
+                    if "locked" not in str(e) or attempt == 49:
+                        raise
+                    await asyncio.sleep(0.1)
             await self._db.execute("PRAGMA synchronous=NORMAL")
-            await self._db.execute("PRAGMA busy_timeout=5000")
             await self._db.execute("PRAGMA foreign_keys=ON")
         except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot open {self.path}: {e}") from None
