@@ -23,14 +23,10 @@ BENCH_MODEL = "gpt-bench"
 
 
 def listen(host: str = "127.0.0.1", port: int = 0, reuse_port: bool = False) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.setblocking(False)
-    return sock
+    """A listening socket, bound as `aigw serve` binds its own."""
+    from aigw.cli.serve import bind_socket
+
+    return bind_socket(host, port, reuse_port)
 
 
 def _quiet_child() -> None:

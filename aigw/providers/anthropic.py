@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest, retry_after_seconds, upstream_status_error
+from aigw.providers.base import UpstreamRequest, retry_after_seconds, text_of, upstream_status_error
 from aigw.types import GatewayError, Usage, bad_request
 
 API_VERSION = "2023-06-01"
@@ -60,21 +60,6 @@ class Native(dict):
 
 
 # --- request -------------------------------------------------------------------------------
-
-
-def text_of(content: Any) -> str:
-    """The text of an OpenAI `content` (a string, or a list of parts)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(p.get("text") or "")
-            for p in content
-            if isinstance(p, dict) and p.get("type") in ("text", "input_text")
-        )
-    return str(content)
 
 
 def image_block(part: dict[str, Any]) -> dict[str, Any]:

@@ -129,3 +129,18 @@ def upstream_status_error(
         retryable=True,
         retry_after=ra,
     )
+
+
+def text_of(content: Any) -> str:
+    """The text of an OpenAI message `content` (a string, or a list of parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(p.get("text") or "")
+            for p in content
+            if isinstance(p, dict) and p.get("type") in ("text", "input_text")
+        )
+    return str(content)

@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest, upstream_status_error
+from aigw.providers.base import UpstreamRequest, text_of, upstream_status_error
 from aigw.types import GatewayError, Usage, bad_request
 
 FINISH_REASONS = {
@@ -37,20 +37,6 @@ INPUT_TYPES = ("search_document", "search_query", "classification", "clustering"
 
 
 # --- chat request --------------------------------------------------------------------------
-
-
-def text_of(content: Any) -> str:
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(p.get("text") or "")
-            for p in content
-            if isinstance(p, dict) and p.get("type") in ("text", "input_text")
-        )
-    return str(content)
 
 
 def user_content(content: Any) -> str | list[dict[str, Any]]:
