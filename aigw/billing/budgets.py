@@ -20,11 +20,11 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from aigw.billing.cost import Pricer
 from aigw.config import Config
 from aigw.ids import hex_id
+from aigw.limits.estimate import completion_cap, estimate_prompt_tokens
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.store.base import LedgerLine, OverBudget, Store, StoreUnavailable
 from aigw.types import GatewayError
@@ -47,35 +47,6 @@ def period_start(period: str, now: float) -> float:
     else:
         d = d.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return d.timestamp()
-
-
-def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    """A cheap upper-ish estimate: ~4 characters per token over the text of the request."""
-    n = 0
-    for m in body.get("messages") or ():
-        c = m.get("content") if isinstance(m, dict) else None
-        if isinstance(c, str):
-            n += len(c)
-        elif isinstance(c, list):
-            n += sum(len(str(p.get("text", ""))) for p in c if isinstance(p, dict))
-        n += 16  # role and framing
-    inp = body.get("input")
-    if isinstance(inp, str):
-        n += len(inp)
-    elif isinstance(inp, list):
-        n += sum(len(x) if isinstance(x, str) else 4 * len(x) for x in inp)
-    if body.get("tools"):
-        n += len(str(body["tools"]))
-    return n // 4 + 1
-
-
-def completion_cap(body: dict[str, Any], default: int) -> int:
-    for name in ("max_completion_tokens", "max_tokens"):
-        v = body.get(name)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            n = body.get("n")
-            return v * n if isinstance(n, int) and n > 1 else v
-    return default
 
 
 @dataclass(slots=True, eq=False)  # compared and hashed by identity
@@ -131,7 +102,7 @@ class BudgetStage:
         if not limits:
             return await call_next(ctx)  # the common case: nothing to count
         now = time.time()
-        tokens = estimate_prompt_tokens(ctx.body)
+        tokens = estimate_prompt_tokens(ctx.endpoint, ctx.body)
         cap = (
             0 if ctx.endpoint == "embeddings" else completion_cap(ctx.body, self.default_max_tokens)
         )

@@ -11,6 +11,16 @@ PER_MESSAGE = 4  # role and separators
 PER_IMAGE = 85  # OpenAI's low-detail image cost; high detail is settled afterwards
 
 
+def completion_cap(body: dict[str, Any], default: int) -> int:
+    """The most completion tokens the request can produce (what is reserved for it)."""
+    for name in ("max_completion_tokens", "max_tokens"):
+        v = body.get(name)
+        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+            n = body.get("n")
+            return v * n if isinstance(n, int) and n > 1 else v
+    return default
+
+
 def estimate_prompt_tokens(endpoint: str, body: dict[str, Any]) -> int:
     if endpoint == "embeddings":
         return _embedding_input(body.get("input"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from aigw.limits.estimate import estimate_prompt_tokens
+from aigw.limits.estimate import completion_cap, estimate_prompt_tokens
 
 
 def window(
@@ -28,16 +28,6 @@ def window(
         wait = math.inf if cost > limit else reset
         return False, cur, used, max(0, limit - used), reset, wait
     return True, cur, used + cost, max(0, limit - used - cost), reset, 0.0
-
-
-def completion_cap(body: dict[str, Any], default: int) -> int:
-    """The most completion tokens the request can produce (what is reserved for it)."""
-    for name in ("max_completion_tokens", "max_tokens"):
-        v = body.get(name)
-        if isinstance(v, int) and not isinstance(v, bool) and v > 0:
-            n = body.get("n")
-            return v * n if isinstance(n, int) and n > 1 else v
-    return default
 
 
 def has_completion_cap(endpoint: str, body: dict[str, Any]) -> bool:
