@@ -150,3 +150,18 @@ async def redis_prefix() -> AsyncIterator[str]:
 @pytest.fixture
 def redis_url() -> str:
     return REDIS_URL
+
+
+_SERVICE_FIXTURES = {"pg_url", "redis_url", "redis_prefix"}
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Tests that reach the real Redis or PostgreSQL (through these fixtures, directly or
+    not) are marked `integration`: `make test-integration` runs just them."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if (
+            _SERVICE_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or params.get("dialect") == "postgres"  # tests/helpers_accounts.py's stores
+        ):
+            item.add_marker(pytest.mark.integration)
