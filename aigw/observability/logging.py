@@ -121,6 +121,7 @@ class _AccessWriter:
 
 
 _access_writer: _AccessWriter | None = None
+_flush_at_exit = False
 
 
 def write_access(fields: dict[str, Any]) -> None:
@@ -137,13 +138,14 @@ def flush() -> None:
 
 
 def setup(level: str = "info", fmt: str = "json", stream: Any = None) -> None:
-    global _access_writer
+    global _access_writer, _flush_at_exit
     out = stream or sys.stderr
     # JSON to a real stream: access lines take the fast path into its binary buffer.
     binary = getattr(out, "buffer", None)
     _access_writer = _AccessWriter(binary) if fmt == "json" and binary is not None else None
-    if _access_writer is not None:
+    if _access_writer is not None and not _flush_at_exit:
         atexit.register(flush)
+        _flush_at_exit = True
     handler = logging.StreamHandler(out)
     handler.setFormatter(JSONFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger("aigw")
