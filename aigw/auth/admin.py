@@ -8,14 +8,8 @@ import os
 
 from aiohttp import web
 
+from aigw.auth.authenticator import token_from
 from aigw.types import GatewayError, Principal
-
-
-def bearer(request: web.Request) -> str | None:
-    h = request.headers.get("Authorization", "")
-    if h[:7].lower() == "bearer ":
-        return h[7:].strip() or None
-    return request.headers.get("x-api-key") or None
 
 
 def _missing() -> GatewayError:
@@ -53,7 +47,7 @@ def require_admin(request: web.Request) -> None:
     """Raise 401/403 unless the caller is an admin. Synchronous: the admin key, an admin
     JWT, or an admin-scoped API key already in the key cache (routes that can await use
     `authorize_admin`, which also reads the store)."""
-    token = bearer(request)
+    token = token_from(request.headers)
     if token is None:
         raise _missing()
     if _is_admin_key(token):
@@ -72,7 +66,7 @@ def require_admin(request: web.Request) -> None:
 
 async def authorize_admin(request: web.Request) -> Principal:
     """The admin principal: admin key, admin JWT, or admin-scoped API key (from the store)."""
-    token = bearer(request)
+    token = token_from(request.headers)
     if token is None:
         raise _missing()
     if _is_admin_key(token):
