@@ -16,7 +16,13 @@ from typing import Any
 import orjson
 
 from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest, retry_after_seconds, text_of, upstream_status_error
+from aigw.providers.base import (
+    UpstreamRequest,
+    chat_completion,
+    retry_after_seconds,
+    text_of,
+    upstream_status_error,
+)
 from aigw.types import GatewayError, Usage, bad_request
 
 API_VERSION = "2023-06-01"
@@ -287,30 +293,15 @@ def from_anthropic(body: dict[str, Any], model: str) -> dict[str, Any]:
             )
         elif kind == "thinking":
             thinking.append(block.get("thinking") or "")
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": "".join(texts) if texts or not tool_calls else None,
-        "refusal": None,
-    }
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if thinking:
-        message["reasoning_content"] = "".join(thinking)
-    return {
-        "id": body.get("id") or "msg",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model") or model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": finish_reason(body.get("stop_reason")) or "stop",
-            }
-        ],
-        "usage": usage_of(body.get("usage")).to_openai(),
-    }
+    return chat_completion(
+        body.get("id") or "msg",
+        body.get("model") or model,
+        "".join(texts),
+        tool_calls,
+        "".join(thinking),
+        finish_reason(body.get("stop_reason")) or "stop",
+        usage_of(body.get("usage")),
+    )
 
 
 # --- stream --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ object and one line in `providers/registry.py`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -144,3 +145,35 @@ def text_of(content: Any) -> str:
             if isinstance(p, dict) and p.get("type") in ("text", "input_text")
         )
     return str(content)
+
+
+def chat_completion(
+    id_: str,
+    model: str,
+    text: str,
+    tool_calls: list[dict[str, Any]],
+    reasoning: str,
+    finish_reason: str,
+    usage: Usage,
+) -> dict[str, Any]:
+    """An OpenAI `chat.completion` with one assistant choice, as every translating provider
+    answers: `content` is null when the answer is only tool calls, as OpenAI sends it."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": text if text or not tool_calls else None,
+        "refusal": None,
+    }
+    if tool_calls:
+        message["tool_calls"] = tool_calls
+    if reasoning:
+        message["reasoning_content"] = reasoning
+    return {
+        "id": id_,
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+        ],
+        "usage": usage.to_openai(),
+    }

@@ -18,7 +18,7 @@ import numpy as np
 import orjson
 
 from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest, text_of, upstream_status_error
+from aigw.providers.base import UpstreamRequest, chat_completion, text_of, upstream_status_error
 from aigw.types import GatewayError, Usage, bad_request
 
 FINISH_REASONS = {
@@ -203,30 +203,15 @@ def from_cohere(body: dict[str, Any], model: str) -> dict[str, Any]:
     ]
     plan = msg.get("tool_plan") or ""
     content = plan + "".join(texts)
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": content if content or not calls else None,
-        "refusal": None,
-    }
-    if calls:
-        message["tool_calls"] = calls
-    if thinking:
-        message["reasoning_content"] = "".join(thinking)
-    return {
-        "id": body.get("id") or "chat",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": message,
-                "logprobs": None,
-                "finish_reason": finish_reason(body.get("finish_reason")),
-            }
-        ],
-        "usage": usage_of(body.get("usage")).to_openai(),
-    }
+    return chat_completion(
+        body.get("id") or "chat",
+        model,
+        content,
+        calls,
+        "".join(thinking),
+        finish_reason(body.get("finish_reason")),
+        usage_of(body.get("usage")),
+    )
 
 
 # --- chat stream ---------------------------------------------------------------------------
