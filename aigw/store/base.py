@@ -8,6 +8,7 @@ a transaction; times are UNIX seconds, lists and maps are JSON text, so rows loo
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -168,33 +169,37 @@ class Tx(Protocol):
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
 
 
-class Store:
-    """Shared queries; subclasses implement the dialect primitives below."""
+class Store(ABC):
+    """Shared queries; each dialect (sqlite.py, postgres.py) implements the primitives below."""
 
     dialect: str = ""
     where: str = ""  # for messages: the database without secrets
 
     # --- dialect primitives ------------------------------------------------------------
+    @abstractmethod
     async def connect(self) -> None: ...
+
+    @abstractmethod
     async def close(self) -> None: ...
-    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        raise NotImplementedError
 
-    async def execute(self, sql: str, *args: Any) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]: ...
 
-    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    async def execute(self, sql: str, *args: Any) -> None: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[Tx]:
-        raise NotImplementedError
+    @abstractmethod
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None: ...
 
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Tx]: ...
+
+    @abstractmethod
     async def run_script(self, sql: str) -> None:
         """Run a migration script (several statements) atomically."""
-        raise NotImplementedError
 
-    async def table_names(self) -> set[str]:
-        raise NotImplementedError
+    @abstractmethod
+    async def table_names(self) -> set[str]: ...
 
     async def fetchone(self, sql: str, *args: Any) -> Sequence[Any] | None:
         rows = await self.fetch(sql, *args)
@@ -357,8 +362,8 @@ class Store:
             [tuple(r.get(c, _USAGE_DEFAULTS.get(c)) for c in USAGE_COLUMNS) for r in records],
         )
 
-    def _day_expr(self) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def _day_expr(self) -> str: ...
 
     async def usage_report(
         self,
