@@ -55,6 +55,23 @@ async def store(raw_store: Store) -> Store:
 ADMIN_KEY = "adm-test-0123456789abcdef"
 
 
+@pytest.fixture
+def admin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Admin credentials: the admin key, set for the gateway under test."""
+    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
+    return {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+async def new_key(gw: Any, admin: dict[str, str], **body: Any) -> dict[str, Any]:
+    """Create a key in org `acme` (unless `org` is given) over the admin API; its record,
+    the plain key under "key"."""
+    async with gw.http.post(
+        gw.url + "/v1/admin/api-keys", json={"org": "acme", **body}, headers=admin
+    ) as r:
+        assert r.status == 201
+        return await r.json()
+
+
 async def all_table_text(store: Store) -> str:
     """Every value of every table, as text: to prove a secret is stored nowhere."""
     out = []

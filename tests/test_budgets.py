@@ -12,25 +12,11 @@ import pytest
 
 from aigw.store import Store
 from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
-from tests.helpers_accounts import ADMIN_KEY, accounts_config
+from tests.helpers_accounts import accounts_config, new_key
 
 MSGS = [{"role": "user", "content": "hi"}]
 # $1 per 1M output tokens, input free: max_tokens=100 reserves $0.0001 exactly.
 PRICES = {"gpt-test": {"input": 0.0, "output": 1.0}}
-
-
-@pytest.fixture
-def admin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
-    return {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-async def new_key(gw: Any, admin: dict[str, str], **body: Any) -> str:
-    async with gw.http.post(
-        gw.url + "/v1/admin/api-keys", json={"org": "acme", **body}, headers=admin
-    ) as r:
-        assert r.status == 201
-        return (await r.json())["key"]
 
 
 async def until(cond: Any, timeout: float = 10.0) -> None:
@@ -51,7 +37,7 @@ async def test_fifty_concurrent_against_a_budget_for_ten(
 ) -> None:
     billing = {"prices": PRICES, "shared_budgets": shared}
     gw = await start_gateway(accounts_config(mock.url, db_url, billing=billing))
-    key = await new_key(gw, admin, budget={"usd_per_day": 10 * 0.0001})
+    key = (await new_key(gw, admin, budget={"usd_per_day": 10 * 0.0001}))["key"]
     client = gw.openai(key)
     mock.hold = asyncio.Event()  # every admitted request stays in flight
     refused: list[openai.RateLimitError] = []
@@ -79,7 +65,7 @@ async def test_two_gateways_share_one_budget(
     """Two instances (or workers) on one database: still at most 10 of 50."""
     cfg = accounts_config(mock.url, db_url, billing={"prices": PRICES})
     gws = [await start_gateway(cfg), await start_gateway(cfg)]
-    key = await new_key(gws[0], admin, budget={"usd_per_day": 10 * 0.0001})
+    key = (await new_key(gws[0], admin, budget={"usd_per_day": 10 * 0.0001}))["key"]
     clients = [g.openai(key) for g in gws]
     mock.hold = asyncio.Event()
     refused: list[openai.RateLimitError] = []
@@ -130,7 +116,7 @@ async def test_org_budget_and_token_quota(
         billing={"prices": PRICES, "budgets": {"acme": {"usd_per_month": 0.0005}}},
     )
     gw = await start_gateway(cfg)
-    key = await new_key(gw, admin)
+    key = (await new_key(gw, admin))["key"]
     client = gw.openai(key)
     with pytest.raises(openai.RateLimitError) as ei:  # would need $0.0002: over
         await client.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=200)
@@ -138,7 +124,7 @@ async def test_org_budget_and_token_quota(
     await client.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=50)
 
     # A token quota per key, settled to real usage: small requests keep fitting.
-    other = await new_key(gw, admin, org="beta", budget={"tokens_per_day": 300})
+    other = (await new_key(gw, admin, org="beta", budget={"tokens_per_day": 300}))["key"]
     c2 = gw.openai(other)
     with pytest.raises(openai.RateLimitError) as ei:
         await c2.chat.completions.create(model="gpt-test", messages=MSGS, max_tokens=400)

@@ -20,7 +20,7 @@ from aigw.store import Store, StoreUnavailable
 from aigw.store.usage_writer import UsageWriter
 from aigw.types import Principal, Usage
 from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
-from tests.helpers_accounts import ADMIN_KEY, accounts_config
+from tests.helpers_accounts import accounts_config, new_key
 
 MSGS = [{"role": "user", "content": "one two three four five"}]
 PRICES = {"gpt-test": {"input": 3.0, "output": 15.0, "cached_input": 0.3}}
@@ -28,20 +28,6 @@ PRICES = {"gpt-test": {"input": 3.0, "output": 15.0, "cached_input": 0.3}}
 
 def expected_cost(prompt: int, completion: int) -> float:
     return (prompt * 3.0 + completion * 15.0) / 1e6
-
-
-@pytest.fixture
-def admin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
-    return {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-async def new_key(gw: Any, admin: dict[str, str], **body: Any) -> dict[str, Any]:
-    async with gw.http.post(
-        gw.url + "/v1/admin/api-keys", json={"org": "acme", **body}, headers=admin
-    ) as r:
-        assert r.status == 201
-        return await r.json()
 
 
 async def test_streamed_and_plain_requests_record_tokens_and_cost(

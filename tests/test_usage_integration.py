@@ -21,26 +21,13 @@ from typer.testing import CliRunner
 from aigw.cli import _register
 from aigw.cli import app as cli_app
 from tests.conftest import mock_config
-from tests.helpers_accounts import ADMIN_KEY, accounts_config
+from tests.helpers_accounts import *  # noqa: F403  (fixtures: admin, stores)
+from tests.helpers_accounts import accounts_config, new_key
 from tests.procs import ServeProcess
 
 _register()
 MSGS = [{"role": "user", "content": "what is the capital of france"}]
 PRICES = {"gpt-test": {"input": 2.0, "output": 8.0}}
-
-
-@pytest.fixture
-def admin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
-    return {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-
-async def new_key(gw: Any, admin: dict[str, str], **body: Any) -> dict[str, Any]:
-    async with gw.http.post(
-        gw.url + "/v1/admin/api-keys", json={"org": "acme", **body}, headers=admin
-    ) as r:
-        assert r.status == 201
-        return await r.json()
 
 
 async def test_cache_hit_records_its_saving(

@@ -16,17 +16,11 @@ from aigw.cli import _register
 from aigw.cli import app as cli_app
 from aigw.store import Store
 from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
-from tests.helpers_accounts import ADMIN_KEY, accounts_config
+from tests.helpers_accounts import accounts_config
 
 _register()
 PRICES = {"gpt-test": {"input": 2.0, "output": 4.0}, "embed-test": {"input": 1.0, "output": 0}}
 T_OLD = 1_700_000_000.0  # 2023-11-14
-
-
-@pytest.fixture
-def admin(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("AIGW_ADMIN_KEY", ADMIN_KEY)
-    return {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 
 async def test_usage_api_and_cli(
