@@ -4,53 +4,43 @@ from __future__ import annotations
 
 from typing import Any
 
-import aiohttp
 import orjson
 
 from aigw.config import ProviderConfig
 from aigw.providers.base import UpstreamRequest
+from aigw.providers.http1 import Pool, Response, UpstreamConnectionError, UpstreamTimeout
 from aigw.types import GatewayError
 
 
 class UpstreamClient:
+    """A keep-alive connection pool per provider (aigw/providers/http1.py), opened at
+    start-up; timeouts and the connection cap from the provider's config."""
+
     def __init__(self, providers: dict[str, ProviderConfig]) -> None:
         self._providers = providers
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self._pools: dict[str, Pool] = {}
         self.observer: Any = None  # aigw.observability.upstream.UpstreamObserver
 
     async def start(self) -> None:
         for name, conf in self._providers.items():
-            connector = aiohttp.TCPConnector(
+            self._pools[name] = Pool(
+                conf.base_url,
                 limit=conf.max_connections,
-                limit_per_host=conf.max_connections,
-                ttl_dns_cache=300,
-                keepalive_timeout=60,
-                enable_cleanup_closed=True,
-            )
-            self._sessions[name] = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=conf.connect_timeout, sock_read=conf.timeout
-                ),
-                json_serialize=lambda o: orjson.dumps(o).decode(),
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
+                connect_timeout=conf.connect_timeout,
+                read_timeout=conf.timeout,
             )
 
     async def close(self) -> None:
-        sessions, self._sessions = self._sessions, {}
-        for s in sessions.values():
-            await s.close()
-
-    def session(self, provider: str) -> aiohttp.ClientSession:
-        return self._sessions[provider]
+        pools, self._pools = self._pools, {}
+        for p in pools.values():
+            await p.close()
 
     async def open(
         self,
         conf: ProviderConfig,
         req: UpstreamRequest,
         extra_headers: dict[str, str] | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         if self.observer is not None:  # observability: per-attempt metrics, span, traceparent
             return await self.observer.attempt(conf, req, extra_headers, self._open)
         return await self._open(conf, req, extra_headers)
@@ -60,22 +50,19 @@ class UpstreamClient:
         conf: ProviderConfig,
         req: UpstreamRequest,
         extra_headers: dict[str, str] | None = None,
-    ) -> aiohttp.ClientResponse:
+    ) -> Response:
         """Send the request and return the response with its headers read; the caller reads
         (or streams) the body and releases it. Transport failures become retryable
         GatewayErrors (502 connect/reset, 504 timeout)."""
         headers = req.headers
         if extra_headers:
             headers = {**headers, **extra_headers}
+        pool = self._pools[conf.name]
         try:
-            return await self._sessions[conf.name].post(
-                conf.base_url + req.path,
-                data=orjson.dumps(req.body),
-                headers=headers,
-            )
-        except (TimeoutError, aiohttp.ServerTimeoutError):
+            return await pool.request(pool.prefix + req.path, headers, orjson.dumps(req.body))
+        except UpstreamTimeout:
             raise upstream_timeout(conf.name) from None
-        except aiohttp.ClientError as e:
+        except UpstreamConnectionError as e:
             raise upstream_unreachable(conf.name, e) from None
 
     async def post(
@@ -87,13 +74,13 @@ class UpstreamClient:
         resp = await self.open(conf, req, extra_headers)
         try:
             body = await resp.read()
-        except (TimeoutError, aiohttp.ServerTimeoutError):
+        except UpstreamTimeout:
             raise upstream_timeout(conf.name) from None
-        except aiohttp.ClientError as e:
+        except UpstreamConnectionError as e:
             raise upstream_unreachable(conf.name, e) from None
         finally:
             resp.release()
-        return resp.status, dict(resp.headers), body
+        return resp.status, resp.headers, body
 
 
 def upstream_timeout(provider: str) -> GatewayError:
@@ -112,7 +99,3 @@ def upstream_unreachable(provider: str, e: Exception) -> GatewayError:
         "upstream_unreachable",
         retryable=True,
     )
-
-
-def headers_dict(resp: aiohttp.ClientResponse) -> dict[str, Any]:
-    return {k.lower(): v for k, v in resp.headers.items()}

@@ -21,11 +21,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import Any
 
-import aiohttp
 import orjson
 
 from aigw.pipeline import JSONResult, RequestContext, Result, StreamResult
 from aigw.providers.http import UpstreamClient, upstream_timeout, upstream_unreachable
+from aigw.providers.http1 import Response, UpstreamConnectionError, UpstreamTimeout
 from aigw.providers.sse import SSEParser
 from aigw.queue import admission
 from aigw.queue.batcher import EmbeddingBatcher
@@ -349,7 +349,7 @@ class Dispatcher:
             )
             ctx.upstream_ms = (time.perf_counter() - t0) * 1000
             if status >= 400:
-                raise t.adapter.error(status, raw, _lower(headers))
+                raise t.adapter.error(status, raw, headers)
             body = _json(raw, t)
             out = t.adapter.chat_response(body, t.upstream_model)
             ctx.usage = Usage.from_openai(out.get("usage"))
@@ -360,7 +360,7 @@ class Dispatcher:
         try:
             if resp.status >= 400:
                 raw = await resp.read()
-                raise t.adapter.error(resp.status, raw, _lower(dict(resp.headers)))
+                raise t.adapter.error(resp.status, raw, resp.headers)
             translator = t.adapter.chat_stream(t.upstream_model)
             events = _stream_events(resp, t.provider.name)
             # Wait for the first chunk before committing to this deployment.
@@ -381,7 +381,7 @@ class Dispatcher:
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         if status >= 400:
-            raise t.adapter.error(status, raw, _lower(headers))
+            raise t.adapter.error(status, raw, headers)
         body = _json(raw, t)
         out = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
         u = out.get("usage") or {}
@@ -411,7 +411,7 @@ class Dispatcher:
                 t.provider, req, self._upstream_headers(ctx)
             )
             if status >= 400:
-                raise t.adapter.error(status, raw, _lower(headers))
+                raise t.adapter.error(status, raw, headers)
             return t.adapter.embeddings_response(_json(raw, t), t.upstream_model, body)
         finally:
             if st.slots is not None:
@@ -432,17 +432,15 @@ def _not_closed(breaker: Breaker) -> bool:
     return breaker.state != CLOSED
 
 
-async def _stream_events(
-    resp: aiohttp.ClientResponse, provider: str
-) -> AsyncIterator[tuple[str | None, bytes]]:
+async def _stream_events(resp: Response, provider: str) -> AsyncIterator[tuple[str | None, bytes]]:
     parser = SSEParser()
     try:
-        async for data in resp.content.iter_any():
+        async for data in resp.iter_any():
             for ev in parser.feed(data):
                 yield ev
-    except (TimeoutError, aiohttp.ServerTimeoutError):
+    except UpstreamTimeout:
         raise upstream_timeout(provider) from None
-    except aiohttp.ClientError as e:
+    except UpstreamConnectionError as e:
         raise upstream_unreachable(provider, e) from None
     for ev in parser.flush():
         yield ev
@@ -450,7 +448,7 @@ async def _stream_events(
 
 async def _relay(
     ctx: RequestContext,
-    resp: aiohttp.ClientResponse,
+    resp: Response,
     events: AsyncIterator[tuple[str | None, bytes]],
     translator: Any,
     first: list[dict[str, Any]],
@@ -488,7 +486,3 @@ def _json(raw: bytes, t: Target) -> dict[str, Any]:
             retryable=True,
         )
     return body
-
-
-def _lower(headers: dict[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items()}

@@ -1,0 +1,314 @@
+"""The upstream HTTP/1.1 client (aigw/providers/http1.py) against real servers on loopback
+that write exact bytes: lengths, chunks, gzip, answers ended by closing, truncation,
+timeouts, the connection cap, reuse, and giving up on an answer."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from aigw.providers.http1 import Pool, UpstreamConnectionError, UpstreamTimeout
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, "Server"], Awaitable[None]]
+
+
+@dataclass
+class Server:
+    """A raw HTTP peer: `handler` gets each connection; requests are recorded."""
+
+    handler: Handler
+    requests: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0
+    closed: asyncio.Event = field(default_factory=asyncio.Event)
+    url: str = ""
+
+    async def read_request(self, r: asyncio.StreamReader) -> bytes | None:
+        head = await r.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n"):
+            if line.lower().startswith(b"content-length:"):
+                length = int(line.split(b":")[1])
+        req = head + await r.readexactly(length)
+        self.requests.append(req)
+        return req
+
+    async def _serve(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            await self.handler(r, w, self)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.open_now -= 1
+            w.close()
+            self.closed.set()
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Awaitable[Server]]]:
+    servers: list[asyncio.Server] = []
+
+    async def start(handler: Handler) -> Server:
+        s = Server(handler)
+        srv = await asyncio.start_server(s._serve, "127.0.0.1", 0)
+        servers.append(srv)
+        s.url = f"http://127.0.0.1:{srv.sockets[0].getsockname()[1]}/v1"
+        return s
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+def answer(body: bytes, status: str = "200 OK", extra: bytes = b"") -> bytes:
+    return (
+        b"HTTP/1.1 " + status.encode() + b"\r\nContent-Type: application/json\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n" + extra + b"\r\n" + body
+    )
+
+
+async def keep_alive(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+    while True:
+        await s.read_request(r)
+        w.write(answer(b'{"ok":true}', extra=b"X-Thing: a\r\nX-Thing: b\r\n"))
+        await w.drain()
+
+
+async def test_request_bytes_and_keep_alive_reuse(serve) -> None:
+    s = await serve(keep_alive)
+    pool = Pool(s.url)
+    for _ in range(3):
+        resp = await pool.request(
+            pool.prefix + "/chat/completions", {"Authorization": "Bearer k"}, b'{"a":1}'
+        )
+        assert resp.status == 200
+        assert resp.headers["content-type"] == "application/json"
+        assert resp.headers["x-thing"] == "a, b"  # repeated headers joined, names lower-case
+        assert await resp.read() == b'{"ok":true}'
+        resp.release()
+    port = s.url.split(":")[2].split("/")[0]
+    assert s.requests[0] == (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:" + port.encode() + b"\r\n"
+        b"Authorization: Bearer k\r\nContent-Length: 7\r\n\r\n" + b'{"a":1}'
+    )
+    assert s.connections == 1  # one keep-alive connection for all three
+    await pool.close()
+
+
+async def test_chunked_stream_arrives_piece_by_piece(serve) -> None:
+    go_on = asyncio.Event()
+
+    async def chunked(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n" + b"6\r\ndata 1\r\n"
+        )
+        await w.drain()
+        await go_on.wait()  # the second piece only after the client has the first
+        w.write(b"6\r\ndata 2\r\n0\r\n\r\n")
+        await w.drain()
+        await keep_alive(r, w, s)
+
+    s = await serve(chunked)
+    pool = Pool(s.url)
+    resp = await pool.request("/v1/chat/completions", {}, b"{}")
+    pieces = []
+    async for piece in resp.iter_any():
+        pieces.append(piece)
+        go_on.set()
+    assert pieces == [b"data 1", b"data 2"]
+    resp.release()
+    again = await pool.request("/v1/x", {}, b"{}")  # the connection is reusable after chunks
+    assert await again.read() == b'{"ok":true}'
+    assert s.connections == 1
+    await pool.close()
+
+
+async def test_gzip_answer_is_decoded(serve) -> None:
+    body = b'{"text":"' + b"hello " * 500 + b'"}'
+
+    async def gz(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(answer(gzip.compress(body), extra=b"Content-Encoding: gzip\r\n"))
+        await w.drain()
+
+    s = await serve(gz)
+    pool = Pool(s.url)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    assert await resp.read() == body
+    await pool.close()
+
+
+async def test_answer_ended_by_close_is_whole_and_not_reused(serve) -> None:
+    async def close_delimited(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 100_000)
+        await w.drain()
+
+    s = await serve(close_delimited)
+    pool = Pool(s.url)
+    for _ in range(2):
+        resp = await pool.request("/v1/x", {}, b"{}")
+        assert await resp.read() == b"x" * 100_000
+    assert s.connections == 2
+    await pool.close()
+
+
+async def test_truncated_answer_is_an_error(serve) -> None:
+    async def truncated(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
+        await w.drain()
+
+    s = await serve(truncated)
+    pool = Pool(s.url)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    with pytest.raises(UpstreamConnectionError, match="connection lost"):
+        await resp.read()
+    await pool.close()
+
+
+async def test_not_http_is_an_error(serve) -> None:
+    async def garbage(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
+        await w.drain()
+        await r.read()
+
+    s = await serve(garbage)
+    pool = Pool(s.url)
+    with pytest.raises(UpstreamConnectionError, match="bad HTTP answer"):
+        await pool.request("/v1/x", {}, b"{}")
+    await pool.close()
+
+
+async def test_read_timeout_counts_silence_not_the_whole_answer(serve) -> None:
+    async def stalls(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
+        await w.drain()
+        await r.read()  # then silence until the client gives up
+
+    s = await serve(stalls)
+    pool = Pool(s.url, read_timeout=0.3)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    t0 = time.monotonic()
+    got = []
+    with pytest.raises(UpstreamTimeout):
+        async for piece in resp.iter_any():
+            got.append(piece)
+    waited = time.monotonic() - t0
+    assert got == [b"a"]
+    assert 0.25 <= waited < 3.0
+    await asyncio.wait_for(s.closed.wait(), 5)  # the client closed the connection
+    assert pool._open == 0
+    await pool.close()
+
+
+async def test_no_answer_at_all_times_out(serve) -> None:
+    async def silent(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        await r.read()
+
+    s = await serve(silent)
+    pool = Pool(s.url, read_timeout=0.2)
+    with pytest.raises(UpstreamTimeout):
+        await pool.request("/v1/x", {}, b"{}")
+    await pool.close()
+
+
+async def test_refused_connection_is_an_error() -> None:
+    srv = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    srv.close()
+    await srv.wait_closed()
+    pool = Pool(f"http://127.0.0.1:{port}")
+    with pytest.raises(UpstreamConnectionError, match="cannot connect"):
+        await pool.request("/x", {}, b"{}")
+    assert pool._open == 0  # a failed connect gives its place back
+    await pool.close()
+
+
+async def test_connection_cap_queues_callers(serve) -> None:
+    s = await serve(keep_alive)
+    pool = Pool(s.url, limit=2)
+
+    async def one(i: int) -> bytes:
+        resp = await pool.request("/v1/x", {}, b'{"i":%d}' % i)
+        return await resp.read()
+
+    out = await asyncio.gather(*(one(i) for i in range(20)))
+    assert out == [b'{"ok":true}'] * 20
+    assert s.most_open <= 2
+    assert len(s.requests) == 20
+    await pool.close()
+
+
+async def test_abandoned_answer_closes_the_connection(serve) -> None:
+    async def endless(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+        await w.drain()
+        await r.read()  # returns when the client closes: the upstream sees it leave
+
+    s = await serve(endless)
+    pool = Pool(s.url, limit=1)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    async for piece in resp.iter_any():
+        assert piece == b"first"
+        break
+    resp.close()
+    await asyncio.wait_for(s.closed.wait(), 5)
+    assert s.open_now == 0
+    # its place in the cap is free again: a second request gets a new connection
+    s.handler = keep_alive
+    again = await pool.request("/v1/x", {}, b"{}")
+    assert await again.read() == b'{"ok":true}'
+    assert s.connections == 2
+    await pool.close()
+
+
+async def test_cancelled_request_frees_its_place(serve) -> None:
+    got_request = asyncio.Event()
+
+    async def slow(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        got_request.set()
+        await r.read()
+
+    s = await serve(slow)
+    pool = Pool(s.url, limit=1)
+    task = asyncio.create_task(pool.request("/v1/x", {}, b"{}"))
+    await got_request.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(s.closed.wait(), 5)  # the half-done connection was closed, not pooled
+    s.handler = keep_alive
+    resp = await asyncio.wait_for(pool.request("/v1/x", {}, b"{}"), 5)
+    assert await resp.read() == b'{"ok":true}'
+    await pool.close()
+
+
+async def test_line_breaks_in_headers_are_refused(serve) -> None:
+    s = await serve(keep_alive)
+    pool = Pool(s.url)
+    with pytest.raises(ValueError, match="line breaks"):
+        await pool.request("/v1/x", {"X-Evil": "a\r\nX-Injected: 1"}, b"{}")
+    assert s.connections == 0  # nothing was sent
+    await pool.close()
+
+
+async def test_only_http_urls() -> None:
+    with pytest.raises(ValueError, match="http"):
+        Pool("ftp://example.com")
