@@ -176,6 +176,7 @@ async def test_spool_survives_outage_crash_and_double_replay(store: Store, tmp_p
     assert w.backlog_records() == 25 and w._current is not None and w._current.records == []
     for i in range(30, 40):
         w.enqueue(_rec(i))
+    w._write_lines()  # the loop turn ends: its records are journalled, in one write
     # A crash: the process dies without flushing (its fds close with it).
     os.close(w._current.fd)
     w._task.cancel()  # type: ignore[union-attr]
