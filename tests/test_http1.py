@@ -312,3 +312,80 @@ async def test_line_breaks_in_headers_are_refused(serve) -> None:
 async def test_only_http_urls() -> None:
     with pytest.raises(ValueError, match="http"):
         Pool("ftp://example.com")
+
+
+def _tls_pair(tmp_path):  # a CA and a certificate it signed for 127.0.0.1 / localhost
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "aigw test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return tmp_path / "ca.pem", tmp_path / "cert.pem", tmp_path / "key.pem"
+
+
+async def test_https_verifies_the_certificate(tmp_path) -> None:
+    import ssl
+
+    ca, cert, key = _tls_pair(tmp_path)
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert, key)
+    s = Server(keep_alive)
+    srv = await asyncio.start_server(s._serve, "127.0.0.1", 0, ssl=server_ctx)
+    port = srv.sockets[0].getsockname()[1]
+    try:
+        trusting = ssl.create_default_context(cafile=str(ca))
+        pool = Pool(f"https://localhost:{port}/v1", ssl_context=trusting)
+        resp = await pool.request(pool.prefix + "/chat/completions", {}, b"{}")
+        assert resp.status == 200 and await resp.read() == b'{"ok":true}'
+        assert s.requests[0].startswith(
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: localhost:%d\r\n" % port
+        )
+        await pool.close()
+
+        default = Pool(f"https://localhost:{port}/v1")  # the system's CAs: not ours
+        with pytest.raises(UpstreamConnectionError, match="cannot connect"):
+            await default.request("/v1/x", {}, b"{}")
+        assert default._open == 0
+        await default.close()
+    finally:
+        srv.close()

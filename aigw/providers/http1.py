@@ -311,6 +311,7 @@ class Pool:
         connect_timeout: float | None = 10.0,
         read_timeout: float | None = 60.0,
         keepalive: float = 30.0,
+        ssl_context: ssl.SSLContext | None = None,  # default: the system's CAs, verified
     ) -> None:
         u = urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
@@ -329,7 +330,9 @@ class Pool:
         self.read_timeout = read_timeout or 0.0
         self.keepalive = keepalive
         self.loop = asyncio.get_running_loop()
-        self._ssl: ssl.SSLContext | None = ssl.create_default_context() if self.tls else None
+        self._ssl: ssl.SSLContext | None = None
+        if self.tls:
+            self._ssl = ssl_context or ssl.create_default_context()
         self._idle: list[_Connection] = []
         self._open = 0  # connections counted against the limit (idle, busy, connecting)
         self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
