@@ -164,6 +164,27 @@ async def test_answer_ended_by_close_is_whole_and_not_reused(serve) -> None:
     await pool.close()
 
 
+async def test_large_answer_read_whole_and_early_hints_skipped(serve) -> None:
+    body = bytes(range(256)) * 8192  # 2 MiB, many reads: more than the stream buffer
+
+    async def large(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>; rel=preload\r\n\r\n")
+        w.write(answer(body))
+        await w.drain()
+        await keep_alive(r, w, s)
+
+    s = await serve(large)
+    pool = Pool(s.url)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    assert resp.status == 200 and "link" not in resp.headers
+    assert await resp.read() == body
+    again = await pool.request("/v1/x", {}, b"{}")
+    assert await again.read() == b'{"ok":true}'
+    assert s.connections == 1
+    await pool.close()
+
+
 async def test_truncated_answer_is_an_error(serve) -> None:
     async def truncated(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
         await s.read_request(r)

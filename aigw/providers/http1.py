@@ -58,6 +58,7 @@ class Response:
         "_eof",
         "_exc",
         "_size",
+        "_streaming",
         "_waiter",
         "headers",
         "status",
@@ -69,6 +70,7 @@ class Response:
         self._conn: _Connection | None = conn
         self._chunks: collections.deque[bytes] = collections.deque()
         self._size = 0
+        self._streaming = False  # read piece by piece: a slow reader pauses the socket
         self._waiter: asyncio.Future[None] | None = None
         self._eof = False
         self._exc: BaseException | None = None
@@ -82,7 +84,7 @@ class Response:
                 return
         self._chunks.append(data)
         self._size += len(data)
-        if self._size > _BUFFER_HIGH and self._conn is not None:
+        if self._streaming and self._size > _BUFFER_HIGH and self._conn is not None:
             self._conn.pause()
         self._wake()
 
@@ -121,6 +123,7 @@ class Response:
 
     async def iter_any(self) -> AsyncIterator[bytes]:
         """Each piece as it arrives (several arrivals while the caller was busy come joined)."""
+        self._streaming = True
         while True:
             if self._chunks:
                 data = b"".join(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
@@ -190,6 +193,8 @@ class _Connection(asyncio.Protocol):
         if self.response is None or self.closed:
             return
         due = self.last_read + self.pool.read_timeout
+        if self.paused:  # we stopped reading (our client is slow), the upstream did not
+            due = self.loop.time() + self.pool.read_timeout
         if self.loop.time() < due:
             self.timer = self.loop.call_at(due, self._check)
             return
@@ -249,7 +254,11 @@ class _Connection(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         resp = self.response
         assert resp is not None
-        resp.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if status < 200:  # 1xx (103 Early Hints, ...): the real answer follows
+            self.raw_headers = []
+            return
+        resp.status = status
         self.headers_done = True
         headers = resp.headers
         for name, value in self.raw_headers:
@@ -272,7 +281,7 @@ class _Connection(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         resp = self.response
-        if resp is not None:
+        if resp is not None and self.headers_done:
             self._end(resp, None)
             if self.parser.should_keep_alive() and not self.closed:
                 self.pool._put(self)
