@@ -7,6 +7,7 @@ a transaction; times are UNIX seconds, lists and maps are JSON text, so rows loo
 
 from __future__ import annotations
 
+import operator
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
@@ -107,6 +108,8 @@ _USAGE_DEFAULTS: dict[str, Any] = {
     "saved_usd": 0.0,
     "latency_ms": 0.0,
 }
+
+_usage_row = operator.itemgetter(*USAGE_COLUMNS)
 
 _KEY_COLUMNS = (
     "id, org_id, user_id, name, prefix, key_hash, scopes, models, limits, budget, priority, "
@@ -357,9 +360,13 @@ class Store(ABC):
         """Idempotent on the record id: replaying a batch twice stores it once."""
         cols = ", ".join(USAGE_COLUMNS)
         marks = ", ".join("?" for _ in USAGE_COLUMNS)
+        try:  # records made by this version carry every column: picked out in C
+            rows = list(map(_usage_row, records))
+        except KeyError:  # older spooled records: the defaults fill the gaps
+            rows = [tuple(r.get(c, _USAGE_DEFAULTS.get(c)) for c in USAGE_COLUMNS) for r in records]
         await self.executemany(
             f"INSERT INTO usage_records ({cols}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
-            [tuple(r.get(c, _USAGE_DEFAULTS.get(c)) for c in USAGE_COLUMNS) for r in records],
+            rows,
         )
 
     @abstractmethod

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from aigw.billing.cost import Pricer
-from aigw.ids import hex_id
+from aigw.ids import ordered_id
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.store.usage_writer import UsageWriter
 
@@ -30,7 +30,7 @@ class UsageRecorder:
         u = ctx.usage
         p = ctx.principal
         return {
-            "id": hex_id(12),  # the record's own id: replays are idempotent on it
+            "id": ordered_id(),  # the record's own id: replays are idempotent on it
             "request_id": ctx.request_id,
             "ts": time.time(),
             "org_id": p.org_id,

@@ -55,7 +55,7 @@ class UsageWriter:
         store: Store,
         spool_dir: str | Path,
         *,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         flush_interval: float = 0.5,
         max_backoff: float = 10.0,
     ) -> None:
