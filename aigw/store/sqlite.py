@@ -4,10 +4,8 @@ query blocks the event loop; WAL lets the CLI read and write while the server ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import sqlite3
-import sys
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -60,7 +58,6 @@ class SqliteStore(Store):
                     await asyncio.sleep(0.1)
             await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._db.execute("PRAGMA foreign_keys=ON")
-            _background_priority(self._db)
         except sqlite3.Error as e:
             raise StoreUnavailable(f"cannot open {self.path}: {e}") from None
 
@@ -118,18 +115,6 @@ class SqliteStore(Store):
 
     def _day_expr(self) -> str:
         return "strftime('%Y-%m-%d', ts, 'unixepoch')"
-
-
-def _background_priority(db: aiosqlite.Connection) -> None:
-    """Run the connection's thread at the lowest CPU priority (Linux: nice 19 for that thread
-    only). Its work (usage batches, mostly) can wait; when the cores are busy it must not
-    take the event loop's: at full load it was preempting the loop for milliseconds, doubling
-    the p99 at 8 connections (measured 6-7 ms, 3.3 ms without it)."""
-    tid = getattr(getattr(db, "_thread", None), "native_id", None)
-    if tid is None or not sys.platform.startswith("linux"):
-        return
-    with contextlib.suppress(OSError):
-        os.setpriority(os.PRIO_PROCESS, tid, 19)
 
 
 def _classify(e: sqlite3.OperationalError) -> Exception:
