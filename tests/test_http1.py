@@ -410,3 +410,45 @@ async def test_https_verifies_the_certificate(tmp_path) -> None:
         await default.close()
     finally:
         srv.close()
+
+
+async def test_slow_reader_pauses_the_socket_and_loses_nothing(serve) -> None:
+    piece = b"x" * 65536
+    pieces = 64  # 4 MiB, far past the 256 KiB the client buffers for a stream
+
+    async def firehose(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        for _ in range(pieces):
+            w.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+            await w.drain()  # waits while the client is not reading
+        w.write(b"0\r\n\r\n")
+        await w.drain()
+        await keep_alive(r, w, s)
+
+    s = await serve(firehose)
+    pool = Pool(s.url, read_timeout=5)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    it = resp.iter_any()
+    got = len(await it.__anext__())  # a stream reader from now on; then it stops reading
+    conn = resp._conn
+    assert conn is not None
+    if not conn.paused:  # wait (boundedly) for the buffer limit to stop the socket
+        paused = asyncio.Event()
+        pause = conn.pause
+
+        def pause_and_tell() -> None:
+            pause()
+            paused.set()
+
+        conn.pause = pause_and_tell  # type: ignore[method-assign]
+        await asyncio.wait_for(paused.wait(), 5)
+    assert conn.paused
+    assert resp._size < 2 * 256 * 1024  # bounded: the limit plus at most one socket read
+    async for data in it:
+        got += len(data)
+    assert got == len(piece) * pieces  # nothing lost across pause and resume
+    again = await pool.request("/v1/x", {}, b"{}")  # and the connection is still good
+    assert await again.read() == b'{"ok":true}'
+    assert s.connections == 1
+    await pool.close()
