@@ -114,6 +114,21 @@ async def test_upstream_5xx_is_502_and_timeout_is_504(mock: MockOpenAI, start_ga
     assert ei.value.code == "upstream_timeout"
 
 
+async def test_upstream_redirect_is_a_clear_502_not_followed(gw, mock: MockOpenAI) -> None:
+    where = "https://api.example.com/v1/chat/completions?token=sekret"
+    mock.fail(Fail(308, headers={"Location": where}))
+    for stream in (False, True):
+        if stream:
+            mock.fail(Fail(301, headers={"Location": where}))
+        body = {"model": "gpt-test", "messages": MSGS, "stream": stream}
+        status, err, _ = await _post(gw, body)
+        e = _shape(err)
+        assert status == 502 and e["code"] == "upstream_redirect"
+        assert "https://api.example.com/v1/chat/completions" in e["message"]
+        assert "base_url" in e["message"] and "sekret" not in e["message"]
+    assert mock.count == 2  # one request each: nothing followed the redirect
+
+
 async def test_upstream_429_keeps_retry_after(gw, mock: MockOpenAI) -> None:
     mock.fail(Fail(429, headers={"Retry-After": "7"}))
     with pytest.raises(openai.RateLimitError) as ei:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -59,11 +60,15 @@ class UpstreamClient:
             headers = {**headers, **extra_headers}
         pool = self._pools[conf.name]
         try:
-            return await pool.request(pool.prefix + req.path, headers, orjson.dumps(req.body))
+            resp = await pool.request(pool.prefix + req.path, headers, orjson.dumps(req.body))
         except UpstreamTimeout:
             raise upstream_timeout(conf.name) from None
         except UpstreamConnectionError as e:
             raise upstream_unreachable(conf.name, e) from None
+        if 300 <= resp.status < 400:  # redirects are not followed: a POST must not wander
+            resp.close()
+            raise upstream_redirected(conf.name, resp.status, resp.headers.get("location"))
+        return resp
 
     async def post(
         self,
@@ -98,4 +103,16 @@ def upstream_unreachable(provider: str, e: Exception) -> GatewayError:
         "api_error",
         "upstream_unreachable",
         retryable=True,
+    )
+
+
+def upstream_redirected(provider: str, status: int, location: str | None) -> GatewayError:
+    where = urlsplit(location or "")
+    to = f" to {where.scheme}://{where.netloc}{where.path}" if where.netloc else ""
+    return GatewayError(
+        502,
+        f"{provider}: upstream answered {status}{to}; set the provider's base_url to the "
+        "address that answers",
+        "api_error",
+        "upstream_redirect",
     )
