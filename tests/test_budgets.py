@@ -213,3 +213,34 @@ async def test_database_down_falls_back_to_this_process(store: Store) -> None:
         store._pool = inner  # type: ignore[attr-defined]
     else:
         store._db = inner  # type: ignore[attr-defined]
+
+
+async def test_auto_routed_requests_reserve_the_routed_models_price(
+    store: Store, db_url: str, mock: Any, start_gateway: Any, admin: dict[str, str]
+) -> None:
+    # "auto" has no price of its own: the budget must see the model the router picked.
+    models = {
+        "strong-m": {"provider": "mock", "model": "upstream-strong"},
+        "cheap-m": {"provider": "mock", "model": "upstream-cheap"},
+    }
+    prices = {"strong-m": {"input": 0.0, "output": 1.0}, "cheap-m": {"input": 0.0, "output": 1.0}}
+    routers = {"auto": {"strong": "strong-m", "cheap": "cheap-m", "scorer": "heuristic"}}
+    cfg = accounts_config(
+        mock.url, db_url, models=models, routers=routers, billing={"prices": prices}
+    )
+    gw = await start_gateway(cfg)
+    key = (await new_key(gw, admin, budget={"usd_per_day": 0.00015}))["key"]
+    client = gw.openai(key)
+    # max_tokens=100 at $1/1M output reserves $0.0001: the first fits, a second would not
+    # while the first is in flight.
+    mock.hold = asyncio.Event()
+    first = asyncio.create_task(
+        client.chat.completions.create(model="auto", messages=MSGS, max_tokens=100)
+    )
+    await until(lambda: mock.active == 1)
+    with pytest.raises(openai.RateLimitError) as e:
+        await client.chat.completions.create(model="auto", messages=MSGS, max_tokens=100)
+    assert e.value.code == "insufficient_quota"
+    mock.hold.set()
+    await first
+    assert mock.count == 1

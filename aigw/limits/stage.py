@@ -1,4 +1,4 @@
-"""Stage 4: rate limits per API key, user, organisation and the whole gateway.
+"""Stage 5: rate limits per API key, user, organisation and the whole gateway.
 
 Each request is checked against every limit that applies, in one all-or-nothing decision:
 requests (cost 1) against the request rates, and a token reservation (prompt estimate +

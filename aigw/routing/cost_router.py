@@ -1,4 +1,4 @@
-"""Stage 6, the cost router: `model: "auto"` (or any configured router name) -> a real model.
+"""Stage 4, the cost router: `model: "auto"` (or any configured router name) -> a real model.
 
 The last user message is scored (0 = easy, 1 = hard, see complexity.py and learned.py); at or
 above the router's threshold the request goes to the strong model, below it to the cheap one.

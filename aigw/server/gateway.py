@@ -57,7 +57,14 @@ class Gateway:
         self.stages.append(self.accounts.auth_stage)
         # 3. usage recording (registers on_finish: every answered request, hits included)
         self.stages.append(self.accounts.usage_stage)
-        # 4. rate limits (requests and tokens, reserve then settle)
+        # 4. cost router ("auto" -> concrete model name), before what counts by model: limits
+        #    and budgets see (and price) the model that will answer, not "auto"
+        from aigw.routing.cost_router import build as build_cost_router
+
+        self.cost_router = build_cost_router(config)
+        if self.cost_router is not None:
+            self.stages.append(self.cost_router)
+        # 5. rate limits (requests and tokens, reserve then settle)
         self.limits = build_limits(config)
         if self.limits is not None:
             self.stages.append(self.limits)
@@ -65,14 +72,8 @@ class Gateway:
             self.on_stop(self.limits.limiter.close)
             if self.observability.metrics is not None:
                 self.limits.register_metrics(self.observability.metrics)
-        # 5. budgets and quotas (reserve worst-case cost, settle real)
+        # 6. budgets and quotas (reserve worst-case cost, settle real)
         self.stages.append(self.accounts.budget_stage)
-        # 6. cost router ("auto" -> concrete model name)
-        from aigw.routing.cost_router import build as build_cost_router
-
-        self.cost_router = build_cost_router(config)
-        if self.cost_router is not None:
-            self.stages.append(self.cost_router)
         # 7. cache (exact, then semantic)
         self.cache = None
         if config.cache.enabled:
