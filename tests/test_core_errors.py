@@ -114,6 +114,18 @@ async def test_upstream_5xx_is_502_and_timeout_is_504(mock: MockOpenAI, start_ga
     assert ei.value.code == "upstream_timeout"
 
 
+async def test_unreachable_upstream_is_502_naming_the_reason_not_the_host(start_gateway) -> None:
+    srv = await asyncio.start_server(lambda r, w: None, "127.0.0.1", 0)
+    port = srv.sockets[0].getsockname()[1]
+    srv.close()
+    await srv.wait_closed()  # nothing listens there any more: connections are refused
+    g = await start_gateway(mock_config(f"http://127.0.0.1:{port}/v1"))
+    status, err, _ = await _post(g, {"model": "gpt-test", "messages": MSGS})
+    e = _shape(err)
+    assert status == 502 and e["code"] == "upstream_unreachable"
+    assert e["message"] == "mock: upstream unreachable (cannot connect: ConnectionRefusedError)"
+
+
 async def test_upstream_redirect_is_a_clear_502_not_followed(gw, mock: MockOpenAI) -> None:
     where = "https://api.example.com/v1/chat/completions?token=sekret"
     mock.fail(Fail(308, headers={"Location": where}))

@@ -95,8 +95,8 @@ def upstream_timeout(provider: str) -> GatewayError:
 
 
 def upstream_unreachable(provider: str, e: Exception) -> GatewayError:
-    # The exception text names the host, never a key; keep it short.
-    kind = type(e).__name__
+    # The reason is short and names neither the upstream's host nor a key.
+    kind = getattr(e, "reason", None) or type(e).__name__
     return GatewayError(
         502,
         f"{provider}: upstream unreachable ({kind})",
@@ -108,7 +108,9 @@ def upstream_unreachable(provider: str, e: Exception) -> GatewayError:
 
 def upstream_redirected(provider: str, status: int, location: str | None) -> GatewayError:
     where = urlsplit(location or "")
-    to = f" to {where.scheme}://{where.netloc}{where.path}" if where.netloc else ""
+    port = f":{where.port}" if where.port else ""
+    # Scheme, host and path only: never a query or credentials the upstream put in it.
+    to = f" to {where.scheme}://{where.hostname}{port}{where.path}" if where.hostname else ""
     return GatewayError(
         502,
         f"{provider}: upstream answered {status}{to}; set the provider's base_url to the "

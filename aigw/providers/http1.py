@@ -42,7 +42,11 @@ class UpstreamTimeout(Exception):
 
 
 class UpstreamConnectionError(Exception):
-    pass
+    """`reason` is short and names no host: it may reach a client's error message."""
+
+    def __init__(self, origin: str, reason: str) -> None:
+        super().__init__(f"{origin}: {reason}")
+        self.reason = reason
 
 
 class Response:
@@ -149,7 +153,7 @@ class Response:
         conn, self._conn = self._conn, None
         if conn is not None and not self._eof:
             conn.abort()
-        self._finish(UpstreamConnectionError("answer abandoned"))
+        self._finish(UpstreamConnectionError("-", "answer abandoned"))
 
 
 class _Connection(asyncio.Protocol):
@@ -176,7 +180,7 @@ class _Connection(asyncio.Protocol):
     def send(self, data: bytes) -> asyncio.Future[Response]:
         assert self.transport is not None
         if self.closed:
-            raise UpstreamConnectionError(f"{self.pool.origin}: connection closed")
+            raise UpstreamConnectionError(self.pool.origin, "connection closed")
         self.response = Response(self)
         self.raw_headers = []
         self.headers_done = False
@@ -227,7 +231,7 @@ class _Connection(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError as e:
-            self._fail(UpstreamConnectionError(f"{self.pool.origin}: bad HTTP answer ({e})"))
+            self._fail(UpstreamConnectionError(self.pool.origin, f"bad HTTP answer: {e}"))
 
     def eof_received(self) -> bool:
         return False  # close the transport; connection_lost does the rest
@@ -245,7 +249,7 @@ class _Connection(asyncio.Protocol):
             self._end(resp, None)
             return
         why = f"{type(exc).__name__}" if exc else "closed by the upstream"
-        self._fail(UpstreamConnectionError(f"{self.pool.origin}: connection lost ({why})"))
+        self._fail(UpstreamConnectionError(self.pool.origin, f"connection lost: {why}"))
 
     # --- httptools callbacks --------------------------------------------------------------------
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -376,7 +380,7 @@ class Pool:
                 return conn
             conn.abort()  # idle too long: the server may close it any moment
         if self._closed:
-            raise UpstreamConnectionError(f"{self.origin}: client closed")
+            raise UpstreamConnectionError(self.origin, "client closed")
         if self._open >= self.limit:
             w: asyncio.Future[_Connection | None] = self.loop.create_future()
             self._waiters.append(w)
@@ -417,10 +421,10 @@ class Pool:
             raise UpstreamTimeout(f"{self.origin}: connect timed out") from None
         except OSError as e:
             raise UpstreamConnectionError(
-                f"{self.origin}: cannot connect ({type(e).__name__})"
+                self.origin, f"cannot connect: {type(e).__name__}"
             ) from None
         if conn.closed:
-            raise UpstreamConnectionError(f"{self.origin}: closed as it connected")
+            raise UpstreamConnectionError(self.origin, "closed as it connected")
         conn.counted = True
         return conn
 
