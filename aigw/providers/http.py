@@ -9,7 +9,7 @@ import orjson
 
 from aigw.config import ProviderConfig
 from aigw.providers.base import UpstreamRequest
-from aigw.providers.http1 import Pool, Response, UpstreamConnectionError, UpstreamTimeout
+from aigw.providers.http1 import Pool, Response, TransportError, UpstreamTimeout
 from aigw.types import GatewayError
 
 
@@ -61,10 +61,8 @@ class UpstreamClient:
         pool = self._pools[conf.name]
         try:
             resp = await pool.request(pool.prefix + req.path, headers, orjson.dumps(req.body))
-        except UpstreamTimeout:
-            raise upstream_timeout(conf.name) from None
-        except UpstreamConnectionError as e:
-            raise upstream_unreachable(conf.name, e) from None
+        except TransportError as e:
+            raise transport_error(conf.name, e) from None
         if 300 <= resp.status < 400:  # redirects are not followed: a POST must not wander
             resp.close()
             raise upstream_redirected(conf.name, resp.status, resp.headers.get("location"))
@@ -79,13 +77,18 @@ class UpstreamClient:
         resp = await self.open(conf, req, extra_headers)
         try:
             body = await resp.read()
-        except UpstreamTimeout:
-            raise upstream_timeout(conf.name) from None
-        except UpstreamConnectionError as e:
-            raise upstream_unreachable(conf.name, e) from None
+        except TransportError as e:
+            raise transport_error(conf.name, e) from None
         finally:
             resp.release()
         return resp.status, resp.headers, body
+
+
+def transport_error(provider: str, e: TransportError) -> GatewayError:
+    """A failure below HTTP as a retryable error: 504 for a timeout, 502 otherwise."""
+    if isinstance(e, UpstreamTimeout):
+        return upstream_timeout(provider)
+    return upstream_unreachable(provider, e)
 
 
 def upstream_timeout(provider: str) -> GatewayError:

@@ -37,11 +37,15 @@ import httptools
 _BUFFER_HIGH = 256 * 1024  # unread answer bytes before the socket is paused (slow reader)
 
 
-class UpstreamTimeout(Exception):
+class TransportError(Exception):
+    """The call failed below HTTP: one of the two kinds below."""
+
+
+class UpstreamTimeout(TransportError):
     pass
 
 
-class UpstreamConnectionError(Exception):
+class UpstreamConnectionError(TransportError):
     """`reason` is short and names no host: it may reach a client's error message."""
 
     def __init__(self, origin: str, reason: str) -> None:

@@ -24,8 +24,8 @@ from typing import Any
 import orjson
 
 from aigw.pipeline import JSONResult, RequestContext, Result, StreamResult
-from aigw.providers.http import UpstreamClient, upstream_timeout, upstream_unreachable
-from aigw.providers.http1 import Response, UpstreamConnectionError, UpstreamTimeout
+from aigw.providers.http import UpstreamClient, transport_error
+from aigw.providers.http1 import Response, TransportError
 from aigw.providers.sse import SSEParser
 from aigw.queue import admission
 from aigw.queue.batcher import EmbeddingBatcher
@@ -438,10 +438,8 @@ async def _stream_events(resp: Response, provider: str) -> AsyncIterator[tuple[s
         async for data in resp.iter_any():
             for ev in parser.feed(data):
                 yield ev
-    except UpstreamTimeout:
-        raise upstream_timeout(provider) from None
-    except UpstreamConnectionError as e:
-        raise upstream_unreachable(provider, e) from None
+    except TransportError as e:
+        raise transport_error(provider, e) from None
     for ev in parser.flush():
         yield ev
 
