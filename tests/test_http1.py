@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import ssl
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -385,8 +387,6 @@ def _tls_pair(tmp_path):  # a CA and a certificate it signed for 127.0.0.1 / loc
 
 
 async def test_https_verifies_the_certificate(tmp_path) -> None:
-    import ssl
-
     ca, cert, key = _tls_pair(tmp_path)
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_ctx.load_cert_chain(cert, key)
@@ -452,3 +452,15 @@ async def test_slow_reader_pauses_the_socket_and_loses_nothing(serve) -> None:
     assert await again.read() == b'{"ok":true}'
     assert s.connections == 1
     await pool.close()
+
+
+def test_default_tls_trusts_certifis_bundle_too() -> None:
+    import certifi
+
+    from aigw.providers.http1 import default_tls
+
+    bundle = Path(certifi.where()).read_text().count("BEGIN CERTIFICATE")
+    ctx = default_tls()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
+    assert ctx.cert_store_stats()["x509_ca"] >= bundle > 100
+    assert default_tls() is ctx  # built once, shared by every pool

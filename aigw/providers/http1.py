@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import ssl
 import zlib
 from collections.abc import AsyncIterator
@@ -35,6 +36,20 @@ from urllib.parse import urlsplit
 import httptools
 
 _BUFFER_HIGH = 256 * 1024  # unread answer bytes before the socket is paused (slow reader)
+
+
+@functools.cache
+def default_tls() -> ssl.SSLContext:
+    """Certificates verified against the system's CAs plus certifi's (Mozilla's) bundle: the
+    one-file build carries an OpenSSL that looks for CA files where the build machine keeps
+    them, which another distribution (or macOS) may not. One context for every pool."""
+    ctx = ssl.create_default_context()
+    try:
+        import certifi
+    except ImportError:  # not installed: the system's CAs alone
+        return ctx
+    ctx.load_verify_locations(certifi.where())
+    return ctx
 
 
 class TransportError(Exception):
@@ -328,7 +343,7 @@ class Pool:
         connect_timeout: float | None = 10.0,
         read_timeout: float | None = 60.0,
         keepalive: float = 30.0,
-        ssl_context: ssl.SSLContext | None = None,  # default: the system's CAs, verified
+        ssl_context: ssl.SSLContext | None = None,  # default: default_tls()
     ) -> None:
         u = urlsplit(base_url)
         if u.scheme not in ("http", "https") or not u.hostname:
@@ -349,7 +364,7 @@ class Pool:
         self.loop = asyncio.get_running_loop()
         self._ssl: ssl.SSLContext | None = None
         if self.tls:
-            self._ssl = ssl_context or ssl.create_default_context()
+            self._ssl = ssl_context or default_tls()
         self._idle: list[_Connection] = []
         self._open = 0  # connections counted against the limit (idle, busy, connecting)
         self._waiters: collections.deque[asyncio.Future[_Connection | None]] = collections.deque()
