@@ -107,6 +107,10 @@ class ProviderConfig(Section):
     timeout: Duration = 60.0  # read timeout: the longest wait for the next byte
     connect_timeout: Duration = 10.0
     max_connections: int = Field(1000, ge=1)
+    # Idle keep-alive connections are closed after this long: keep it below the upstream's
+    # own idle timeout (uvicorn, under vLLM, closes after 5 s) so a request never races the
+    # server closing the connection it was sent on.
+    keepalive: Duration = Field(30.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     # Anthropic: version header and the max_tokens used when the client gives none.
     api_version: str | None = None

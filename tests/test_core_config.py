@@ -50,6 +50,7 @@ def test_example_file_in_repo_is_valid() -> None:
     root = Path(__file__).resolve().parents[1]
     cfg = configmod.load(root / "config.example.yaml", env={})
     assert cfg.server.port == 8080
+    assert cfg.providers["vllm"].keepalive == 4.0 and cfg.providers["openai"].keepalive == 30.0
 
 
 def test_deployment_list_and_fallbacks(tmp_path: Path) -> None:

@@ -106,6 +106,19 @@ async def test_request_bytes_and_keep_alive_reuse(serve) -> None:
     await pool.close()
 
 
+async def test_idle_connections_past_keepalive_are_not_reused(serve) -> None:
+    s = await serve(keep_alive)
+    pool = Pool(s.url, keepalive=4.0)
+    assert await (await pool.request("/v1/x", {}, b"{}")).read() == b'{"ok":true}'
+    (idle,) = pool._idle
+    idle.idle_since -= 5.0  # idle for longer than keepalive: the server may be closing it
+    assert await (await pool.request("/v1/x", {}, b"{}")).read() == b'{"ok":true}'
+    assert s.connections == 2 and idle.closed  # a new connection; the old one closed
+    assert await (await pool.request("/v1/x", {}, b"{}")).read() == b'{"ok":true}'
+    assert s.connections == 2  # a fresh idle connection is reused
+    await pool.close()
+
+
 async def test_chunked_stream_arrives_piece_by_piece(serve) -> None:
     go_on = asyncio.Event()
 

@@ -29,6 +29,7 @@ class UpstreamClient:
                 limit=conf.max_connections,
                 connect_timeout=conf.connect_timeout,
                 read_timeout=conf.timeout,
+                keepalive=conf.keepalive,
             )
 
     async def close(self) -> None:
