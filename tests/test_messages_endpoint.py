@@ -591,3 +591,60 @@ async def test_auth_applies_and_answers_in_anthropic_shape(
     assert e.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     assert "sk-client" not in str(e.value.body)
     assert claude_upstream.calls == []
+
+
+async def test_messages_are_cached_when_translated_never_when_native(
+    claude_upstream: MockAnthropic, mock: Any, start_gateway: Any
+) -> None:
+    gw = await start_gateway(
+        {
+            "providers": {
+                "claude": {
+                    "type": "anthropic",
+                    "base_url": claude_upstream.url,
+                    "api_key": UPSTREAM_KEY,
+                },
+                "oai": {"type": "openai", "base_url": mock.url, "api_key": "sk-upstream-secret"},
+            },
+            "models": {
+                "claude-sonnet": {"provider": "claude", "model": "claude-text"},
+                "gpt-test": {"provider": "oai", "model": "upstream-model"},
+            },
+            "cache": {"enabled": True, "semantic": {"enabled": False}},
+            "logging": {"level": "warning"},
+            "auth": {"required": False},
+        }
+    )
+    client = sdk(gw)
+    kw: Any = {
+        "model": "gpt-test",
+        "max_tokens": 50,
+        "messages": [{"role": "user", "content": "Hello there"}],
+    }
+    # An OpenAI-type upstream: the translated answer is stored, then served to JSON and
+    # stream requests alike, the same message each time.
+    first = await client.messages.with_raw_response.create(**kw)
+    again = await client.messages.with_raw_response.create(**kw)
+    assert first.headers["x-aigw-cache"] == "miss" and again.headers["x-aigw-cache"] == "hit"
+    a, b = await first.parse(), await again.parse()
+    assert b.content == a.content and b.usage.output_tokens == a.usage.output_tokens
+    async with client.messages.stream(**kw) as s:
+        streamed = "".join([t async for t in s.text_stream])
+    assert streamed == mock.text
+    assert mock.count == 1
+    # Every field of the Anthropic request is part of the key: another top_k is another
+    # question; who asks (metadata) is not.
+    await client.messages.create(**kw, extra_body={"top_k": 3})
+    assert mock.count == 2
+    hit = await client.messages.with_raw_response.create(**kw, metadata={"user_id": "u-7"})
+    assert hit.headers["x-aigw-cache"] == "hit" and mock.count == 2
+
+    # An Anthropic upstream's own answers pass through and are never replaced from the cache.
+    native: Any = {**kw, "model": "claude-sonnet"}
+    for _ in range(2):
+        r = await client.messages.with_raw_response.create(**native)
+        assert r.headers["x-aigw-cache"] == "miss"
+        assert (await r.parse()).id == "msg_01XFDUDYJgAACzvnptvVoYEL"  # the upstream's own
+    async with client.messages.stream(**native) as s:
+        await s.get_final_message()
+    assert len(claude_upstream.calls) == 3

@@ -19,7 +19,9 @@ CACHE_VERSION = 1
 
 # Transport only: `stream`/`stream_options` change the framing (a cached answer is replayed
 # either way), `user` is OpenAI's end-user tag for abuse monitoring, not an input.
-UNKEYED = frozenset({"stream", "stream_options", "user"})
+# Fields that do not change the answer: who asks (user; Anthropic's metadata.user_id) and how
+# it is delivered.
+UNKEYED = frozenset({"stream", "stream_options", "user", "metadata"})
 
 _DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 

@@ -7,6 +7,12 @@ replayed as chunks to streaming clients. Storing runs in `ctx.on_finish`, after 
 has reached the client. `ctx.cache` tells the writer (header `x-aigw-cache`) and the
 stages outside (usage, budgets) what happened: hit | semantic | miss | bypass; on a hit
 `ctx.usage` is the cached answer's usage, i.e. what the hit saved.
+
+`/v1/messages` (Anthropic's format, translated to a chat request by its route) is cached
+exactly, keyed on the client's own Anthropic request so that every field of it counts
+(top_k, thinking, cache_control...). Only answers the gateway translated are stored: an
+Anthropic upstream's own message or events (thinking blocks, cache usage) reach the client
+unchanged and are never replaced by a translation from the cache.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamRes
 log = logging.getLogger("aigw.cache")
 
 SIMILARITY_HEADER = "x-aigw-cache-similarity"
-CACHED_ENDPOINTS = frozenset({"chat", "embeddings"})
+CACHED_ENDPOINTS = frozenset({"chat", "embeddings", "messages"})
 
 
 def _cache_control(headers: Any) -> tuple[bool, bool]:
@@ -87,7 +93,7 @@ class CacheStage:
             return await call_next(ctx)
 
         tenant = tenant_scope(self.cfg.scope, ctx.principal.org_id)
-        key = exact_key(ctx.endpoint, ctx.model, ctx.body, tenant)
+        key = exact_key(ctx.endpoint, ctx.model, _client_request(ctx), tenant)
         sem: tuple[str, str] | None = None
         if (
             self.semantic is not None
@@ -124,7 +130,7 @@ class CacheStage:
         if no_store:
             return result
         if isinstance(result, JSONResult):
-            if result.status == 200:
+            if result.status == 200 and not _native(ctx, result.body):
                 body, raw = result.body, result.raw
 
                 async def store_json(c: RequestContext) -> None:
@@ -139,7 +145,7 @@ class CacheStage:
         done: list[bool] = []
 
         async def store_stream(c: RequestContext) -> None:
-            if done and c.status == 200 and _finished(seen):
+            if done and c.status == 200 and _finished(seen) and not _native(c, seen[:1]):
                 entry, data = stream_entry(seen, self.clock() + self.cfg.ttl)
                 await self._store(key, entry, data, sem, vec)
 
@@ -186,6 +192,24 @@ class CacheStage:
             await self.store.put(key, entry, semantic, data)
         except Exception:
             log.exception("cache store failed")
+
+
+def _client_request(ctx: RequestContext) -> dict[str, Any]:
+    """What the client sent: for /v1/messages the Anthropic request behind the chat body."""
+    if ctx.endpoint == "messages":
+        native = getattr(ctx.body, "native", None)
+        if isinstance(native, dict):
+            return native
+    return ctx.body
+
+
+def _native(ctx: RequestContext, answer: Any) -> bool:
+    """An Anthropic upstream's own answer to /v1/messages (passed through, not cached).
+    `answer`: the JSON body, or a list holding a stream's first chunk."""
+    if ctx.endpoint != "messages":
+        return False
+    first = answer[0] if isinstance(answer, list) and answer else answer
+    return getattr(first, "native", None) is not None
 
 
 def _finished(chunks: list[dict[str, Any]]) -> bool:
