@@ -215,6 +215,26 @@ class MockAnthropic(MockProvider):
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self.messages)
+        app.router.add_post("/v1/messages/count_tokens", self.count_tokens)
+
+    async def count_tokens(self, request: web.Request) -> web.Response:
+        """Anthropic's token counting: `{"input_tokens": N}`; it takes no max_tokens or
+        stream (the API answers 400 to extra fields)."""
+        body = await self.read(request)
+        if request.headers.get("x-api-key") != self.key:
+            return self.json_file("error_authentication.json", 401)
+        extra = sorted(
+            set(body) - {"model", "messages", "system", "tools", "tool_choice", "thinking"}
+        )
+        if extra:
+            return _anthropic_error(
+                400, "invalid_request_error", f"{extra[0]}: Extra inputs are not permitted"
+            )
+        if body.get("model") not in ANTHROPIC_SCENARIOS:
+            return self.json_file("error_not_found.json", 404)
+        # A count of its own (words, not characters): the gateway must pass it on, not guess.
+        words = sum(len(str(m.get("content")).split()) for m in body.get("messages") or ())
+        return web.json_response({"input_tokens": 1000 + words})
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         body = await self.read(request)

@@ -590,6 +590,10 @@ async def test_auth_applies_and_answers_in_anthropic_shape(
     assert e.value.body["type"] == "error"  # type: ignore[index]
     assert e.value.body["error"]["type"] == "authentication_error"  # type: ignore[index]
     assert "sk-client" not in str(e.value.body)
+    with pytest.raises(anthropic.AuthenticationError):  # counting tokens needs a key too
+        await sdk(gw).messages.count_tokens(
+            model="claude-sonnet", messages=[{"role": "user", "content": "x"}]
+        )
     assert claude_upstream.calls == []
 
 
@@ -648,3 +652,29 @@ async def test_messages_are_cached_when_translated_never_when_native(
     async with client.messages.stream(**native) as s:
         await s.get_final_message()
     assert len(claude_upstream.calls) == 3
+
+
+async def test_count_tokens_exact_from_anthropic_estimated_elsewhere(
+    gw: Any, claude_upstream: MockAnthropic
+) -> None:
+    client = sdk(gw)
+    messages: Any = [{"role": "user", "content": "How many tokens is this question, roughly?"}]
+    # A model on an Anthropic upstream: the provider's own count, passed on.
+    r = await client.messages.with_raw_response.count_tokens(
+        model="claude-sonnet", messages=messages, system="Be brief."
+    )
+    assert r.headers["x-aigw-token-count"] == "upstream"
+    assert (await r.parse()).input_tokens == 1000 + 7  # the mock counts words, plus 1000
+    sent = claude_upstream.calls[-1]
+    assert sent.path == "/v1/messages/count_tokens"
+    assert sent.body["model"] == "claude-text" and sent.body["system"] == "Be brief."
+    # Any other model: an estimate, and the header says so.
+    r = await client.messages.with_raw_response.count_tokens(model="gpt-test", messages=messages)
+    assert r.headers["x-aigw-token-count"] == "estimate"
+    n = (await r.parse()).input_tokens
+    assert 10 <= n <= 30  # 44 characters: about 11 tokens, plus per-message framing
+    # Errors in Anthropic's shape: an unknown model, a malformed request.
+    with pytest.raises(anthropic.NotFoundError):
+        await client.messages.count_tokens(model="nope", messages=messages)
+    with pytest.raises(anthropic.BadRequestError):
+        await client.messages.count_tokens(model="gpt-test", messages="hi")  # type: ignore[arg-type]
