@@ -148,11 +148,13 @@ class FlakyStore:
         self.inner = inner
         self.down = False
         self.inserts = 0
+        self.batches: list[int] = []  # rows per insert, in order
 
     async def insert_usage(self, records: Any) -> None:
         if self.down:
             raise StoreUnavailable("down")
         self.inserts += 1
+        self.batches.append(len(records))
         await self.inner.insert_usage(records)
 
     async def touch_keys(self, last_used: Any) -> None:
@@ -231,3 +233,37 @@ async def test_snapshot_reports_backlog_and_spool_for_the_metrics(
         assert w.snapshot() == {"backlog": 0.0, "spool_bytes": 0.0}
     finally:
         await w.stop()
+
+
+async def test_background_flush_inserts_in_small_paced_transactions(
+    store: Store, tmp_path: Path
+) -> None:
+    flaky = FlakyStore(store)
+    w = UsageWriter(flaky, tmp_path / "spool", flush_interval=3600, paced_rows=50)
+    await w.start()
+    for i in range(120):
+        w.enqueue(_rec(i))
+    assert await w.flush(paced=True)  # what the background task does
+    assert flaky.batches == [50, 50, 20]
+    for i in range(120, 240):
+        w.enqueue(_rec(i))
+    assert await w.flush()  # shutdown and explicit flushes: one batch, no pauses
+    assert flaky.batches[3:] == [120]
+    await w.stop()
+    assert len(await store.usage_rows()) == 240
+
+
+async def test_pacing_never_holds_a_flush_past_half_its_interval(
+    store: Store, tmp_path: Path
+) -> None:
+    flaky = FlakyStore(store)
+    # Pauses of a minute, but a flush interval of 0.2 s: after 0.1 s the rest goes at once.
+    w = UsageWriter(flaky, tmp_path / "spool", flush_interval=0.2, paced_rows=10, paced_pause=60)
+    await w.start()
+    for i in range(100):
+        w.enqueue(_rec(i))
+    t0 = time.monotonic()
+    assert await w.flush(paced=True)
+    assert time.monotonic() - t0 < 30  # one pause of 60 s would have failed this
+    assert flaky.batches == [10] * 10
+    await w.stop()
