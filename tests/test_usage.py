@@ -3,6 +3,7 @@ errors, cache savings, and the spool that keeps every record through an outage."
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 import uuid
@@ -267,3 +268,24 @@ async def test_pacing_never_holds_a_flush_past_half_its_interval(
     assert time.monotonic() - t0 < 30  # one pause of 60 s would have failed this
     assert flaky.batches == [10] * 10
     await w.stop()
+
+
+async def test_stop_during_a_paced_flush_loses_nothing(store: Store, tmp_path: Path) -> None:
+    flaky = FlakyStore(store)
+    # A paced flush of 400 rows would take 20 x 0.5 s; SIGTERM arrives after its first chunk.
+    w = UsageWriter(
+        flaky, tmp_path / "spool", batch_size=400, flush_interval=60, paced_rows=20,
+        paced_pause=0.5,
+    )  # fmt: skip
+    await w.start()
+    for i in range(400):  # reaching batch_size wakes the background flush
+        w.enqueue(_rec(i))
+    deadline = time.monotonic() + 10
+    while not flaky.batches:  # the background flush has begun inserting
+        assert time.monotonic() < deadline, "the background flush never started"
+        await asyncio.sleep(0.005)
+    t0 = time.monotonic()
+    await w.stop()
+    assert time.monotonic() - t0 < 5  # the rest went without pauses
+    assert len(await store.usage_rows()) == 400  # all of it in the database
+    assert list((tmp_path / "spool").glob("usage-*.jsonl")) == []

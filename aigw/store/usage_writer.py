@@ -80,6 +80,7 @@ class UsageWriter:
         self._current: Segment | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._lock = asyncio.Lock()  # one flush or replay at a time
         self._lines: list[bytes] = []  # this loop turn's records, not yet written
 
@@ -92,7 +93,10 @@ class UsageWriter:
     async def stop(self) -> None:
         """Flush what is queued (SIGTERM path): to the database, else it stays spooled."""
         if self._task is not None:
-            self._task.cancel()
+            # Not cancelled: a flush in progress finishes (without its pauses from now on),
+            # so no segment is left half inserted and still locked.
+            self._stopping = True
+            self._wake.set()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
@@ -130,11 +134,13 @@ class UsageWriter:
 
     # --- background ----------------------------------------------------------------------
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self.flush_interval):
                     await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return  # stop() does the last flush
             try:
                 await self.flush(paced=True)
             except Exception:  # never let the writer die: the spool keeps the records
@@ -173,7 +179,7 @@ class UsageWriter:
         step = self.paced_rows if paced else self.batch_size
         calm_until = time.monotonic() + self.flush_interval / 2
         for i in range(0, len(records), step):
-            if paced and i:
+            if paced and i and not self._stopping:
                 left = calm_until - time.monotonic()
                 if left > 0:
                     await asyncio.sleep(min(self.paced_pause, left))
