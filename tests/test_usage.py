@@ -289,3 +289,26 @@ async def test_stop_during_a_paced_flush_loses_nothing(store: Store, tmp_path: P
     assert time.monotonic() - t0 < 5  # the rest went without pauses
     assert len(await store.usage_rows()) == 400  # all of it in the database
     assert list((tmp_path / "spool").glob("usage-*.jsonl")) == []
+
+
+async def test_an_unexpected_insert_error_leaves_the_segment_for_the_next_flush(
+    store: Store, tmp_path: Path
+) -> None:
+    class Broken(FlakyStore):
+        fail_once = True
+
+        async def insert_usage(self, records: Any) -> None:
+            if self.fail_once:
+                self.fail_once = False
+                raise RuntimeError("a bug, not an outage")
+            await super().insert_usage(records)
+
+    w = UsageWriter(Broken(store), tmp_path / "spool", flush_interval=3600)
+    await w.start()
+    for i in range(5):
+        w.enqueue(_rec(i))
+    with pytest.raises(RuntimeError):
+        await w.flush()
+    assert await w.flush()  # the segment was closed, not left locked: replayed now
+    await w.stop()
+    assert len(await store.usage_rows()) == 5

@@ -160,6 +160,9 @@ class UsageWriter:
                         await self._insert(seg.records, paced)
                     except StoreUnavailable as e:
                         self._went_down(e)
+                    except BaseException:
+                        self._close(seg, delete=False)  # kept for a replay, never left locked
+                        raise
                     else:
                         self._close(seg, delete=True)
                         seg = None
