@@ -262,18 +262,29 @@ async def tools_upstream() -> Any:
     await m.stop()
 
 
+def claude_config(claude_url: str, **extra: Any) -> dict[str, Any]:
+    """A gateway whose provider `claude` is the Anthropic mock, serving `claude-sonnet`;
+    `extra` sections are merged in (providers and models added to these)."""
+    cfg: dict[str, Any] = {
+        "providers": {
+            "claude": {"type": "anthropic", "base_url": claude_url, "api_key": UPSTREAM_KEY}
+        },
+        "models": {"claude-sonnet": {"provider": "claude", "model": "claude-text"}},
+        "logging": {"level": "warning"},
+    }
+    for k, v in extra.items():
+        cfg[k] = {**cfg[k], **v} if isinstance(cfg.get(k), dict) else v
+    return cfg
+
+
 @pytest.fixture
 async def gw(
     claude_upstream: MockAnthropic, tools_upstream: MockOpenAITools, mock: Any, start_gateway: Any
 ) -> Any:
     return await start_gateway(
-        {
-            "providers": {
-                "claude": {
-                    "type": "anthropic",
-                    "base_url": claude_upstream.url,
-                    "api_key": UPSTREAM_KEY,
-                },
+        claude_config(
+            claude_upstream.url,
+            providers={
                 "oai": {"type": "openai", "base_url": mock.url, "api_key": "sk-upstream-secret"},
                 "oai-tools": {
                     "type": "openai",
@@ -281,8 +292,7 @@ async def gw(
                     "api_key": UPSTREAM_KEY,
                 },
             },
-            "models": {
-                "claude-sonnet": {"provider": "claude", "model": "claude-text"},
+            models={
                 "claude-tools": {"provider": "claude", "model": "claude-tools"},
                 "claude-overloaded": {"provider": "claude", "model": "claude-overloaded"},
                 "claude-stream-error": {"provider": "claude", "model": "claude-stream-error"},
@@ -295,9 +305,8 @@ async def gw(
                 "gpt-test": {"provider": "oai", "model": "upstream-model"},
                 "gpt-tools": {"provider": "oai-tools", "model": "gpt-4o"},
             },
-            "logging": {"level": "warning"},
-            "auth": {"required": False},
-        }
+            auth={"required": False},
+        )
     )
 
 
@@ -568,19 +577,7 @@ async def test_overloaded_anthropic_fails_over_to_openai_upstream(
 async def test_auth_applies_and_answers_in_anthropic_shape(
     claude_upstream: MockAnthropic, start_gateway: Any
 ) -> None:
-    gw = await start_gateway(
-        {
-            "providers": {
-                "claude": {
-                    "type": "anthropic",
-                    "base_url": claude_upstream.url,
-                    "api_key": UPSTREAM_KEY,
-                }
-            },
-            "models": {"claude-sonnet": {"provider": "claude", "model": "claude-text"}},
-            "logging": {"level": "warning"},
-        }
-    )
+    gw = await start_gateway(claude_config(claude_upstream.url))
     # The anthropic SDK sends its key as x-api-key: an unknown one is refused before routing.
     with pytest.raises(anthropic.AuthenticationError) as e:
         await sdk(gw).messages.create(
@@ -601,23 +598,15 @@ async def test_messages_are_cached_when_translated_never_when_native(
     claude_upstream: MockAnthropic, mock: Any, start_gateway: Any
 ) -> None:
     gw = await start_gateway(
-        {
-            "providers": {
-                "claude": {
-                    "type": "anthropic",
-                    "base_url": claude_upstream.url,
-                    "api_key": UPSTREAM_KEY,
-                },
-                "oai": {"type": "openai", "base_url": mock.url, "api_key": "sk-upstream-secret"},
+        claude_config(
+            claude_upstream.url,
+            providers={
+                "oai": {"type": "openai", "base_url": mock.url, "api_key": "sk-upstream-secret"}
             },
-            "models": {
-                "claude-sonnet": {"provider": "claude", "model": "claude-text"},
-                "gpt-test": {"provider": "oai", "model": "upstream-model"},
-            },
-            "cache": {"enabled": True, "semantic": {"enabled": False}},
-            "logging": {"level": "warning"},
-            "auth": {"required": False},
-        }
+            models={"gpt-test": {"provider": "oai", "model": "upstream-model"}},
+            cache={"enabled": True, "semantic": {"enabled": False}},
+            auth={"required": False},
+        )
     )
     client = sdk(gw)
     kw: Any = {
