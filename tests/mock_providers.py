@@ -54,7 +54,7 @@ class MockProvider:
     _runner: web.AppRunner | None = None
 
     def routes(self, app: web.Application) -> None:
-        raise NotImplementedError
+        raise NotImplementedError  # each provider's mock below declares its own API paths
 
     async def start(self) -> None:
         app = web.Application()

@@ -78,6 +78,21 @@ def answer(body: bytes, status: str = "200 OK", extra: bytes = b"") -> bytes:
     )
 
 
+def answering(data: bytes, hold: bool = False) -> Handler:
+    """A peer that reads one request and writes `data`; with `hold`, it then keeps the
+    connection open until the client closes it (silence, or an answer left unfinished)."""
+
+    async def handler(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
+        await s.read_request(r)
+        if data:
+            w.write(data)
+            await w.drain()
+        if hold:
+            await r.read()  # returns when the client closes: the upstream sees it leave
+
+    return handler
+
+
 async def keep_alive(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
     while True:
         await s.read_request(r)
@@ -152,12 +167,7 @@ async def test_chunked_stream_arrives_piece_by_piece(serve) -> None:
 async def test_gzip_answer_is_decoded(serve) -> None:
     body = b'{"text":"' + b"hello " * 500 + b'"}'
 
-    async def gz(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        w.write(answer(gzip.compress(body), extra=b"Content-Encoding: gzip\r\n"))
-        await w.drain()
-
-    s = await serve(gz)
+    s = await serve(answering(answer(gzip.compress(body), extra=b"Content-Encoding: gzip\r\n")))
     pool = Pool(s.url)
     resp = await pool.request("/v1/x", {}, b"{}")
     assert await resp.read() == body
@@ -165,12 +175,8 @@ async def test_gzip_answer_is_decoded(serve) -> None:
 
 
 async def test_answer_ended_by_close_is_whole_and_not_reused(serve) -> None:
-    async def close_delimited(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        w.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 100_000)
-        await w.drain()
-
-    s = await serve(close_delimited)
+    close_delimited = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + b"x" * 100_000
+    s = await serve(answering(close_delimited))
     pool = Pool(s.url)
     for _ in range(2):
         resp = await pool.request("/v1/x", {}, b"{}")
@@ -201,12 +207,7 @@ async def test_large_answer_read_whole_and_early_hints_skipped(serve) -> None:
 
 
 async def test_truncated_answer_is_an_error(serve) -> None:
-    async def truncated(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        w.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10)
-        await w.drain()
-
-    s = await serve(truncated)
+    s = await serve(answering(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + b"x" * 10))
     pool = Pool(s.url)
     resp = await pool.request("/v1/x", {}, b"{}")
     with pytest.raises(UpstreamConnectionError, match="connection lost"):
@@ -215,13 +216,7 @@ async def test_truncated_answer_is_an_error(serve) -> None:
 
 
 async def test_not_http_is_an_error(serve) -> None:
-    async def garbage(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        w.write(b"SSH-2.0-OpenSSH_9.2\r\n\r\n")
-        await w.drain()
-        await r.read()
-
-    s = await serve(garbage)
+    s = await serve(answering(b"SSH-2.0-OpenSSH_9.2\r\n\r\n", hold=True))
     pool = Pool(s.url)
     with pytest.raises(UpstreamConnectionError, match="bad HTTP answer"):
         await pool.request("/v1/x", {}, b"{}")
@@ -229,13 +224,9 @@ async def test_not_http_is_an_error(serve) -> None:
 
 
 async def test_read_timeout_counts_silence_not_the_whole_answer(serve) -> None:
-    async def stalls(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n")
-        await w.drain()
-        await r.read()  # then silence until the client gives up
-
-    s = await serve(stalls)
+    # One byte of body, then silence until the client gives up.
+    stalls = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n"
+    s = await serve(answering(stalls, hold=True))
     pool = Pool(s.url, read_timeout=0.3)
     resp = await pool.request("/v1/x", {}, b"{}")
     t0 = time.monotonic()
@@ -252,11 +243,7 @@ async def test_read_timeout_counts_silence_not_the_whole_answer(serve) -> None:
 
 
 async def test_no_answer_at_all_times_out(serve) -> None:
-    async def silent(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        await r.read()
-
-    s = await serve(silent)
+    s = await serve(answering(b"", hold=True))
     pool = Pool(s.url, read_timeout=0.2)
     with pytest.raises(UpstreamTimeout):
         await pool.request("/v1/x", {}, b"{}")
@@ -291,13 +278,8 @@ async def test_connection_cap_queues_callers(serve) -> None:
 
 
 async def test_abandoned_answer_closes_the_connection(serve) -> None:
-    async def endless(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server) -> None:
-        await s.read_request(r)
-        w.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
-        await w.drain()
-        await r.read()  # returns when the client closes: the upstream sees it leave
-
-    s = await serve(endless)
+    endless = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n"
+    s = await serve(answering(endless, hold=True))
     pool = Pool(s.url, limit=1)
     resp = await pool.request("/v1/x", {}, b"{}")
     async for piece in resp.iter_any():
