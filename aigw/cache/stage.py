@@ -31,6 +31,7 @@ from aigw.cache.semantic import SemanticCache
 from aigw.cache.settings import CacheConfig
 from aigw.cache.store_memory import MemoryStore
 from aigw.cache.store_redis import RedisStore
+from aigw.component import Gauge, StageComponent
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
 
 log = logging.getLogger("aigw.cache")
@@ -48,7 +49,7 @@ def _cache_control(headers: Any) -> tuple[bool, bool]:
     return "no-cache" in tokens, "no-store" in tokens
 
 
-class CacheStage:
+class CacheStage(StageComponent):
     def __init__(
         self,
         cfg: CacheConfig,
@@ -80,6 +81,17 @@ class CacheStage:
 
     async def close(self) -> None:
         await self.store.close()
+
+    stop = close
+
+    def gauges(self) -> list[Gauge]:
+        store = self.store
+        if not isinstance(store, MemoryStore):
+            return []  # a Redis store is measured on Redis itself
+        return [
+            Gauge("cache_entries", lambda: len(store), "Answers held in the in-process cache."),
+            Gauge("cache_bytes", lambda: store.bytes, "Bytes held in the in-process cache."),
+        ]
 
     # --- the request's way ----------------------------------------------------------------
 

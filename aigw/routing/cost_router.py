@@ -18,6 +18,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aigw.component import StageComponent
 from aigw.config import Config
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.routing.router_settings import RouterConfig
@@ -72,7 +73,7 @@ def last_user_text(messages: Any) -> str:
     return ""
 
 
-class CostRouterStage:
+class CostRouterStage(StageComponent):
     def __init__(self, routers: dict[str, CostRouter]) -> None:
         # Request model name -> router: the routers' own names and models with `router:`.
         self.routers = routers

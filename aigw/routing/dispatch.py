@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from aigw.component import Component, Gauge
 from aigw.pipeline import JSONResult, RequestContext, Result, StreamResult
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
@@ -34,6 +35,7 @@ from aigw.queue.leases import ClusterLeases
 from aigw.queue.slots import SlotPool
 from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
 from aigw.routing.breaker import CLOSED, Breaker, SharedBreakers
+from aigw.routing.gauges import deployment_gauges
 from aigw.routing.retry import RetryPolicy
 from aigw.routing.router import Router, Target
 from aigw.routing.settings import RoutingSettings
@@ -74,7 +76,7 @@ class _Release:
 Once = Callable[[RequestContext, Target, _Release], Awaitable[Result]]
 
 
-class Dispatcher:
+class Dispatcher(Component):
     def __init__(
         self,
         router: Router,
@@ -167,6 +169,9 @@ class Dispatcher:
         if self.batcher is not None:
             return await self._failover(ctx, self._embeddings_batched, slots=False)
         return await self._failover(ctx, self._embeddings_once)
+
+    def gauges(self) -> list[Gauge]:
+        return deployment_gauges(self.snapshot)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Per deployment, right now: in_flight, queued, limit, breaker_state, ewma_ms, ...
