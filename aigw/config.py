@@ -2,8 +2,8 @@
 
 Every problem becomes one `ConfigError` line that names the key path, e.g.
 `config error: providers.openai.timeout: invalid duration 'soon' (use e.g. 500ms, 30s, 5m)`.
-Each stage keeps its own section model next to its code (`aigw/<stage>/settings.py`); this
-module assembles them and owns the parsing helpers they share.
+Each stage keeps its own section model next to its code (`aigw/<stage>/settings.py`), built
+from the shared blocks in `aigw/sections.py`; this module assembles them.
 """
 
 from __future__ import annotations
@@ -11,79 +11,32 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-
-class ConfigError(Exception):
-    """An invalid configuration; str() is the one line shown to the user."""
-
-
-# --- value parsers shared by every section -------------------------------------------------
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.I)
-_SIZE_UNITS = {
-    None: 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
-
-
-def parse_duration(v: Any) -> float:
-    """'500ms' | '30s' | '5m' | '2h' | '30d' | a number of seconds -> seconds."""
-    if isinstance(v, bool):
-        raise ValueError(f"invalid duration {v!r}")
-    if isinstance(v, int | float):
-        if v < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(v)
-    m = _DURATION.match(str(v))
-    if not m:
-        raise ValueError(f"invalid duration {v!r} (use e.g. 500ms, 30s, 5m)")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-
-
-def parse_size(v: Any) -> int:
-    """'10MB' | '512KiB' | a number of bytes -> bytes."""
-    if isinstance(v, bool):
-        raise ValueError(f"invalid size {v!r}")
-    if isinstance(v, int | float):
-        if v < 0:
-            raise ValueError("a size cannot be negative")
-        return int(v)
-    m = _SIZE.match(str(v))
-    if not m:
-        raise ValueError(f"invalid size {v!r} (use e.g. 512KB, 10MB)")
-    unit = m.group(2).lower() if m.group(2) else None
-    return int(float(m.group(1)) * _SIZE_UNITS[unit])
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-
-
-class Section(BaseModel):
-    """Base for every config section: unknown keys are errors (typos must not pass silently)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=False)
-
+from aigw.auth.settings import AuthConfig
+from aigw.billing.settings import BillingConfig
+from aigw.cache.settings import CacheConfig
+from aigw.limits.settings import RateLimitSettings
+from aigw.observability.settings import ObservabilityConfig
+from aigw.routing.router_settings import RoutersConfig
+from aigw.routing.settings import RoutingSettings
+from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.config)
+    ConfigError,
+    Duration,
+    Section,
+    Size,
+    parse_duration,
+    parse_size,
+)
+from aigw.store.settings import DatabaseConfig
 
 # --- sections owned by this module ----------------------------------------------------------
 
@@ -167,16 +120,6 @@ def _default_base_url(ptype: str) -> str:
     from aigw.providers import registry
 
     return registry.get(ptype).default_base_url
-
-
-from aigw.auth.settings import AuthConfig  # noqa: E402
-from aigw.billing.settings import BillingConfig  # noqa: E402
-from aigw.cache.settings import CacheConfig  # noqa: E402
-from aigw.limits.settings import RateLimitSettings  # noqa: E402
-from aigw.observability.settings import ObservabilityConfig  # noqa: E402
-from aigw.routing.router_settings import RoutersConfig  # noqa: E402
-from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
-from aigw.store.settings import DatabaseConfig  # noqa: E402
 
 
 class Config(Section):

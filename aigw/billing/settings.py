@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from aigw.config import Section
+from aigw.sections import Section
 
 
 class PriceConfig(Section):
