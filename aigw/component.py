@@ -1,7 +1,8 @@
 """The contract between the gateway and each of its parts.
 
-A component has at most one stage on the request's way, something to open at start and to
-close at stop, and gauges it reports at scrape time. `server/gateway.py` builds the parts
+A component has at most one stage on the request's way (on every endpoint, or on those it
+names), something to open at start and to close at stop, and gauges it reports at scrape
+time. `server/gateway.py` builds the parts
 from one ordered list: they start in its order, stop in reverse, their stages form the chain
 in the same order, and observability registers every part's gauges without knowing names.
 """
@@ -32,6 +33,11 @@ class Component:
 
     @property
     def stage(self) -> Stage | None:
+        return None
+
+    @property
+    def endpoints(self) -> frozenset[str] | None:
+        """The endpoints whose requests go through its stage (None: every one)."""
         return None
 
     async def start(self) -> None:

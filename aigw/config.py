@@ -26,6 +26,7 @@ from aigw.billing.settings import BillingConfig
 from aigw.cache.settings import CacheConfig
 from aigw.limits.settings import RateLimitSettings
 from aigw.observability.settings import ObservabilityConfig
+from aigw.responses.settings import ResponsesConfig
 from aigw.routing.router_settings import RoutersConfig
 from aigw.routing.settings import RoutingSettings
 from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.config)
@@ -69,6 +70,9 @@ class ProviderConfig(Section):
     api_version: str | None = None
     default_max_tokens: int = Field(4096, ge=1)
     models: list[str] = Field(default_factory=list)  # extra names to list in /v1/models
+    # OpenAI type: send /v1/responses requests to the upstream's own /responses (built-in
+    # tools work) instead of translating them to chat. Default: only for api.openai.com.
+    native_responses: bool | None = None
 
     @field_validator("base_url")
     @classmethod
@@ -136,6 +140,7 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
 
     @model_validator(mode="after")
     def _link(self) -> Config:

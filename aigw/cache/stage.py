@@ -37,7 +37,7 @@ from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamRes
 log = logging.getLogger("aigw.cache")
 
 SIMILARITY_HEADER = "x-aigw-cache-similarity"
-CACHED_ENDPOINTS = frozenset({"chat", "embeddings", "messages"})
+CACHED_ENDPOINTS = frozenset({"chat", "embeddings", "messages", "responses"})
 
 
 def _cache_control(headers: Any) -> tuple[bool, bool]:
@@ -100,7 +100,9 @@ class CacheStage(StageComponent):
             ctx.cache = "bypass"
             return await call_next(ctx)
         no_cache, no_store = _cache_control(ctx.headers)
-        if no_cache and no_store:
+        # A Responses request with OpenAI's built-in tools: the chat form the key is made of
+        # does not hold them.
+        if (no_cache and no_store) or (ctx.turn is not None and ctx.turn.needs_openai):
             ctx.cache = "bypass"
             return await call_next(ctx)
 

@@ -80,7 +80,7 @@ class CostRouterStage(StageComponent):
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
         router = self.routers.get(ctx.model)
-        if router is None or ctx.endpoint != "chat":
+        if router is None or ctx.endpoint not in ("chat", "responses"):
             return await call_next(ctx)
         text = last_user_text(ctx.body.get("messages"))
         if len(text) <= INLINE_CHARS:

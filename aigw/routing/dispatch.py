@@ -33,6 +33,7 @@ from aigw.queue.batcher import EmbeddingBatcher
 from aigw.queue.coalesce import Coalescer, coalescible
 from aigw.queue.leases import ClusterLeases
 from aigw.queue.slots import SlotPool
+from aigw.responses import native as native_responses
 from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
 from aigw.routing.breaker import CLOSED, Breaker, SharedBreakers
 from aigw.routing.gauges import deployment_gauges
@@ -164,6 +165,11 @@ class Dispatcher(Component):
 
     async def _chat(self, ctx: RequestContext) -> Result:
         return await self._failover(ctx, self._chat_once)
+
+    async def responses(self, ctx: RequestContext) -> Result:
+        """POST /v1/responses (`ctx.turn`): an OpenAI deployment that speaks the Responses
+        API is sent the request itself; every other one its chat translation (`ctx.body`)."""
+        return await self._failover(ctx, self._responses_once)
 
     async def embeddings(self, ctx: RequestContext) -> Result:
         if self.batcher is not None:
@@ -423,6 +429,50 @@ class Dispatcher(Component):
                 st.slots.release()
             if lease is not None and self.leases is not None:
                 self.leases.release(lease)
+
+    async def _responses_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
+        turn = ctx.turn
+        if not native_responses.speaks_responses(t.provider):
+            if turn.needs_openai:
+                raise GatewayError(
+                    400,
+                    f"`{ctx.model}` is served by {t.provider.type}, which has no OpenAI "
+                    "built-in tools: only function tools can be used with it.",
+                    "invalid_request_error",
+                    "unsupported_tool",
+                    "tools",
+                )
+            return await self._chat_once(ctx, t, release)
+        req = native_responses.request(t.provider, turn, t.upstream_model, ctx.stream)
+        t0 = time.perf_counter()
+        if not ctx.stream:
+            status, headers, raw = await self.client.post(
+                t.provider, req, self._upstream_headers(ctx)
+            )
+            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+            if status >= 400:
+                raise t.adapter.error(status, raw, headers)
+            answer = _json(raw, t)
+            turn.native = answer
+            ctx.usage = native_responses.usage_of(answer.get("usage"))
+            return JSONResult(native_responses.to_chat(answer))
+        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
+        try:
+            if resp.status >= 400:
+                raw = await resp.read()
+                raise t.adapter.error(resp.status, raw, resp.headers)
+            translator = native_responses.NativeStream(turn)
+            events = _stream_events(resp, t.provider.name)
+            first: list[dict[str, Any]] = []
+            async for ev, data in events:
+                first = translator.feed(ev, data)
+                if first:
+                    break
+            ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
+        except BaseException:
+            resp.close()
+            raise
+        return StreamResult(_relay(ctx, resp, events, translator, first, t0, release))
 
 
 def _tell_attempts(e: GatewayError, ctx: RequestContext) -> GatewayError:

@@ -20,6 +20,7 @@ from aigw.limits.stage import build as build_limits
 from aigw.observability.component import Observability
 from aigw.pipeline import Handler, Stage
 from aigw.providers.http import UpstreamClient
+from aigw.responses.stage import Conversations
 from aigw.routing.cost_router import build as build_cost_router
 from aigw.routing.dispatch import Dispatcher
 from aigw.routing.router import Router
@@ -42,6 +43,7 @@ class Gateway:
         self.cost_router = build_cost_router(config)
         self.limits = build_limits(config)
         self.cache = CacheStage.from_config(config.cache) if config.cache.enabled else None
+        self.conversations = Conversations(self.accounts.store, config.responses)
 
         parts: list[Component | None] = [
             self.accounts,  # the store: opens first, closes last
@@ -50,6 +52,7 @@ class Gateway:
             # The request's way, outermost first; the dispatcher is the last handler.
             self.observability,  # 1. metrics, traces, prompt logs of the whole request
             self.accounts.auth_stage,  # 2. principal from API key or JWT
+            self.conversations,  # /v1/responses: previous_response_id, store, chat body
             self.accounts.usage_stage,  # 3. usage recording (every answered request)
             self.cost_router,  # 4. "auto" -> a model, before what counts or prices by model
             self.limits,  # 5. rate limits (requests and tokens, reserve then settle)
@@ -57,13 +60,24 @@ class Gateway:
             self.cache,  # 7. exact, then semantic
         ]
         self.parts: list[Component] = [p for p in parts if p is not None]
-        self.stages: list[Stage] = [p.stage for p in self.parts if p.stage is not None]
         self.observability.watch(self.parts)
 
+        self.stages: list[Stage] = self.stages_of("chat")
         self.chat: Handler = self.observability.compose(self.stages, self.dispatcher.chat)
         self.embeddings: Handler = self.observability.compose(
-            self.stages, self.dispatcher.embeddings
+            self.stages_of("embeddings"), self.dispatcher.embeddings
         )
+        self.responses: Handler = self.observability.compose(
+            self.stages_of("responses"), self.dispatcher.responses
+        )
+
+    def stages_of(self, endpoint: str) -> list[Stage]:
+        """The stages a request to `endpoint` goes through, outermost first."""
+        return [
+            p.stage
+            for p in self.parts
+            if p.stage is not None and (p.endpoints is None or endpoint in p.endpoints)
+        ]
 
     async def start(self) -> None:
         for part in self.parts:
