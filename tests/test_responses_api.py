@@ -429,3 +429,42 @@ async def test_stored_content_stays_out_of_logs(gw: Any, capfd: pytest.CaptureFi
     assert secret not in await metrics.text()
     rows = await gw.gateway.accounts.store.fetch("SELECT input FROM responses")
     assert secret in orjson.loads(rows[0][0])[0]["content"][0]["text"]
+
+
+@pytest.mark.parametrize("model", ["gpt-r", "claude-tools", "command-text"])
+async def test_shapes_validate_strictly_against_the_sdk_types(gw: Any, model: str) -> None:
+    """Not the SDK's lenient construction: pydantic validation of every field."""
+    from openai.types.responses import Response, ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    body = {"model": model, "input": "Weather?", "tools": [WEATHER], "metadata": {"a": "b"}}
+    r = await gw.http.post(gw.url + "/v1/responses", json=body)
+    Response.model_validate(await r.json())
+    r = await gw.http.post(gw.url + "/v1/responses", json={**body, "stream": True})
+    events = TypeAdapter(ResponseStreamEvent)
+    raw = (await r.read()).decode()
+    seen = []
+    for block in raw.strip().split("\n\n"):
+        data = json.loads(block.split("\n", 1)[1].removeprefix("data: "))
+        seen.append(events.validate_python(data).type)
+    assert seen[-1] == "response.completed"
+
+
+async def test_mid_stream_error_events_validate(gw: Any, mock: MockOpenAI) -> None:
+    from openai.types.responses import ResponseStreamEvent
+    from pydantic import TypeAdapter
+
+    mock.fail(Fail(500, after_chunks=1))
+    r = await gw.http.post(
+        gw.url + "/v1/responses", json={"model": "gpt-chat", "input": "hi", "stream": True}
+    )
+    raw = (await r.read()).decode()
+    events = [
+        TypeAdapter(ResponseStreamEvent).validate_python(
+            json.loads(block.split("\n", 1)[1].removeprefix("data: "))
+        )
+        for block in raw.strip().split("\n\n")
+    ]
+    assert [e.type for e in events[-2:]] == ["error", "response.failed"]
+    assert events[-1].response.status == "failed"  # type: ignore[union-attr]
+    assert events[-1].response.error.code == "server_error"  # type: ignore[union-attr]

@@ -353,7 +353,7 @@ class MockOpenAI:
         out_text = "".join(p["text"] for i in items if i["type"] == "message" for p in i["content"])
         usage = {
             "input_tokens": count_tokens(prompt),
-            "input_tokens_details": {"cached_tokens": 0},
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
             "output_tokens": max(1, len(words(out_text))),
             "output_tokens_details": {"reasoning_tokens": 0},
             "total_tokens": count_tokens(prompt) + max(1, len(words(out_text))),

@@ -223,8 +223,9 @@ class ResponseEvents:
         """The stream was cut short: an `error` event, then response.failed."""
         events = [] if self.started else self._start()
         events.append(self._ev("error", code=e.code or e.type, message=e.message, param=e.param))
+        # response.error.code is one of OpenAI's few codes.
         err = {
-            "code": "server_error" if e.status >= 500 else (e.code or e.type),
+            "code": "rate_limit_exceeded" if e.status == 429 else "server_error",
             "message": e.message,
         }
         resp = tr.response(self.turn, self.model, "failed", self.output, None, error=err)
