@@ -10,8 +10,8 @@ import orjson
 import pytest
 
 from aigw.providers.anthropic.adapter import adapter
-from aigw.providers.anthropic.settings import AnthropicSettings
 from aigw.providers.anthropic.request import to_anthropic
+from aigw.providers.anthropic.settings import AnthropicSettings
 from aigw.types import GatewayError
 from tests.helpers_providers import assemble, check_chunk_shape, normalise_message, translate_stream
 from tests.mock_providers import UPSTREAM_KEY, MockAnthropic, fixture, fixture_json

@@ -72,7 +72,7 @@ async def count_tokens(request: web.Request) -> web.Response:
         ctx.native = {k: v for k, v in body.items() if k not in ("stream", "max_tokens")}
         result = await gw.count_tokens(ctx)
         assert isinstance(result, JSONResult)
-        headers = {**ctx.response_headers, "X-Request-ID": rid, "request-id": rid}
+        headers = {**gateway_headers(ctx), "request-id": rid}
         return web.json_response(result.body, headers=headers)
     except GatewayError as e:
         return error_response(e, rid)
