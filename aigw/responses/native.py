@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
-from aigw.config import ProviderConfig
 from aigw.providers.base import UpstreamRequest
+from aigw.providers.openai.settings import OpenAISettings
+from aigw.providers.settings import ProviderConfig
 from aigw.responses.turn import Turn
 from aigw.types import GatewayError, Usage
 
@@ -22,7 +23,7 @@ CHAT_ITEMS = ("message", "function_call", "reasoning")
 
 
 def speaks_responses(conf: ProviderConfig) -> bool:
-    if conf.type != "openai":
+    if not isinstance(conf, OpenAISettings):
         return False
     if conf.native_responses is not None:
         return conf.native_responses

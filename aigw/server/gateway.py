@@ -18,7 +18,7 @@ from aigw.component import Component
 from aigw.config import Config
 from aigw.limits.stage import build as build_limits
 from aigw.observability.component import Observability
-from aigw.pipeline import Handler, Stage
+from aigw.pipeline import Handler, Stage, compose
 from aigw.providers.http import UpstreamClient
 from aigw.responses.stage import Conversations
 from aigw.routing.cost_router import build as build_cost_router
@@ -69,6 +69,12 @@ class Gateway:
         )
         self.responses: Handler = self.observability.compose(
             self.stages_of("responses"), self.dispatcher.responses
+        )
+        # /v1/messages/count_tokens (authenticated by its route): the cost router, then the
+        # dispatcher; no usage, limits or cache for a count.
+        self.count_tokens: Handler = compose(
+            [self.cost_router] if self.cost_router is not None else [],
+            self.dispatcher.count_tokens,
         )
 
     def stages_of(self, endpoint: str) -> list[Stage]:

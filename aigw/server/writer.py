@@ -18,7 +18,7 @@ from aiohttp import web
 
 from aigw.cache.replay import chunks_to_completion, completion_to_chunks, replay
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
-from aigw.server.framing import Framing
+from aigw.server.framing import Events, Framing
 from aigw.server.framing.openai import OPENAI
 from aigw.server.state import config, gateway
 from aigw.types import GatewayError
@@ -87,10 +87,11 @@ async def run(
                 headers=gateway_headers(ctx),
             )
         chunks: AsyncIterator[dict[str, Any]] = replay(completion_to_chunks(result.body))
+        native = None
     else:
-        chunks = result.chunks
+        chunks, native = result.chunks, result.native
     try:
-        return await _stream(request, ctx, chunks, framing)
+        return await _stream(request, ctx, chunks, framing.events(ctx, native))
     finally:
         await asyncio.shield(ctx.finish())
 
@@ -99,9 +100,8 @@ async def _stream(
     request: web.Request,
     ctx: RequestContext,
     chunks: AsyncIterator[dict[str, Any]],
-    framing: Framing,
+    events: Events,
 ) -> web.StreamResponse:
-    events = framing.events(ctx)
     resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **gateway_headers(ctx)})
     write_timeout = config(request).server.write_timeout
     transport = request.transport

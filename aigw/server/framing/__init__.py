@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from aigw.pipeline import JSONResult, RequestContext
+from aigw.pipeline import JSONResult, NativeEvents, RequestContext
 from aigw.types import GatewayError
 
 
@@ -35,11 +35,13 @@ class Events(Protocol):
 
 class Framing(Protocol):
     def answer(self, ctx: RequestContext, result: JSONResult) -> bytes:
-        """The body of a complete (JSON) answer."""
+        """The body of a complete (JSON) answer (`result.native`: the upstream's own, when
+        it speaks the client's format)."""
         ...
 
-    def events(self, ctx: RequestContext) -> Events:
-        """A writer for one streamed answer."""
+    def events(self, ctx: RequestContext, native: NativeEvents | None) -> Events:
+        """A writer for one streamed answer; `native`: the upstream's own events when it
+        speaks the client's format (they may be passed through instead of the chunks)."""
         ...
 
     def error(self, e: GatewayError, request_id: str) -> web.Response:

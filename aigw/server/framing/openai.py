@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from aigw.pipeline import JSONResult, RequestContext
+from aigw.pipeline import JSONResult, NativeEvents, RequestContext
 from aigw.types import GatewayError
 
 DONE = b"data: [DONE]\n\n"
@@ -38,7 +38,7 @@ class OpenAIFraming:
     def answer(self, ctx: RequestContext, result: JSONResult) -> bytes:
         return result.raw if result.raw is not None else orjson.dumps(result.body)
 
-    def events(self, ctx: RequestContext) -> ChatEvents:
+    def events(self, ctx: RequestContext, native: NativeEvents | None) -> ChatEvents:
         return ChatEvents(bool((ctx.body.get("stream_options") or {}).get("include_usage")))
 
     def error(self, e: GatewayError, request_id: str) -> web.Response:
