@@ -74,3 +74,38 @@ async def test_chain_retention_sweep_and_size(store: Store) -> None:
     await gone.sweep()
     ids = {r[0] for r in await store.fetch("SELECT id FROM responses")}
     assert "resp_old" not in ids and "resp_4" in ids
+
+
+async def test_usage_cost_and_limits_apply(
+    tmp_path: Any, mock: Any, start_gateway: Any, admin: dict[str, str]
+) -> None:
+    """A Responses call is recorded, priced and rate limited as a chat call is: natively
+    (usage read from OpenAI's own response) and translated (the chat answer's usage)."""
+    cfg = accounts_config(
+        mock.url,
+        f"sqlite:///{tmp_path}/s.db",
+        billing={"prices": {"gpt-test": {"input": 2.0, "output": 8.0}}},
+        rate_limiting={"enabled": True, "key": {"requests_per_minute": 2}},
+    )
+    cfg["providers"]["native"] = {**cfg["providers"]["mock"], "native_responses": True}
+    cfg["models"]["gpt-native"] = {"provider": "native", "model": "upstream-model"}
+    cfg["billing"]["prices"]["gpt-native"] = {"input": 2.0, "output": 8.0}
+    gw = await start_gateway(cfg)
+    client = gw.openai((await new_key(gw, admin))["key"])
+    rows = []
+    for model, rid in (("gpt-test", "tr-1"), ("gpt-native", "nat-1")):
+        r = await client.responses.create(
+            model=model, input="price me", extra_headers={"X-Request-ID": rid}
+        )
+        assert await gw.gateway.accounts.usage.flush()
+        (row,) = await gw.gateway.accounts.store.usage_rows(rid)
+        assert r.usage is not None
+        price = (r.usage.input_tokens * 2.0 + r.usage.output_tokens * 8.0) / 1e6
+        assert row["prompt_tokens"] == r.usage.input_tokens
+        assert row["completion_tokens"] == r.usage.output_tokens
+        assert row["cost_usd"] == pytest.approx(price) and row["cost_usd"] > 0
+        assert row["endpoint"] == "responses" and row["model"] == model
+        rows.append(row)
+    assert [c["path"] for c in mock.calls] == ["/v1/chat/completions", "/v1/responses"]
+    with pytest.raises(openai.RateLimitError):  # the key's 2 requests a minute are spent
+        await client.responses.create(model="gpt-test", input="again")
