@@ -64,6 +64,7 @@ def config(mock: MockOpenAI, claude: MockAnthropic, cohere: MockCohere, **extra:
             "claude-text": {"provider": "claude", "model": "claude-text"},
             "claude-tools": {"provider": "claude", "model": "claude-tools"},
             "claude-stream-error": {"provider": "claude", "model": "claude-stream-error"},
+            "claude-thinking": {"provider": "claude", "model": "claude-thinking"},
             "command-text": {"provider": "co", "model": "command-text"},
             "command-tools": {"provider": "co", "model": "command-tools"},
             "conv": {"provider": "oa", "model": "upstream-model", "fallbacks": ["claude-text"]},
@@ -468,3 +469,26 @@ async def test_mid_stream_error_events_validate(gw: Any, mock: MockOpenAI) -> No
     assert [e.type for e in events[-2:]] == ["error", "response.failed"]
     assert events[-1].response.status == "failed"  # type: ignore[union-attr]
     assert events[-1].response.error.code == "server_error"  # type: ignore[union-attr]
+
+
+async def test_reasoning_items_where_the_provider_exposes_it(gw: Any) -> None:
+    """Anthropic's thinking becomes a `reasoning` item before the message, streamed or not;
+    the shapes validate against the SDK's types."""
+    from openai.types.responses import Response
+
+    r = await gw.http.post(
+        gw.url + "/v1/responses",
+        json={"model": "claude-thinking", "input": "think", "reasoning": {"effort": "high"}},
+    )
+    resp = Response.model_validate(await r.json())
+    assert [o.type for o in resp.output][:2] == ["reasoning", "message"]
+    thought = resp.output[0].content[0].text  # type: ignore[union-attr]
+    assert thought and resp.reasoning is not None and resp.reasoning.effort == "high"
+    client = gw.openai()
+    deltas: list[str] = []
+    async with client.responses.stream(model="claude-thinking", input="think") as stream:
+        async for event in stream:
+            if event.type == "response.reasoning_text.delta":
+                deltas.append(event.delta)
+        final = await stream.get_final_response()
+    assert final.output[0].type == "reasoning" and "".join(deltas) == thought

@@ -22,10 +22,11 @@ def sse(event: Event) -> bytes:
 
 
 class ResponseStream:
-    __slots__ = ("turn",)
+    __slots__ = ("model", "turn")
 
-    def __init__(self, turn: Turn) -> None:
+    def __init__(self, turn: Turn, model: str) -> None:
         self.turn = turn
+        self.model = model
 
     def chunk(self, chunk: dict[str, Any]) -> bytes:
         return sse(chunk)
@@ -34,7 +35,7 @@ class ResponseStream:
         return b""  # response.completed was the last event
 
     def error(self, e: GatewayError) -> bytes:
-        events = self.turn.events or ResponseEvents(self.turn, "")
+        events = self.turn.events or ResponseEvents(self.turn, self.model)
         return b"".join(sse(ev) for ev in events.fail(e))
 
 
@@ -43,7 +44,7 @@ class ResponsesFraming:
         return result.raw if result.raw is not None else orjson.dumps(result.body)
 
     def events(self, ctx: RequestContext, native: NativeEvents | None) -> ResponseStream:
-        return ResponseStream(ctx.turn)
+        return ResponseStream(ctx.turn, ctx.model)
 
     def error(self, e: GatewayError, request_id: str) -> web.Response:
         return OPENAI.error(e, request_id)
