@@ -61,6 +61,13 @@ async def test_chain_retention_sweep_and_size(store: Store) -> None:
     items = await rs.history("acme", "resp_4")  # three turns back at most, oldest first
     texts = [i["content"][0]["text"] for i in items]
     assert texts == ["q2", "a2", "q3", "a3", "q4", "a4"]
+    one_turn = sum(
+        len(r[0]) + len(r[1])
+        for r in await store.fetch("SELECT input, response FROM responses WHERE id = ?", "resp_4")
+    )
+    small = ResponsesStore(store, ResponsesConfig(max_history_bytes=2 * one_turn))
+    texts = [i["content"][0]["text"] for i in await small.history("acme", "resp_4")]
+    assert texts == ["q3", "a3", "q4", "a4"]  # the size bound leaves the oldest out
     with pytest.raises(Exception) as e:
         await rs.history("globex", "resp_4")
     assert getattr(e.value, "status", None) == 400

@@ -132,17 +132,20 @@ class ResponsesStore(Component):
     async def history(self, org_id: str, response_id: str) -> list[dict[str, Any]]:
         """The conversation up to and including `response_id`, oldest first: each turn's
         input items, then its output items (instructions are not carried over, as OpenAI
-        does). A chain is followed at most `max_turns` back."""
+        does). A chain is followed at most `max_turns` back, and only while its stored size
+        stays under `max_history_bytes` (older turns are left out, oldest first)."""
         now = time.time()
         try:
             rows = await self.store.fetch(
-                "WITH RECURSIVE chain(id, previous_id, input, response, depth) AS ("
-                " SELECT id, previous_id, input, response, 0 FROM responses"
-                " WHERE id = ? AND org_id = ? AND expires_at > ?"
+                "WITH RECURSIVE chain(id, previous_id, input, response, depth, size) AS ("
+                " SELECT id, previous_id, input, response, 0, LENGTH(input) + LENGTH(response)"
+                " FROM responses WHERE id = ? AND org_id = ? AND expires_at > ?"
                 " UNION ALL"
-                " SELECT r.id, r.previous_id, r.input, r.response, c.depth + 1"
+                " SELECT r.id, r.previous_id, r.input, r.response, c.depth + 1,"
+                " c.size + LENGTH(r.input) + LENGTH(r.response)"
                 " FROM responses r JOIN chain c ON r.id = c.previous_id"
-                " WHERE r.org_id = ? AND r.expires_at > ? AND c.depth < ?)"
+                " WHERE r.org_id = ? AND r.expires_at > ? AND c.depth < ?"
+                " AND c.size + LENGTH(r.input) + LENGTH(r.response) <= ?)"
                 " SELECT input, response FROM chain ORDER BY depth DESC",
                 response_id,
                 org_id,
@@ -150,6 +153,7 @@ class ResponsesStore(Component):
                 org_id,
                 now,
                 self.settings.max_turns - 1,
+                self.settings.max_history_bytes,
             )
         except StoreUnavailable:
             raise unavailable() from None
