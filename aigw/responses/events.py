@@ -210,7 +210,7 @@ class ResponseEvents:
         events = [] if self.started else self._start()
         status, incomplete = tr.status_of(self.finish)
         events += self._close("incomplete" if status == "incomplete" else "completed")
-        output = self.output + self.turn.native_items
+        output = self.output
         if not output:
             output = [tr.message_item("")]
         resp = tr.response(self.turn, self.model, status, output, tr.usage(self.usage), incomplete)

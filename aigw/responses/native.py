@@ -2,9 +2,8 @@
 conversation, `store: false`), the answer as a chat completion (so usage, cost, limits and
 the cache see what they see on chat), and its stream events as chat chunks. Pure, no I/O.
 
-The client still gets the upstream's own response object (ids, built-in tool items) when
-the answer is JSON; a stream is re-written from the chunks, with the built-in tool items
-(web search, file search, ...) carried into the final response."""
+The client still gets the upstream's own response object and stream events (built-in tool
+items and their events included), under the gateway's response id (responses/stage.py)."""
 
 from __future__ import annotations
 
@@ -18,8 +17,6 @@ from aigw.providers.openai.settings import OpenAISettings
 from aigw.providers.settings import ProviderConfig
 from aigw.responses.turn import Turn
 from aigw.types import GatewayError, Usage
-
-CHAT_ITEMS = ("message", "function_call", "reasoning")
 
 
 def speaks_responses(conf: ProviderConfig) -> bool:
@@ -118,24 +115,19 @@ def failure(payload: dict[str, Any]) -> GatewayError:
 
 
 class NativeStream:
-    """OpenAI's Responses stream events in, chat chunks out (a StreamTranslator). Items of
-    OpenAI's built-in tools are kept on the turn for the final response."""
+    """OpenAI's Responses stream events in, chat chunks out (a StreamTranslator), for the
+    stages inside (usage, limits, observability). Every event yields at least an empty
+    chunk, so the upstream's own events (passed to the client) are never held back."""
 
-    def __init__(self, turn: Turn) -> None:
-        self.turn = turn
+    def __init__(self) -> None:
         self.usage: Usage | None = None
         self.id = ""
         self.calls: dict[str, int] = {}  # item id -> chat tool_calls index
         self.done = False
 
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.turn.created_at,
-            "model": "",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-        }
+    def _chunk(self, delta: dict[str, Any] | None, finish: str | None = None) -> dict[str, Any]:
+        choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+        return {"id": self.id, "object": "chat.completion.chunk", "choices": choices}
 
     def feed(self, event: str | None, data: bytes) -> list[dict[str, Any]]:
         try:
@@ -148,14 +140,14 @@ class NativeStream:
                 "bad_upstream_response",
             ) from None
         if not isinstance(ev, dict):
-            return []
+            return [self._chunk(None)]
         kind = ev.get("type") or event
         if kind == "response.created":
             self.id = (ev.get("response") or {}).get("id") or ""
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "response.output_text.delta":
             return [self._chunk({"content": ev.get("delta") or ""})]
-        if kind in ("response.reasoning_text.delta",):
+        if kind == "response.reasoning_text.delta":
             return [self._chunk({"reasoning_content": ev.get("delta") or ""})]
         if kind == "response.output_item.added":
             item = ev.get("item") or {}
@@ -168,28 +160,22 @@ class NativeStream:
                     "function": {"name": item.get("name") or "", "arguments": ""},
                 }
                 return [self._chunk({"tool_calls": [call]})]
-            return []
-        if kind == "response.function_call_arguments.delta":
+        elif kind == "response.function_call_arguments.delta":
             n = self.calls.get(ev.get("item_id") or "", 0)
             call = {"index": n, "function": {"arguments": ev.get("delta") or ""}}
             return [self._chunk({"tool_calls": [call]})]
-        if kind == "response.output_item.done":
-            item = ev.get("item") or {}
-            if item.get("type") not in CHAT_ITEMS:
-                self.turn.native_items.append(item)
-            return []
-        if kind in ("response.completed", "response.incomplete"):
+        elif kind in ("response.completed", "response.incomplete"):
             resp = ev.get("response") or {}
             self.done = True
             self.usage = usage_of(resp.get("usage"))
             out = [self._chunk({}, finish_reason(resp, bool(self.calls)))]
             usage = chat_usage(resp.get("usage"))
             if usage:
-                out.append({**self._chunk({}), "choices": [], "usage": usage})
+                out.append({**self._chunk(None), "usage": usage})
             return out
-        if kind in ("response.failed", "error"):
+        elif kind in ("response.failed", "error"):
             raise failure(ev)
-        return []
+        return [self._chunk(None)]
 
     def close(self) -> list[dict[str, Any]]:
         if not self.done:

@@ -10,9 +10,18 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
+
 from aigw.cache.replay import chunks_to_completion, completion_to_chunks, replay
 from aigw.component import StageComponent
-from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
+from aigw.pipeline import (
+    Handler,
+    JSONResult,
+    NativeEvents,
+    RequestContext,
+    Result,
+    StreamResult,
+)
 from aigw.responses import translate
 from aigw.responses.events import Event, ResponseEvents
 from aigw.responses.settings import ResponsesConfig
@@ -75,7 +84,37 @@ class Conversations(StageComponent):
             resp = translate.from_chat(turn, ctx.model, completion)
             await self._keep(ctx, resp)
             return JSONResult(resp)
+        if result.native is not None:
+            return StreamResult(self._native_events(ctx, result.chunks, result.native))
         return StreamResult(self._events(ctx, result.chunks))
+
+    async def _native_events(
+        self, ctx: RequestContext, chunks: AsyncIterator[dict[str, Any]], native: NativeEvents
+    ) -> AsyncIterator[Event]:
+        """An OpenAI upstream's own events, passed on as they come (the chunks only drive
+        the stages inside), each response in them under the gateway's id; the response is
+        stored before `response.completed` is passed on."""
+        turn: Turn = ctx.turn
+        events = turn.events = ResponseEvents(turn, ctx.model)  # numbering for an error
+        try:
+            async for _ in chunks:
+                for _name, data in native.take():
+                    ev = orjson.loads(data)
+                    if not isinstance(ev, dict) or ev.get("type") == "error":
+                        continue  # the upstream's error reaches the client as the writer's
+                    if isinstance(ev.get("response"), dict):
+                        ev["response"] = native_response(turn, ctx.model, ev["response"])
+                        if ev.get("type") in ("response.completed", "response.incomplete"):
+                            await self._keep(ctx, ev["response"])
+                    seq = ev.get("sequence_number")
+                    if isinstance(seq, int):
+                        events.seq = seq + 1
+                    events.started = True
+                    yield ev
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     async def _events(
         self, ctx: RequestContext, chunks: AsyncIterator[dict[str, Any]]

@@ -48,7 +48,6 @@ class Turn:
     created_at: int = field(default_factory=lambda: int(time.time()))
     input: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # previous turns' items
-    native_items: list[dict[str, Any]] = field(default_factory=list)  # its built-in items
     response: dict[str, Any] | None = None  # the answer as the client got it
     events: Any = None  # a stream's ResponseEvents (numbering), for an error at its end
 

@@ -496,14 +496,16 @@ class Dispatcher(Component):
             ctx.usage = native_responses.usage_of(answer.get("usage"))
             return JSONResult(native_responses.to_chat(answer), native=answer)
         resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
+        frames = NativeEvents()  # the upstream's own events, for the client
         try:
             if resp.status >= 400:
                 raw = await resp.read()
                 raise t.adapter.error(resp.status, raw, resp.headers)
-            translator = native_responses.NativeStream(turn)
+            translator = native_responses.NativeStream()
             events = _stream_events(resp, t.provider.name)
             first: list[dict[str, Any]] = []
             async for ev, data in events:
+                frames.add(ev, data)
                 first = translator.feed(ev, data)
                 if first:
                     break
@@ -511,7 +513,9 @@ class Dispatcher(Component):
         except BaseException:
             resp.close()
             raise
-        return StreamResult(_relay(ctx, resp, events, translator, first, t0, release, None))
+        return StreamResult(
+            _relay(ctx, resp, events, translator, first, t0, release, frames), frames
+        )
 
 
 def _tell_attempts(e: GatewayError, ctx: RequestContext) -> GatewayError:
