@@ -492,3 +492,28 @@ async def test_reasoning_items_where_the_provider_exposes_it(gw: Any) -> None:
                 deltas.append(event.delta)
         final = await stream.get_final_response()
     assert final.output[0].type == "reasoning" and "".join(deltas) == thought
+
+
+async def test_native_stream_passes_the_upstream_events(gw: Any, mock: MockOpenAI) -> None:
+    r = await gw.http.post(
+        gw.url + "/v1/responses",
+        json={
+            "model": "gpt-r",
+            "input": "news?",
+            "tools": [{"type": "web_search"}],
+            "stream": True,
+        },
+    )
+    raw = (await r.read()).decode()
+    events = [
+        json.loads(b.split("\n", 1)[1].removeprefix("data: ")) for b in raw.split("\n\n")[:-1]
+    ]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    added = [e["item"]["type"] for e in events if e["type"] == "response.output_item.added"]
+    assert added == ["web_search_call", "message"]  # the upstream's own items and events
+    ids = {e["response"]["id"] for e in events if "response" in e}
+    assert len(ids) == 1  # the gateway's id throughout, not the upstream's
+    (rid,) = ids
+    assert rid.startswith("resp_") and rid not in json.dumps(mock.calls)
+    stored = await gw.http.get(gw.url + f"/v1/responses/{rid}")
+    assert (await stored.json())["output"] == events[-1]["response"]["output"]
