@@ -426,8 +426,14 @@ async def test_stored_content_stays_out_of_logs(gw: Any, capfd: pytest.CaptureFi
     await client.responses.create(model="claude-text", input=secret)
     out, err = capfd.readouterr()
     assert secret not in out and secret not in err
-    metrics = await gw.http.get(gw.url + "/metrics")
-    assert secret not in await metrics.text()
+    metrics = await (await gw.http.get(gw.url + "/metrics")).text()
+    assert secret not in metrics
+    # ...while the request is counted like any other: route, model, tokens.
+    assert 'route="/v1/responses",status_class="2xx"' in metrics
+    assert any(
+        line.startswith("llm_tokens_total") and 'model="claude-text"' in line
+        for line in metrics.splitlines()
+    )
     rows = await gw.gateway.accounts.store.fetch("SELECT input FROM responses")
     assert secret in orjson.loads(rows[0][0])[0]["content"][0]["text"]
 
