@@ -290,15 +290,20 @@ def defaults_from_env(env: dict[str, str]) -> Config:
     models; any other upstream model is reachable as `<provider>/<model>`."""
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
-    for name, (key_var, url_var) in ENV_PROVIDERS.items():
-        key = env.get(key_var)
-        if not key:
+    for spec in registry.SPECS.values():
+        key = env.get(spec.key_env) if spec.key_env else None
+        base_url = env.get(spec.base_url_env) if spec.base_url_env else None
+        if not key or not (base_url or spec.default_base_url):
             continue
-        providers[name] = {"api_key": key}
-        if url_var and env.get(url_var):
-            providers[name]["base_url"] = env[url_var]
-        for m in registry.spec(name).default_models:
-            models.setdefault(m, {"provider": name})
+        p: dict[str, Any] = {"api_key": key}
+        if base_url:
+            p["base_url"] = base_url
+        for setting, var in spec.env_settings.items():
+            if env.get(var):
+                p[setting] = env[var]
+        providers[spec.type] = p
+        for m in spec.default_models:
+            models.setdefault(m, {"provider": spec.type})
     raw: dict[str, Any] = {"providers": providers, "models": models}
     if env.get("AIGW_HOST"):
         raw.setdefault("server", {})["host"] = env["AIGW_HOST"]
