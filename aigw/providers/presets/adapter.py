@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aigw.providers.base import Answer, UpstreamRequest
+from aigw.providers.common.errors import no_embeddings
 from aigw.providers.openai.adapter import OpenAIAdapter, OpenAIStream
 from aigw.providers.settings import ProviderConfig
 from aigw.types import Usage, bad_request
@@ -95,6 +96,13 @@ class PresetAdapter(OpenAIAdapter):
 
     def chat_response(self, body: dict[str, Any], model: str) -> Answer:
         return Answer(body, usage_of(body.get("usage")))
+
+    def embeddings_request(
+        self, conf: ProviderConfig, body: dict[str, Any], model: str
+    ) -> UpstreamRequest:
+        if not self.quirks.embeddings:
+            raise no_embeddings(self.name, body.get("model"))
+        return super().embeddings_request(conf, self._adjust(body), model)
 
     def chat_stream(self, model: str) -> PresetStream:
         return PresetStream()

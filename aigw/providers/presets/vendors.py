@@ -40,7 +40,11 @@ mistral = preset(
     "https://api.mistral.ai/v1",
     "MISTRAL_API_KEY",
     Quirks(
-        rename={"seed": "random_seed", "max_completion_tokens": "max_tokens"},
+        rename={
+            "seed": "random_seed",
+            "max_completion_tokens": "max_tokens",
+            "dimensions": "output_dimension",
+        },
         only=frozenset(
             {
                 "model",
