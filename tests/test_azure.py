@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import anthropic
 import openai
 import orjson
 import pytest
@@ -279,3 +280,17 @@ def test_a_deployment_named_after_its_model_is_priced_as_the_model(tmp_path: Pat
     cfg = configmod.from_dict(azure_config("https://r.openai.azure.com"), env={})
     pricer = Pricer(cfg)
     assert pricer.price("az/gpt4o-prod", "gpt-4o-azure") == shipped_price("gpt-4o")
+
+
+async def test_anthropic_sdk_on_messages_reaches_azure(
+    azure: MockAzure, start_gateway: Any
+) -> None:
+    gw = await start_gateway(azure_config(azure.url))
+    claude = anthropic.AsyncAnthropic(base_url=gw.url, api_key="sk-client", max_retries=0)
+    msg = await claude.messages.create(model="gpt-4o-azure", max_tokens=50, messages=HELLO)
+    assert msg.content[0].text == "Paris is the capital of France."  # type: ignore[union-attr]
+    assert msg.usage.cache_read_input_tokens == 1024
+    async with claude.messages.stream(model="cut", max_tokens=50, messages=HELLO) as s:
+        final = await s.get_final_message()
+    assert final.stop_reason == "refusal"  # Azure's content_filter, in Anthropic's terms
+    assert azure.calls[-1].path == "/openai/deployments/gpt4o-cut/chat/completions"

@@ -19,7 +19,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -352,7 +352,7 @@ class Dispatcher:
         # A /v1/messages client's own request goes as it came to a provider that speaks it.
         native = ctx.native is not None and t.can(MESSAGES)
         if native:
-            adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+            adapter = cast(NativeAdapter, t.adapter)  # the MESSAGES capability says so
             assert ctx.native is not None
             req = adapter.messages_request(
                 t.provider, ctx.native, ctx.body, t.upstream_model, ctx.stream
@@ -405,7 +405,7 @@ class Dispatcher:
         if ctx.native is None or not t.can(COUNT_TOKENS):
             ctx.response_headers["x-aigw-token-count"] = "estimate"
             return JSONResult({"input_tokens": estimate_prompt_tokens("chat", ctx.body)})
-        adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+        adapter = cast(NativeAdapter, t.adapter)  # the COUNT_TOKENS capability says so
         req = adapter.count_tokens_request(t.provider, ctx.native, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
