@@ -97,9 +97,9 @@ KNOWN_PROVIDER_TYPES = tuple(registry.names())
 
 def _provider_settings(name: str, raw: Any, env: dict[str, str] | None) -> Any:
     """`providers.<name>` validated with its type's own settings model (errors keep the key
-    path); the type defaults to the name when that is a known type, and settings the entry
-    leaves out come from the type's environment variables (`providers: {groq: {}}` with
-    GROQ_API_KEY set is enough)."""
+    path); the type defaults to the name when that is a known type, and an entry named after
+    its type takes the settings it leaves out from the type's environment variables
+    (`providers: {groq: {}}` with GROQ_API_KEY set is enough)."""
     if not isinstance(raw, dict):
         return raw  # the field's own validation says what is wrong
     ptype = raw.get("type") or name
@@ -113,7 +113,9 @@ def _provider_settings(name: str, raw: Any, env: dict[str, str] | None) -> Any:
             f"(one of {', '.join(registry.names())})"
         )
     spec = registry.spec(ptype)
-    if env:
+    # Only the entry named after its type takes the type's variables: `vllm: {type: openai}`
+    # must never be sent OPENAI_API_KEY.
+    if env and name == ptype:
         from_env = {"api_key": spec.key_env, "base_url": spec.base_url_env, **spec.env_settings}
         raw = {
             **{k: env[var] for k, var in from_env.items() if var and env.get(var)},
