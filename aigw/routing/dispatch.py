@@ -25,7 +25,14 @@ import orjson
 
 from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.pipeline import JSONResult, NativeEvents, RequestContext, Result, StreamResult
-from aigw.providers.base import COUNT_TOKENS, MESSAGES, NativeAdapter, StreamTranslator
+from aigw.providers.base import (
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    NativeAdapter,
+    StreamTranslator,
+)
+from aigw.providers.common.errors import no_embeddings
 from aigw.providers.common.sse import SSEParser
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
@@ -417,6 +424,8 @@ class Dispatcher:
         return JSONResult({"input_tokens": count})
 
     async def _embeddings_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
+        if not t.can(EMBEDDINGS):
+            raise no_embeddings(t.provider.type, ctx.model)
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
@@ -446,6 +455,8 @@ class Dispatcher:
         st = self.states.of(t)
         lease = await self._take_slot(ctx, st) if st.slots is not None else None
         try:  # from here on the slot is ours to give back
+            if not t.can(EMBEDDINGS):
+                raise no_embeddings(t.provider.type, ctx.model)
             req = t.adapter.embeddings_request(t.provider, body, t.upstream_model)
             status, headers, raw = await self.client.post(
                 t.provider, req, self._upstream_headers(ctx)
