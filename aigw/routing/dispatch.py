@@ -19,13 +19,20 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.pipeline import JSONResult, NativeEvents, RequestContext, Result, StreamResult
-from aigw.providers.base import COUNT_TOKENS, MESSAGES, NativeAdapter, StreamTranslator
+from aigw.providers.base import (
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    NativeAdapter,
+    StreamTranslator,
+)
+from aigw.providers.common.errors import no_embeddings
 from aigw.providers.common.sse import SSEParser
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
@@ -352,7 +359,7 @@ class Dispatcher:
         # A /v1/messages client's own request goes as it came to a provider that speaks it.
         native = ctx.native is not None and t.can(MESSAGES)
         if native:
-            adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+            adapter = cast(NativeAdapter, t.adapter)  # the MESSAGES capability says so
             assert ctx.native is not None
             req = adapter.messages_request(
                 t.provider, ctx.native, ctx.body, t.upstream_model, ctx.stream
@@ -405,7 +412,7 @@ class Dispatcher:
         if ctx.native is None or not t.can(COUNT_TOKENS):
             ctx.response_headers["x-aigw-token-count"] = "estimate"
             return JSONResult({"input_tokens": estimate_prompt_tokens("chat", ctx.body)})
-        adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+        adapter = cast(NativeAdapter, t.adapter)  # the COUNT_TOKENS capability says so
         req = adapter.count_tokens_request(t.provider, ctx.native, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
@@ -417,6 +424,8 @@ class Dispatcher:
         return JSONResult({"input_tokens": count})
 
     async def _embeddings_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
+        if not t.can(EMBEDDINGS):
+            raise no_embeddings(t.provider.type, ctx.model)
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
@@ -446,6 +455,8 @@ class Dispatcher:
         st = self.states.of(t)
         lease = await self._take_slot(ctx, st) if st.slots is not None else None
         try:  # from here on the slot is ours to give back
+            if not t.can(EMBEDDINGS):
+                raise no_embeddings(t.provider.type, ctx.model)
             req = t.adapter.embeddings_request(t.provider, body, t.upstream_model)
             status, headers, raw = await self.client.post(
                 t.provider, req, self._upstream_headers(ctx)
