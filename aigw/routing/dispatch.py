@@ -34,6 +34,7 @@ from aigw.queue.leases import ClusterLeases
 from aigw.queue.slots import SlotPool
 from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
 from aigw.routing.breaker import CLOSED, Breaker, SharedBreakers
+from aigw.routing.redact import UpstreamErrors
 from aigw.routing.retry import RetryPolicy
 from aigw.routing.router import Router, Target
 from aigw.routing.settings import RoutingSettings
@@ -98,6 +99,8 @@ class Dispatcher:
                 update={"failure_threshold": 1 << 30, "error_rate": 1.0, "min_requests": 1 << 30}
             )
         )
+        # upstream error text loses anything shaped like a credential (routing/redact.py)
+        self.upstream_errors = UpstreamErrors(p.api_key for p in router.config.providers.values())
         self.states = DeploymentStates(self._new_state)
         self.balancer = Balancer(self.states, rng)
         router.balancer = self.balancer
@@ -337,6 +340,14 @@ class Dispatcher:
             },
         )
 
+    def upstream_error(
+        self, t: Target, status: int, raw: bytes, headers: dict[str, str]
+    ) -> GatewayError:
+        """The adapter's mapping of an upstream error answer, scrubbed of credentials."""
+        return self.upstream_errors.scrub(
+            t.adapter.error(status, raw, headers), status, t.provider.name
+        )
+
     def _upstream_headers(self, ctx: RequestContext) -> dict[str, str]:
         return {"X-Request-ID": ctx.request_id}
 
@@ -349,7 +360,7 @@ class Dispatcher:
             )
             ctx.upstream_ms = (time.perf_counter() - t0) * 1000
             if status >= 400:
-                raise t.adapter.error(status, raw, headers)
+                raise self.upstream_error(t, status, raw, headers)
             body = _json(raw, t)
             out = t.adapter.chat_response(body, t.upstream_model)
             ctx.usage = Usage.from_openai(out.get("usage"))
@@ -360,7 +371,7 @@ class Dispatcher:
         try:
             if resp.status >= 400:
                 raw = await resp.read()
-                raise t.adapter.error(resp.status, raw, resp.headers)
+                raise self.upstream_error(t, resp.status, raw, resp.headers)
             translator = t.adapter.chat_stream(t.upstream_model)
             events = _stream_events(resp, t.provider.name)
             # Wait for the first chunk before committing to this deployment.
@@ -370,10 +381,15 @@ class Dispatcher:
                 if first:
                     break
             ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
+        except GatewayError as e:  # an error event of the provider's: its text, scrubbed
+            resp.close()
+            raise self.upstream_errors.clean(e) from None
         except BaseException:
             resp.close()
             raise
-        return StreamResult(_relay(ctx, resp, events, translator, first, t0, release))
+        return StreamResult(
+            _relay(ctx, resp, events, translator, first, t0, release, self.upstream_errors)
+        )
 
     async def _embeddings_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
@@ -381,7 +397,7 @@ class Dispatcher:
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         if status >= 400:
-            raise t.adapter.error(status, raw, headers)
+            raise self.upstream_error(t, status, raw, headers)
         body = _json(raw, t)
         out = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
         u = out.get("usage") or {}
@@ -411,7 +427,7 @@ class Dispatcher:
                 t.provider, req, self._upstream_headers(ctx)
             )
             if status >= 400:
-                raise t.adapter.error(status, raw, headers)
+                raise self.upstream_error(t, status, raw, headers)
             return t.adapter.embeddings_response(_json(raw, t), t.upstream_model, body)
         finally:
             if st.slots is not None:
@@ -452,6 +468,7 @@ async def _relay(
     first: list[dict[str, Any]],
     t0: float,
     release: _Release,
+    errors: UpstreamErrors,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield chunks as they arrive. Closing this generator (the client went away) closes the
     upstream connection, which cancels the upstream request."""
@@ -463,6 +480,8 @@ async def _relay(
                 yield c
         for c in translator.close():
             yield c
+    except GatewayError as e:  # a provider's error event mid-stream: its text, scrubbed
+        raise errors.clean(e) from None
     finally:
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         ctx.usage = translator.usage or ctx.usage

@@ -83,7 +83,7 @@ async def count_tokens(request: web.Request) -> web.Response:
             )
             status, up_headers, raw = await gw.client.post(t.provider, req, {"X-Request-ID": rid})
             if status >= 400:
-                raise t.adapter.error(status, raw, up_headers)
+                raise gw.dispatcher.upstream_error(t, status, raw, up_headers)
             headers["x-aigw-token-count"] = "upstream"
             return web.Response(body=raw, content_type="application/json", headers=headers)
         headers["x-aigw-token-count"] = "estimate"
