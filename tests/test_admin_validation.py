@@ -94,3 +94,22 @@ def test_cli_uses_the_same_rules(tmp_path: Path) -> None:
         )
         assert r.exit_code == 2, r.output
         assert f"error: {field}:" in r.output
+
+
+async def test_fresh_admin_scoped_key_reads_admin_metrics(
+    agw: Any,
+    admin: dict[str, str],  # noqa: F811
+) -> None:
+    key = (await new_key(agw, admin, scopes=["admin"]))["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    async with agw.http.get(agw.url + "/v1/admin/metrics", headers=headers) as r:
+        assert r.status == 200, await r.text()
+    plain = (await new_key(agw, admin, scopes=["chat"]))["key"]
+    async with agw.http.get(
+        agw.url + "/v1/admin/metrics", headers={"Authorization": f"Bearer {plain}"}
+    ) as r:
+        assert r.status == 403
+    async with agw.http.get(
+        agw.url + "/v1/admin/metrics", headers={"Authorization": "Bearer aigw_unknown"}
+    ) as r:
+        assert r.status == 401
