@@ -101,7 +101,12 @@ class Dispatcher:
         )
         # upstream error text loses anything shaped like a credential (routing/redact.py)
         self.upstream_errors = UpstreamErrors(p.api_key for p in router.config.providers.values())
-        self.states = DeploymentStates(self._new_state)
+        self.states = DeploymentStates(
+            self._new_state, router.config.routing.max_direct_models, self._dropped
+        )
+        self.states.configured = {
+            d.name for m in router.config.models.values() for d in m.deployments
+        }
         self.balancer = Balancer(self.states, rng)
         router.balancer = self.balancer
         self.retry = RetryPolicy(settings.retries, sleep=sleep, clock=self._now, rng=rng)
@@ -118,6 +123,10 @@ class Dispatcher:
 
     def _now(self) -> float:
         return self.clock()
+
+    def _dropped(self, name: str) -> None:
+        if self.shared_breakers is not None:
+            self.shared_breakers.unwatch(name)
 
     def _new_state(self, t: Target) -> DeploymentState:
         limit = t.deployment.max_concurrency
@@ -262,6 +271,10 @@ class Dispatcher:
                 breaker.failure()
             else:
                 breaker.success()  # the deployment answered; the request was at fault
+                if 400 <= e.status < 500 and t.name not in self.states.configured:
+                    # a `<provider>/<model>` name the upstream refused: keep nothing of it
+                    self.router.forget(t.model_name)
+                    self.states.forget(t.name)
             raise
         except BaseException:
             release()
