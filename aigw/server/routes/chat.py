@@ -21,6 +21,13 @@ def check_chat(body: dict) -> None:
             raise bad_request(
                 f"messages[{i}] must be an object with a string 'role'", f"messages[{i}]"
             )
+        content = m.get("content")
+        if not (content is None or isinstance(content, str) or _parts(content)):
+            raise bad_request(
+                f"messages[{i}].content must be a string or an array of content parts, "
+                "each an object with a string 'type'",
+                f"messages[{i}].content",
+            )
     if "stream" in body and not isinstance(body["stream"], bool):
         raise bad_request("'stream' must be a boolean", "stream")
     opts = body.get("stream_options")
@@ -37,6 +44,12 @@ def check_chat(body: dict) -> None:
 
 
 MAX_TOKENS = 2**31 - 1
+
+
+def _parts(content: object) -> bool:
+    return isinstance(content, list) and all(
+        isinstance(p, dict) and isinstance(p.get("type"), str) for p in content
+    )
 
 
 def _int_in(v: object, lo: int, hi: int) -> bool:
