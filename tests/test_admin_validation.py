@@ -87,6 +87,7 @@ def test_cli_uses_the_same_rules(tmp_path: Path) -> None:
     for args, field in [
         (["--limit", "requests_per_minute=-5"], "limits.requests_per_minute"),
         (["--scopes", "bogus"], "scopes"),
+        (["--limit", "requests_per_minte=5"], "limits.requests_per_minte"),
         (["--name", "n" * 1000], "name"),
     ]:
         r = CliRunner().invoke(

@@ -72,7 +72,10 @@ def _section(field: str, model: Any, v: Any) -> dict[str, Any] | None:
     except ValidationError as e:
         err = e.errors()[0]
         where = ".".join(str(x) for x in err["loc"])
-        raise InvalidKeySpec(f"{field}.{where}" if where else field, err["msg"]) from None
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown name (one of {', '.join(model.model_fields)})"
+        raise InvalidKeySpec(f"{field}.{where}" if where else field, msg) from None
     for k, x in out.items():
         if isinstance(x, int | float) and abs(x) > MAX_NUMBER:  # stored and summed in SQL
             raise InvalidKeySpec(f"{field}.{k}", f"must be at most {MAX_NUMBER}")
