@@ -53,6 +53,9 @@ class ServerConfig(Section):
     max_body_bytes: Size = 10 * 1000**2
     drain_timeout: Duration = 30.0  # on SIGTERM: how long in-flight requests may finish
     request_timeout: Duration = 600.0  # default deadline of a whole request
+    header_timeout: Duration = Field(10.0, gt=0)  # request line + headers must arrive within
+    idle_timeout: Duration = Field(75.0, gt=0)  # an idle keep-alive connection is closed after
+    max_connections: int = Field(10_000, ge=0)  # open client connections per worker (0: no cap)
 
 
 class DeploymentConfig(Section):

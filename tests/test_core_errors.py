@@ -94,9 +94,12 @@ async def test_upstream_4xx_passes_through_faithfully(gw, mock: MockOpenAI) -> N
     with pytest.raises(openai.BadRequestError) as ei:
         await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
     assert ei.value.body == upstream_err["error"]
+    # 401/403: the upstream refused the gateway's credentials, not the client's (a 502 with
+    # the gateway's own message; tests/test_upstream_errors.py)
     mock.fail(Fail(401, body={"error": {"message": "Incorrect API key", "type": "x", "code": "k"}}))
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.InternalServerError) as e5:
         await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+    assert (e5.value.status_code, e5.value.code) == (502, "upstream_auth_failed")
 
 
 async def test_upstream_5xx_is_502_and_timeout_is_504(mock: MockOpenAI, start_gateway) -> None:

@@ -43,27 +43,6 @@ def _accounts_auth(request: web.Request):  # type: ignore[no-untyped-def]
     return getattr(accounts, "auth", None)
 
 
-def require_admin(request: web.Request) -> None:
-    """Raise 401/403 unless the caller is an admin. Synchronous: the admin key, an admin
-    JWT, or an admin-scoped API key already in the key cache (routes that can await use
-    `authorize_admin`, which also reads the store)."""
-    token = token_from(request.headers)
-    if token is None:
-        raise _missing()
-    if _is_admin_key(token):
-        return
-    auth = _accounts_auth(request)
-    if auth is not None:
-        p: Principal | None = None
-        if auth.jwt is not None and token.count(".") == 2:
-            p = auth.jwt.principal(token)
-        else:
-            p = auth.peek_key(token)
-        if p is not None and p.is_admin:
-            return
-    raise _not_admin()
-
-
 async def authorize_admin(request: web.Request) -> Principal:
     """The admin principal: admin key, admin JWT, or admin-scoped API key (from the store)."""
     token = token_from(request.headers)

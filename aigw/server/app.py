@@ -18,7 +18,9 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
         middlewares=[middleware.request_context],
-        handler_args={"max_field_size": 16384},
+        # Request bodies are inflated by server/inflate.py (bounded, off the loop), not by
+        # aiohttp's parser inside data_received.
+        handler_args={"max_field_size": 16384, "auto_decompress": False},
     )
     app[GATEWAY] = gw
     app[CONFIG] = config

@@ -32,9 +32,12 @@ async def _report(request: web.Request) -> dict:
         org, key = p.org_id, p.key_id or key
     try:
         since = report.parse_time(q.get("start") or q.get("since"))
-        until = report.parse_time(q.get("end") or q.get("until"), end=True)
     except ValueError as e:
         raise bad_request(str(e), "start") from None
+    try:
+        until = report.parse_time(q.get("end") or q.get("until"), end=True)
+    except ValueError as e:
+        raise bad_request(str(e), "end") from None
     groups = [g for g in (q.get("group_by") or "model,day").split(",") if g]
     allowed = report.GROUPS if p.is_admin else ("model", "day")
     for g in groups:
