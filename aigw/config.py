@@ -177,6 +177,7 @@ from aigw.observability.settings import ObservabilityConfig  # noqa: E402
 from aigw.routing.router_settings import RoutersConfig  # noqa: E402
 from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
 from aigw.store.settings import DatabaseConfig  # noqa: E402
+from aigw.ui.settings import UIConfig  # noqa: E402
 
 
 class Config(Section):
@@ -193,6 +194,7 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
 
     @model_validator(mode="after")
     def _link(self) -> Config:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from aigw.auth.admin import require_admin
+from aigw.auth.admin import authorize_admin, require_admin
 from aigw.observability import metrics as metricsmod
 from aigw.observability.summary import summary
 from aigw.server.middleware import json_response
@@ -34,7 +34,7 @@ async def prometheus(request: web.Request) -> web.Response:
 
 
 async def admin_summary(request: web.Request) -> web.Response:
-    require_admin(request)
+    await authorize_admin(request)  # also the console's session
     return json_response(await summary(_metrics(request)))
 
 
