@@ -53,6 +53,7 @@ def console_config(mock_url: str, **extra: Any) -> dict[str, Any]:
         },
         "models": {"gpt-test": {"provider": "mock", "model": "upstream-model"}},
         "billing": {"prices": {"gpt-test": {"input": 2.5, "output": 10.0}}},
+        "cache": {"enabled": True, "semantic": {"enabled": False}},
         "logging": {"level": "warning"},
         "auth": {"required": True},
     }
@@ -99,7 +100,7 @@ def chromium() -> Any:
         "--no-sandbox",  # CI runs as root
         "--disable-dev-shm-usage",
         "--disable-gpu",
-        "--window-size=1440,1000",
+        "--window-size=1440,1200",
         "--force-device-scale-factor=1",
         "--no-first-run",
         "--disable-extensions",

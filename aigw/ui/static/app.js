@@ -15,7 +15,7 @@
       else if (k === "class") e.className = v;
       else e.setAttribute(k, v === true ? "" : String(v));
     }
-    for (const c of children.flat()) {
+    for (const c of children.flat(Infinity)) {
       if (c === null || c === undefined || c === false) continue;
       e.appendChild(c instanceof Node ? c : document.createTextNode(String(c)));
     }
@@ -136,11 +136,11 @@
         h("div", { class: "grid grid-4" },
           stat("Tokens today", compact(t.total_tokens), h("span", {}, "in ", h("b", {}, compact(t.prompt_tokens)), " · out ", h("b", {}, compact(t.completion_tokens))), "tokens"),
           stat("Tokens, 7 days", compact(w.total_tokens), h("span", {}, "in ", h("b", {}, compact(w.prompt_tokens)), " · out ", h("b", {}, compact(w.completion_tokens))), "tokens7"),
-          stat("Cache hit rate", pct(t.cache_hit_rate), h("span", {}, int(t.cache_hits), " hits today · 7 days ", h("b", {}, pct(w.cache_hit_rate))), "cache"),
+          stat("Cache hit rate", pct(t.cache_hit_rate), h("span", {}, int(t.cache_hits), t.cache_hits === 1 ? " hit today · 7 days " : " hits today · 7 days ", h("b", {}, pct(w.cache_hit_rate))), "cache"),
           stat("Cache savings", usd(t.saved_usd), h("span", {}, "7 days: ", h("b", {}, usd(w.saved_usd))), "savings")),
         h("div", { class: "grid grid-2" },
           panel("Requests per day", h("span", { class: "muted" }, "last 7 days"),
-            AigwCharts.columns(days.map(({ d, r }) => ({ label: dayLabel(d), value: r.requests || 0 })), { format: compact, title: "requests per day" })),
+            AigwCharts.columns(days.map(({ d, r }) => ({ label: dayLabel(d), value: r.requests || 0 })), { format: compact, integer: true, title: "requests per day" })),
           panel("Cost per day", h("span", { class: "muted" }, "USD, last 7 days"),
             AigwCharts.columns(days.map(({ d, r }) => ({ label: dayLabel(d), value: r.cost_usd || 0 })), { format: usd, title: "cost per day" }))));
     },
@@ -306,21 +306,28 @@
         api("GET", "/v1/usage" + qs({ start: range, group_by: "model,day,key,org", org })),
         api("GET", "/v1/admin/api-keys"),
       ]);
-      const keyName = Object.fromEntries(keys.data.map((k) => [k.id, k.prefix + "…" + (k.name ? " " + k.name : "")]));
+      const keyInfo = Object.fromEntries(keys.data.map((k) => [k.id, k]));
+      const keyCell = (id) => {
+        const k = keyInfo[id];
+        if (!id) return h("span", { class: "muted" }, "no key");
+        if (!k) return h("code", {}, id);
+        return h("div", {}, h("code", {}, k.prefix + "…"), k.name ? h("div", { class: "muted" }, k.name) : "");
+      };
       const t = u.totals;
       const n = Number(range.replace("d", ""));
       const byDay = Object.fromEntries(u.by_day.map((r) => [r.day, r]));
       const days = lastDays(n).map((d) => ({ d, r: byDay[d] || {} }));
-      const shareTable = (rows, group, label, id) => {
+      const shareTable = (rows, group, label, id, narrow) => {
         rows = rows.slice().sort((a, b) => b.cost_usd - a.cost_usd || b.requests - a.requests);
         return table([
-          { label, render: (r) => (group === "key" ? (r.key ? h("code", {}, keyName[r.key] || r.key) : "no key") : r[group] || "–") },
+          { label, render: (r) => (group === "key" ? keyCell(r.key) : r[group] || "–") },
           { label: "Requests", num: true, render: (r) => int(r.requests) },
-          { label: "Tokens in / out", num: true, render: (r) => `${compact(r.prompt_tokens)} / ${compact(r.completion_tokens)}` },
-          { label: "Cache hits", num: true, render: (r) => int(r.cache_hits) },
+          narrow ? { label: "Tokens", num: true, render: (r) => compact(r.total_tokens) }
+            : { label: "Tokens in / out", num: true, render: (r) => `${compact(r.prompt_tokens)} / ${compact(r.completion_tokens)}` },
+          narrow ? null : { label: "Cache hits", num: true, render: (r) => int(r.cache_hits) },
           { label: "Cost", num: true, render: (r) => usd(r.cost_usd) },
           { label: "Share of cost", cls: "bar-cell", render: (r) => AigwCharts.share(r.cost_usd, t.cost_usd) },
-        ], rows, { id, emptyTitle: "No usage in this period", emptyText: "Requests appear here within a second of being answered." });
+        ].filter(Boolean), rows, { id, emptyTitle: "No usage in this period", emptyText: "Requests appear here within a second of being answered." });
       };
       return h("div", {},
         h("div", { class: "grid grid-4" },
@@ -331,11 +338,11 @@
         h("div", { class: "grid grid-2" },
           panel("Cost per day", h("span", { class: "muted" }, "USD"), AigwCharts.columns(days.map(({ d, r }) => ({ label: dayLabel(d), value: r.cost_usd || 0 })), { format: usd, title: "cost per day" })),
           panel("Requests per day", h("div", { class: "legend" }, h("span", {}, h("i", {}), "requests"), h("span", {}, h("i", { class: "alt" }), "cache hits")),
-            AigwCharts.columns(days.map(({ d, r }) => ({ label: dayLabel(d), value: r.requests || 0, value2: r.cache_hits || 0 })), { format: compact, title: "requests per day" }))),
+            AigwCharts.columns(days.map(({ d, r }) => ({ label: dayLabel(d), value: r.requests || 0, value2: r.cache_hits || 0 })), { format: compact, integer: true, title: "requests per day" }))),
         h("div", { class: "panel panel-flush" }, h("div", { class: "panel-head" }, h("h2", {}, "By model")), shareTable(u.by_model, "model", "Model", "by-model")),
         h("div", { class: "grid grid-2" },
-          h("div", { class: "panel panel-flush" }, h("div", { class: "panel-head" }, h("h2", {}, "By organisation")), shareTable(u.by_org, "org", "Organisation", "by-org")),
-          h("div", { class: "panel panel-flush" }, h("div", { class: "panel-head" }, h("h2", {}, "By key")), shareTable(u.by_key, "key", "Key", "by-key"))));
+          h("div", { class: "panel panel-flush" }, h("div", { class: "panel-head" }, h("h2", {}, "By organisation")), shareTable(u.by_org, "org", "Organisation", "by-org", true)),
+          h("div", { class: "panel panel-flush" }, h("div", { class: "panel-head" }, h("h2", {}, "By key")), shareTable(u.by_key, "key", "Key", "by-key", true))));
     },
   };
 
@@ -398,7 +405,7 @@
       const hint = data.log_prompts ? "Click a row to see its prompt and answer (kept in memory by the instance that served it)." : "Prompts and answers are not kept: turn on logging.log_prompts to see them here.";
       const render = (rows) => {
         const cols = [
-          { label: "Time", render: (r) => h("span", { title: when(r.ts) }, when(r.ts).slice(5)) },
+          { label: "Time", render: (r) => h("span", { title: when(r.ts) }, when(r.ts).slice(0, 10) === when(Date.now() / 1000).slice(0, 10) ? when(r.ts).slice(11) : when(r.ts).slice(5, 16)) },
           { label: "Key", render: (r) => (r.key_prefix ? h("code", {}, r.key_prefix + "…") : h("span", { class: "muted" }, r.key_id ? r.key_id : "–")) },
           { label: "Org", render: (r) => r.org },
           { label: "Model", render: (r) => r.model },
@@ -408,7 +415,7 @@
           { label: "Tokens in / out", num: true, render: (r) => `${int(r.prompt_tokens)} / ${int(r.completion_tokens)}` },
           { label: "Cost", num: true, render: (r) => usd(r.cost_usd) },
           { label: "Cache", render: (r) => (r.cache === "hit" || r.cache === "semantic" ? badge(r.cache, "brand") : h("span", { class: "muted" }, r.cache || "–")) },
-          { label: "Request id", render: (r) => h("code", {}, r.request_id) },
+          { label: "Request id", render: (r) => h("code", { title: r.request_id }, r.request_id.length > 16 ? r.request_id.slice(0, 14) + "…" : r.request_id) },
         ];
         return table(cols, rows, {
           id: "requests-table",
@@ -416,7 +423,7 @@
           after: data.log_prompts ? (r, tr) => {
             const d = h("tr", { class: "detail", hidden: true }, h("td", { colspan: cols.length },
               r.prompt === undefined || r.prompt === null ? h("span", { class: "muted" }, "No contents kept for this request (served by another instance, or before log_prompts was on).")
-                : h("div", { class: "contents" }, h("div", {}, h("label", {}, "Prompt"), h("pre", {}, r.prompt)), h("div", {}, h("label", {}, "Answer"), h("pre", {}, r.answer || "")))));
+                : h("div", { class: "contents" }, h("div", {}, h("label", {}, "Prompt"), h("pre", {}, promptText(r.prompt))), h("div", {}, h("label", {}, "Answer"), h("pre", {}, r.answer || "")))));
             tr.addEventListener("click", () => { d.hidden = !d.hidden; });
             return d;
           } : null,
@@ -435,6 +442,20 @@
       return h("div", {}, h("div", { class: "panel" }, toolbar, h("p", { class: "muted" }, hint)), body, h("div", { class: "chips" }, more));
     },
   };
+
+  // A chat prompt (JSON messages) as "role: text" lines; anything else as it is.
+  function promptText(p) {
+    try {
+      const msgs = JSON.parse(p);
+      if (!Array.isArray(msgs)) return p;
+      return msgs.map((m) => {
+        const c = typeof m.content === "string" ? m.content : JSON.stringify(m.content);
+        return m && m.role ? `${m.role}: ${c}` : JSON.stringify(m);
+      }).join("\n\n");
+    } catch (_) {
+      return p;
+    }
+  }
 
   pages.audit = {
     title: "Audit log",

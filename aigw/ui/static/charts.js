@@ -32,9 +32,12 @@
       wrap.appendChild(empty);
       return wrap;
     }
-    const W = 640, H = opts.height || 220, left = 56, right = 12, top = 16, bottom = 28;
     const two = data.some((d) => d.value2 !== undefined);
-    const max = niceMax(Math.max(...data.map((d) => Math.max(d.value || 0, d.value2 || 0))));
+    let max = niceMax(Math.max(...data.map((d) => Math.max(d.value || 0, d.value2 || 0))));
+    if (opts.integer) max = Math.max(4, Math.ceil(max / 4) * 4); // whole-number ticks
+    // Room on the left for the longest tick label (about 6.5 px a character at 11 px).
+    const longest = Math.max(...[0, 1, 2, 3, 4].map((i) => fmt((max * i) / 4).length));
+    const W = 640, H = opts.height || 220, left = 14 + longest * 6.5, right = 12, top = 18, bottom = 28;
     const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": opts.title || "chart" });
     const plotH = H - top - bottom, plotW = W - left - right;
     for (let i = 0; i <= 4; i++) {
