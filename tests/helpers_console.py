@@ -51,7 +51,10 @@ def console_config(mock_url: str, **extra: Any) -> dict[str, Any]:
         "providers": {
             "mock": {"type": "openai", "base_url": mock_url, "api_key": "sk-upstream-secret"}
         },
-        "models": {"gpt-test": {"provider": "mock", "model": "upstream-model"}},
+        "models": {
+            "gpt-test": {"provider": "mock", "model": "upstream-model"},
+            "embed-test": {"provider": "mock", "model": "upstream-embed"},
+        },
         "billing": {"prices": {"gpt-test": {"input": 2.5, "output": 10.0}}},
         "cache": {"enabled": True, "semantic": {"enabled": False}},
         "logging": {"level": "warning"},

@@ -9,7 +9,6 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 import aiohttp
-import pytest
 
 from aigw.ui.routes import CSP
 from aigw.ui.sessions import COOKIE

@@ -422,8 +422,33 @@ ADMIN: Security = [{"bearer": []}, {"console": []}]
 ANTHROPIC_KEY: Security = [{"bearer": []}, {"x_api_key": []}]
 
 
+def examples(model: str) -> dict[str, Any]:
+    """A working request per body schema, with a model this gateway serves: tools that call
+    the API from this document (schemathesis, client generators) start from a real answer."""
+    msgs = [{"role": "user", "content": "Say hello."}]
+    return {
+        "ChatCompletionRequest": {"model": model, "messages": msgs, "max_tokens": 16},
+        "EmbeddingRequest": {"model": model, "input": "hello"},
+        "MessagesRequest": {"model": model, "max_tokens": 16, "messages": msgs},
+        "CountTokensRequest": {"model": model, "messages": msgs},
+        "ApiKeyCreate": {"org": "acme", "name": "svc", "scopes": ["chat"], "models": [model]},
+        "SignIn": {"key": "<the admin key>"},
+    }
+
+
 def json_body(schema: str) -> Schema:
     return {"required": True, "content": {"application/json": {"schema": ref(schema)}}}
+
+
+def with_examples(p: dict[str, dict[str, Schema]], model: str) -> dict[str, dict[str, Schema]]:
+    ex = examples(model)
+    for ops in p.values():
+        for o in ops.values():
+            media = o.get("requestBody", {}).get("content", {}).get("application/json")
+            name = media["schema"].get("$ref", "").rsplit("/", 1)[-1] if media else ""
+            if name in ex:
+                media["example"] = ex[name]  # type: ignore[index]
+    return p
 
 
 def answer(schema: str | None, what: str = "OK", ctype: str = "application/json") -> Schema:
@@ -477,7 +502,8 @@ def path_param(name: str, description: str) -> Schema:
     return {"name": name, "in": "path", "required": True, "description": description, "schema": STR}
 
 
-SSE = {"text/event-stream": {"schema": STR}}
+# Server-Sent Events, one schema per event (`data:` holds a JSON chunk, or `[DONE]`).
+SSE = {"text/event-stream": {"schema": obj({"event": STR, "data": STR, "id": STR}, ("data",))}}
 USAGE_QUERY = [
     query("start", "from (2026-11-01, an ISO time, UNIX seconds, or 7d ago)"),
     query("end", "until (same forms; a bare date includes that day)"),
@@ -804,7 +830,10 @@ def document(config: Config) -> dict[str, Any]:
             'Every error is {"error": {message, type, param, code}} (Anthropic\'s shape on '
             "/v1/messages).",
         },
-        "paths": paths(config.observability.metrics.path, config.ui.enabled),
+        "paths": with_examples(
+            paths(config.observability.metrics.path, config.ui.enabled),
+            next(iter(config.models), "gpt-4o-mini"),
+        ),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {

@@ -23,6 +23,12 @@ def check_chat(body: dict) -> None:
             )
     if "stream" in body and not isinstance(body["stream"], bool):
         raise bad_request("'stream' must be a boolean", "stream")
+    # Limits and budgets reserve by the completion cap: a cap of the wrong type is a 400 here,
+    # not a default reservation and an upstream error later.
+    for name in ("max_tokens", "max_completion_tokens"):
+        v = body.get(name)
+        if v is not None and (type(v) is not int or v < 1):
+            raise bad_request(f"'{name}' must be a positive integer", name)
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:

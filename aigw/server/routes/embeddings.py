@@ -32,6 +32,9 @@ def check_embeddings(body: dict) -> None:
     fmt = body.get("encoding_format", "float")
     if fmt not in ("float", "base64"):
         raise bad_request("'encoding_format' must be 'float' or 'base64'", "encoding_format")
+    dims = body.get("dimensions")
+    if dims is not None and (type(dims) is not int or dims < 1):
+        raise bad_request("'dimensions' must be a positive integer", "dimensions")
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:
