@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.helpers_accounts import ADMIN_KEY
 from tests.helpers_console import ARTIFACTS, console_config, serve, threaded_mock
 
@@ -27,6 +29,7 @@ CHECKS = ",".join(
 MAX_EXAMPLES = os.environ.get("AIGW_CONTRACT_EXAMPLES", "40")
 
 
+@pytest.mark.timeout(900)  # more examples (AIGW_CONTRACT_EXAMPLES) take longer than 120 s
 def test_schemathesis_contract(tmp_path: Path) -> None:
     exe = shutil.which("schemathesis", path=str(Path(sys.executable).parent))
     assert exe, "schemathesis missing: make dev"

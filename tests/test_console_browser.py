@@ -101,8 +101,14 @@ def run_console_flow(browser: Any, tmp_path: Path) -> None:
             cookie = d.get_cookie("aigw_session")
             assert cookie["httpOnly"] is True and cookie["sameSite"] == "Strict"
 
-            # Create a key with the form; it is shown once and listed.
+            # Before any traffic: pages say so instead of showing empty tables.
+            page("requests")
+            assert "No requests yet" in d.find_element(By.ID, "page").text
             page("keys")
+            assert "No API keys yet" in d.find_element(By.ID, "page").text
+            shot("09-empty-keys")
+
+            # Create a key with the form; it is shown once and listed.
             d.find_element(By.ID, "new-key").click()
             d.find_element(By.ID, "k-org").send_keys("acme")
             d.find_element(By.ID, "k-user").send_keys("alice")

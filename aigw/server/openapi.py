@@ -43,7 +43,11 @@ INT: Schema = {"type": "integer"}
 NUM: Schema = {"type": "number"}
 BOOL: Schema = {"type": "boolean"}
 ANY: Schema = {}
-LIST_OF = lambda item: obj({"object": {"const": "list"}, "data": arr(item)}, ("object", "data"))  # noqa: E731
+
+
+def list_of(item: Schema) -> Schema:
+    return obj({"object": {"const": "list"}, "data": arr(item)}, ("object", "data"))
+
 
 SCHEMAS: dict[str, Schema] = {
     # --- errors --------------------------------------------------------------------------
@@ -143,7 +147,7 @@ SCHEMAS: dict[str, Schema] = {
         {"id": STR, "object": {"const": "model"}, "created": INT, "owned_by": STR},
         ("id", "object"),
     ),
-    "ModelList": LIST_OF(ref("Model")),
+    "ModelList": list_of(ref("Model")),
     # --- Anthropic-compatible ------------------------------------------------------------
     "MessagesRequest": obj(
         {
@@ -611,7 +615,7 @@ def paths(metrics_path: str, ui: bool) -> dict[str, dict[str, Schema]]:
                 {
                     "200": {
                         "description": "the keys",
-                        "content": {"application/json": {"schema": LIST_OF(ref("ApiKey"))}},
+                        "content": {"application/json": {"schema": list_of(ref("ApiKey"))}},
                     }
                 },
                 auth=ADMIN,
@@ -658,7 +662,7 @@ def paths(metrics_path: str, ui: bool) -> dict[str, dict[str, Schema]]:
                 {
                     "200": {
                         "description": "users",
-                        "content": {"application/json": {"schema": LIST_OF(ref("User"))}},
+                        "content": {"application/json": {"schema": list_of(ref("User"))}},
                     }
                 },
                 auth=ADMIN,
@@ -672,7 +676,7 @@ def paths(metrics_path: str, ui: bool) -> dict[str, dict[str, Schema]]:
                 {
                     "200": {
                         "description": "deployments",
-                        "content": {"application/json": {"schema": LIST_OF(ref("Deployment"))}},
+                        "content": {"application/json": {"schema": list_of(ref("Deployment"))}},
                     }
                 },
                 auth=ADMIN,

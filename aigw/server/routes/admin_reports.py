@@ -13,7 +13,7 @@ from aiohttp import web
 
 from aigw.auth.admin import authorize_admin
 from aigw.server.middleware import json_response
-from aigw.server.routes.admin import _store_errors
+from aigw.server.routes.admin import store_errors
 from aigw.server.state import config, gateway
 from aigw.types import bad_request
 
@@ -55,7 +55,7 @@ def _start_of_day(now: float) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 
 
-@_store_errors
+@store_errors
 async def overview(request: web.Request) -> web.Response:
     """Today (UTC) and the last 7 days from the usage records (every instance's), and what
     this process's metrics say since it started."""
@@ -116,7 +116,7 @@ def _request_row(r: dict[str, Any], contents: dict[str, Any] | None) -> dict[str
     return row
 
 
-@_store_errors
+@store_errors
 async def requests(request: web.Request) -> web.Response:
     """The latest requests, newest first. Query: limit (1-500), before (a row id, to page),
     org, key (id), model, deployment, status=error. With `logging.log_prompts` on, each row
@@ -125,10 +125,11 @@ async def requests(request: web.Request) -> web.Response:
     status = request.query.get("status") or None
     if status not in (None, "error"):
         raise bad_request("'status' may only be 'error'", "status")
+    limit = _int(request, "limit", 50, 1, 500)
     gw = gateway(request)
     await gw.accounts.usage.flush()
     rows = await gw.accounts.store.recent_usage(
-        _int(request, "limit", 50, 1, 500),
+        limit,
         before=_name(request, "before"),
         org_id=_name(request, "org"),
         key_id=_name(request, "key"),
@@ -142,13 +143,13 @@ async def requests(request: web.Request) -> web.Response:
         {
             "object": "list",
             "data": data,
-            "has_more": len(data) == _int(request, "limit", 50, 1, 500),
+            "has_more": len(data) == limit,
             "log_prompts": recent is not None,
         }
     )
 
 
-@_store_errors
+@store_errors
 async def audit(request: web.Request) -> web.Response:
     """The admin audit log, newest first: key creation, revocation, rotation, console
     sign-ins (and failed ones), sign-outs. Query: limit (1-500), before (an entry id),
