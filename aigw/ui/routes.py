@@ -24,6 +24,7 @@ from aigw.ui.sessions import COOKIE, Session, Sessions, check_csrf
 
 SESSIONS = web.AppKey("console_sessions", Sessions)
 LIMITER = web.AppKey("console_login_limiter", LoginLimiter)
+STATIC = web.AppKey("console_static", dict)  # file name -> (bytes, content type)
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -41,6 +42,7 @@ SECURITY_HEADERS = {
 
 
 def _static_files() -> dict[str, tuple[bytes, str]]:
+    """Read once at start-up from the package (the wheel, or the one-file executable)."""
     out = {}
     for f in resources.files("aigw.ui").joinpath("static").iterdir():
         if f.is_file() and not f.name.startswith("."):
@@ -54,9 +56,6 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
 def _file(request: web.Request, name: str) -> web.Response:
     body, ctype = request.app[STATIC][name]
     return web.Response(body=body, content_type=ctype, headers=SECURITY_HEADERS)
-
-
-STATIC = web.AppKey("console_static", dict)
 
 
 async def _session(request: web.Request) -> Session | None:
