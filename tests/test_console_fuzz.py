@@ -124,3 +124,34 @@ def test_key_changes_with_a_session(
     status, text = post(server["url"] + "/v1/admin/api-keys" + path, body, headers)
     check(status, text)
     assert status in (201, 400, 404, 413), text
+
+
+QUERY = st.dictionaries(
+    st.sampled_from(["limit", "before", "org", "key", "model", "deployment", "status", "action"]),
+    st.one_of(st.text(max_size=30), st.integers(-5, 10**20).map(str)),
+    max_size=4,
+)
+
+
+@FUZZ
+@given(
+    query=QUERY,
+    path=st.sampled_from(
+        ["/v1/admin/requests", "/v1/admin/audit", "/v1/admin/overview", "/v1/usage"]
+    ),
+)
+def test_admin_reports_answer_any_query(
+    server: dict[str, Any], query: dict[str, str], path: str
+) -> None:
+    from urllib.parse import urlencode
+
+    req = urllib.request.Request(
+        server["url"] + path + "?" + urlencode(query), headers={"Cookie": server["cookie"]}
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            status, text = r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read().decode(errors="replace")
+    check(status, text)
+    assert status in (200, 400), text
