@@ -115,6 +115,7 @@ def run_console_flow(browser: Any, tmp_path: Path) -> None:
             d.find_element(By.ID, "k-name").send_keys("browser-test")
             d.find_element(By.ID, "k-rpm").send_keys("600")
             d.find_element(By.ID, "k-usd-month").send_keys("25")
+            shot("10-new-key-form")
             d.find_element(By.ID, "k-create").click()
             key = wait.until(ec.visibility_of_element_located((By.ID, "new-key-value"))).text
             assert key.startswith("aigw_")
