@@ -165,8 +165,12 @@ def run_console_flow(browser: Any, tmp_path: Path) -> None:
             assert "healthy" in dep.text
             shot("06-deployments")
 
+            # The filter by org, and the key shown only once: not on the next visit.
+            page("keys?org=globex")
+            assert "No keys for globex" in d.find_element(By.ID, "page").text
             # Revoke (two clicks: the button asks to confirm); the next request is refused.
             page("keys")
+            assert not d.find_elements(By.ID, "new-secret") and key not in d.page_source
             revoke = d.find_element(
                 By.CSS_SELECTOR, f"tr[data-key-id='{key_id}'] button[data-action=revoke]"
             )
