@@ -40,6 +40,7 @@ from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.conf
     parse_size,
 )
 from aigw.store.settings import DatabaseConfig
+from aigw.ui.settings import UIConfig
 
 # --- sections owned by this module ----------------------------------------------------------
 
@@ -152,6 +153,7 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
 
     @field_validator("providers", mode="before")
     @classmethod

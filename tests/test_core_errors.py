@@ -35,6 +35,13 @@ def _shape(err: dict) -> dict:
         ({"model": "gpt-test", "messages": []}, "messages", None),
         ({"model": "gpt-test", "messages": ["hi"]}, "messages[0]", None),
         ({"model": "gpt-test", "messages": MSGS, "stream": "yes"}, "stream", None),
+        ({"model": "gpt-test", "messages": MSGS, "max_tokens": ["1"]}, "max_tokens", None),
+        ({"model": "gpt-test", "messages": MSGS, "max_tokens": 0}, "max_tokens", None),
+        (
+            {"model": "gpt-test", "messages": MSGS, "max_completion_tokens": 1.5},
+            "max_completion_tokens",
+            None,
+        ),
     ],
 )
 async def test_bad_requests_are_400(gw, mock: MockOpenAI, body, param, code) -> None:
@@ -52,6 +59,8 @@ async def test_bad_embeddings_are_400(gw) -> None:
         ({"model": "embed-test", "input": ""}, "input"),
         ({"model": "embed-test", "input": [{"a": 1}]}, "input"),
         ({"model": "embed-test", "input": "x", "encoding_format": "hex"}, "encoding_format"),
+        ({"model": "embed-test", "input": "x", "dimensions": [None]}, "dimensions"),
+        ({"model": "embed-test", "input": "x", "dimensions": True}, "dimensions"),
     ]:
         status, err, _ = await _post(gw, body, "/v1/embeddings")
         assert status == 400 and _shape(err)["param"] == param

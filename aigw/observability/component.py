@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from aigw.config import Config
 from aigw.observability.metrics import Metrics
+from aigw.observability.recent import RecentContents
 from aigw.observability.stage import ObservabilityStage
 from aigw.observability.tracing import Tracing
 from aigw.observability.upstream import UpstreamObserver
@@ -194,6 +195,7 @@ class Observability:
         on = self.metrics is not None or self.tracing is not None
         self.upstream = UpstreamObserver(self.metrics, self.tracing, types) if on else None
         log_prompts = config.logging.log_prompts
+        self.recent_contents = RecentContents() if log_prompts else None
         self.stage: Stage | None = (
             ObservabilityStage(
                 self.tracing,
@@ -201,6 +203,7 @@ class Observability:
                 self.upstream.forget if self.upstream else None,
                 log_prompts=log_prompts,
                 metrics=self.metrics,
+                recent=self.recent_contents,
             )
             if on or log_prompts
             else None

@@ -23,7 +23,7 @@ from aigw.types import GatewayError, Principal, bad_request
 Route = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def _store_errors(handler: Route) -> Route:
+def store_errors(handler: Route) -> Route:
     """A database that is down is a 503 (retry later), not an internal error."""
 
     @functools.wraps(handler)
@@ -50,7 +50,7 @@ def _not_found(e: KeyNotFound) -> GatewayError:
     return GatewayError(404, e.args[0], "invalid_request_error", "key_not_found")
 
 
-@_store_errors
+@store_errors
 async def create_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     body = await read_json(request)
@@ -83,14 +83,14 @@ async def create_key(request: web.Request) -> web.Response:
     return json_response({"object": "api_key", "key": plain, **rec.public()}, status=201)
 
 
-@_store_errors
+@store_errors
 async def list_keys(request: web.Request) -> web.Response:
     await authorize_admin(request)
     recs = await gateway(request).accounts.keys.list(request.query.get("org") or None)
     return json_response({"object": "list", "data": [r.public() for r in recs]})
 
 
-@_store_errors
+@store_errors
 async def revoke_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     accounts = gateway(request).accounts
@@ -102,7 +102,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     return json_response({"object": "api_key", **rec.public()})
 
 
-@_store_errors
+@store_errors
 async def rotate_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     grace = None
@@ -126,7 +126,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     )
 
 
-@_store_errors
+@store_errors
 async def list_users(request: web.Request) -> web.Response:
     await authorize_admin(request)
     users = await gateway(request).accounts.store.list_users(request.query.get("org") or None)
