@@ -332,6 +332,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"model": "gpt-r", "input": "x", "previous_response_id": "../x"}, "previous_response_id"),
     ({"model": "gpt-r", "input": "x", "frobnicate": True}, "frobnicate"),
     ({"model": "gpt-r", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+    ({"model": "gpt-r", "input": "x", "max_output_tokens": 2**63}, "max_output_tokens"),
 ]
 
 
