@@ -286,10 +286,11 @@ async def test_three_turns_where_turn_two_fails_over(
     assert [i["role"] for i in native] == ["user", "assistant", "user", "assistant", "user"]
 
 
-async def test_client_disconnect_mid_stream(gw: Any, mock: MockOpenAI) -> None:
+@pytest.mark.parametrize("model", ["gpt-r", "gpt-chat"])  # native, and translated
+async def test_client_disconnect_mid_stream(gw: Any, mock: MockOpenAI, model: str) -> None:
     mock.tokens_per_second = 20  # 13 words at 50 ms each
     resp = await gw.http.post(
-        gw.url + "/v1/responses", json={"model": "gpt-r", "input": "hi", "stream": True}
+        gw.url + "/v1/responses", json={"model": model, "input": "hi", "stream": True}
     )
     assert resp.status == 200
     await resp.content.readuntil(b"\n\n")  # response.created is through
