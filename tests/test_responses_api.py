@@ -286,10 +286,11 @@ async def test_three_turns_where_turn_two_fails_over(
     assert [i["role"] for i in native] == ["user", "assistant", "user", "assistant", "user"]
 
 
-async def test_client_disconnect_mid_stream(gw: Any, mock: MockOpenAI) -> None:
+@pytest.mark.parametrize("model", ["gpt-r", "gpt-chat"])  # native, and translated
+async def test_client_disconnect_mid_stream(gw: Any, mock: MockOpenAI, model: str) -> None:
     mock.tokens_per_second = 20  # 13 words at 50 ms each
     resp = await gw.http.post(
-        gw.url + "/v1/responses", json={"model": "gpt-r", "input": "hi", "stream": True}
+        gw.url + "/v1/responses", json={"model": model, "input": "hi", "stream": True}
     )
     assert resp.status == 200
     await resp.content.readuntil(b"\n\n")  # response.created is through
@@ -332,6 +333,7 @@ BAD: list[tuple[dict[str, Any], str]] = [
     ({"model": "gpt-r", "input": "x", "previous_response_id": "../x"}, "previous_response_id"),
     ({"model": "gpt-r", "input": "x", "frobnicate": True}, "frobnicate"),
     ({"model": "gpt-r", "input": "x", "max_output_tokens": 0}, "max_output_tokens"),
+    ({"model": "gpt-r", "input": "x", "max_output_tokens": 2**63}, "max_output_tokens"),
 ]
 
 
@@ -426,8 +428,14 @@ async def test_stored_content_stays_out_of_logs(gw: Any, capfd: pytest.CaptureFi
     await client.responses.create(model="claude-text", input=secret)
     out, err = capfd.readouterr()
     assert secret not in out and secret not in err
-    metrics = await gw.http.get(gw.url + "/metrics")
-    assert secret not in await metrics.text()
+    metrics = await (await gw.http.get(gw.url + "/metrics")).text()
+    assert secret not in metrics
+    # ...while the request is counted like any other: route, model, tokens.
+    assert 'route="/v1/responses",status_class="2xx"' in metrics
+    assert any(
+        line.startswith("llm_tokens_total") and 'model="claude-text"' in line
+        for line in metrics.splitlines()
+    )
     rows = await gw.gateway.accounts.store.fetch("SELECT input FROM responses")
     assert secret in orjson.loads(rows[0][0])[0]["content"][0]["text"]
 

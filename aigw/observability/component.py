@@ -3,13 +3,14 @@ metrics, the tracer, the outermost stage and the upstream-client hook."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from aigw.billing.cost import Pricer, usage_cost
-from aigw.component import Component
+from aigw.component import Component, Gauge
 from aigw.config import Config
 from aigw.observability.metrics import Metrics
+from aigw.observability.recent import RecentContents
 from aigw.observability.stage import ObservabilityStage
 from aigw.observability.tracing import Tracing
 from aigw.observability.upstream import UpstreamObserver
@@ -40,6 +41,24 @@ def _savings_with(pricer: Pricer) -> Callable[[Any], float]:
     return savings
 
 
+def _bounded(metrics: Metrics, g: Gauge) -> Any:
+    """A per-deployment gauge whose `<provider>/<model>` deployments past the label cap
+    (`observability.metrics.max_models`) share the value "other", combined as workers
+    combine it (summed, or the largest)."""
+    combine: Callable[[float, float], float] = max if g.mode == "max" else float.__add__
+
+    def read() -> dict[str, float]:
+        values = g.read()
+        assert isinstance(values, Mapping)
+        out: dict[str, float] = {}
+        for dep, v in values.items():
+            label = metrics.model_label(dep)
+            out[label] = combine(out[label], float(v)) if label in out else float(v)
+        return out
+
+    return read
+
+
 class Observability(Component):
     """Built first of the request's stages; `watch` gives it every component's gauges. With
     a `pricer` (billing's), a cache hit's savings are priced as billing prices answers."""
@@ -48,7 +67,12 @@ class Observability(Component):
         s = config.observability
         self.settings = s
         self.metrics = (
-            Metrics(s.metrics, model_names(config), model_prices(config))
+            Metrics(
+                s.metrics,
+                model_names(config),
+                model_prices(config),
+                [d.name for m in config.models.values() for d in m.deployments],
+            )
             if s.metrics.enabled
             else None
         )
@@ -60,6 +84,7 @@ class Observability(Component):
             # Overrides the method on this instance (mypy does not model per-instance methods).
             self.metrics.savings = _savings_with(pricer)  # type: ignore[method-assign,assignment]
         log_prompts = config.logging.log_prompts
+        self.recent_contents = RecentContents() if log_prompts else None
         self._stage: Stage | None = (
             ObservabilityStage(
                 self.tracing,
@@ -67,6 +92,7 @@ class Observability(Component):
                 self.upstream.forget if self.upstream else None,
                 log_prompts=log_prompts,
                 metrics=self.metrics,
+                recent=self.recent_contents,
             )
             if on or log_prompts
             else None
@@ -82,7 +108,8 @@ class Observability(Component):
             return
         for part in parts:
             for g in part.gauges():
-                self.metrics.register_gauge_source(g.name, g.read, g.doc, g.labels, g.mode)
+                read = _bounded(self.metrics, g) if "deployment" in g.labels else g.read
+                self.metrics.register_gauge_source(g.name, read, g.doc, g.labels, g.mode)
 
     async def start(self) -> None:
         if self.metrics is not None:

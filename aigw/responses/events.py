@@ -33,6 +33,15 @@ class ResponseEvents:
         self.seq += 1
         return ev
 
+    def _message(self) -> dict[str, Any]:
+        return {
+            "id": new_id("msg"),
+            "type": "message",
+            "status": "in_progress",
+            "role": "assistant",
+            "content": [],
+        }
+
     def _start(self) -> list[Event]:
         self.started = True
         snap = tr.response(self.turn, self.model, "in_progress", [], None)
@@ -160,15 +169,7 @@ class ResponseEvents:
             text = delta.get("content")
             if text:
                 if self.open is None or self.open["type"] != "message":
-                    events += self._add(
-                        {
-                            "id": new_id("msg"),
-                            "type": "message",
-                            "status": "in_progress",
-                            "role": "assistant",
-                            "content": [],
-                        }
-                    )
+                    events += self._add(self._message())
                 self.text.append(text)
                 events.append(
                     self._ev(
@@ -209,10 +210,11 @@ class ResponseEvents:
         """The stream completed: close the open item, then the whole response."""
         events = [] if self.started else self._start()
         status, incomplete = tr.status_of(self.finish)
+        if not any(i["type"] in ("message", "function_call") for i in self.output):
+            # No text and no call: an empty message, as the whole answer would have.
+            events += self._add(self._message())
         events += self._close("incomplete" if status == "incomplete" else "completed")
         output = self.output
-        if not output:
-            output = [tr.message_item("")]
         resp = tr.response(self.turn, self.model, status, output, tr.usage(self.usage), incomplete)
         self.turn.response = resp
         name = "response.completed" if status == "completed" else "response.incomplete"

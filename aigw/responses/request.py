@@ -8,6 +8,7 @@ from typing import Any
 
 from aigw.types import bad_request
 
+MAX_TOKENS = 2**31 - 1
 _ID = re.compile(r"^[A-Za-z0-9_\-]{1,128}$")
 _FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 ROLES = ("user", "assistant", "system", "developer")
@@ -109,9 +110,14 @@ def check(body: dict[str, Any]) -> bool:
         raise bad_request("'previous_response_id' must be a response id", "previous_response_id")
     _number(body, "temperature", 0, 2)
     _number(body, "top_p", 0, 1)
+    # Limits and budgets reserve max_output_tokens: bounded as chat's max_tokens is.
     mot = body.get("max_output_tokens")
-    if mot is not None and (isinstance(mot, bool) or not isinstance(mot, int) or mot < 1):
-        raise bad_request("'max_output_tokens' must be a positive integer", "max_output_tokens")
+    if mot is not None and (
+        isinstance(mot, bool) or not isinstance(mot, int) or not 1 <= mot <= MAX_TOKENS
+    ):
+        raise bad_request(
+            f"'max_output_tokens' must be an integer from 1 to {MAX_TOKENS}", "max_output_tokens"
+        )
     if body.get("user") is not None and not _is_str(body["user"], 256):
         raise bad_request("'user' must be a string of at most 256 characters", "user")
     _metadata(body.get("metadata"))

@@ -69,14 +69,37 @@ class Turn:
         return out
 
 
+# Items of OpenAI's server-side tools: their results are in the answer that followed, and a
+# stateless call (store: false) cannot look their ids up; they are not sent back.
+SERVER_SIDE_ITEMS = frozenset(
+    {
+        "web_search_call",
+        "file_search_call",
+        "code_interpreter_call",
+        "image_generation_call",
+        "mcp_list_tools",
+    }
+)
+
+
 def _for_upstream(item: dict[str, Any]) -> dict[str, Any] | None:
+    """An item of the conversation as a stateless OpenAI call takes it back: without the
+    ids only a stored conversation could resolve; an earlier answer (from any provider) as
+    an assistant message with its text."""
     kind = item.get("type")
-    if kind in ("message", "function_call", "function_call_output"):
-        # Ids the gateway made mean nothing to OpenAI (store: false): sent without them.
-        item = {k: v for k, v in item.items() if k != "id"}
-        if kind == "message" and item.get("role") != "assistant":
-            item.pop("status", None)
-        return item
+    if kind == "message":
+        if item.get("role") == "assistant":
+            content = item.get("content")
+            if isinstance(content, list):
+                content = "".join(
+                    p.get("text") or p.get("refusal") or "" for p in content if isinstance(p, dict)
+                )
+            return {"type": "message", "role": "assistant", "content": content or ""}
+        return {k: v for k, v in item.items() if k not in ("id", "status")}
+    if kind in ("function_call", "function_call_output"):
+        return {k: v for k, v in item.items() if k not in ("id", "status")}
     if kind == "reasoning" and not item.get("encrypted_content"):
         return None  # only its encrypted form can be handed back to a stateless call
+    if kind in SERVER_SIDE_ITEMS:
+        return None
     return item
