@@ -8,6 +8,8 @@ _ADAPTERS: dict[str, str] = {
     "openai": "aigw.providers.openai",
     "anthropic": "aigw.providers.anthropic",
     "cohere": "aigw.providers.cohere",
+    "gemini": "aigw.providers.gemini",
+    "vertex": "aigw.providers.vertex",
 }
 
 

@@ -1,0 +1,102 @@
+"""The Gemini API (`type: gemini`): `POST /v1beta/models/{model}:generateContent`,
+`:streamGenerateContent?alt=sse`, `:embedContent`, `:batchEmbedContents`, the API key in the
+`x-goog-api-key` header (never in the URL, where a log could keep it).
+
+`GoogleAdapter` is everything the Gemini API and Vertex AI share (the content format both
+ways, streams, errors); Vertex's adapter (providers/vertex) differs only in paths, auth and
+embeddings.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aigw.config import ProviderConfig
+from aigw.providers.base import UpstreamRequest
+from aigw.providers.gemini import embeddings
+from aigw.providers.gemini.errors import error_from
+from aigw.providers.gemini.request import to_gemini
+from aigw.providers.gemini.response import GeminiStream, from_gemini
+from aigw.types import GatewayError, bad_request
+
+# A model name as it may appear in a URL path: a client can ask for `gm/<anything>`, so
+# nothing that could change the path (`?`, `#`, `..`, `%`) gets through.
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+
+
+def model_segment(model: str) -> str:
+    if not _MODEL.match(model) or ".." in model:
+        raise bad_request(f"invalid model name {model!r} for this provider", "model")
+    return model
+
+
+class GoogleAdapter:
+    type = "google"
+    passthrough = False
+
+    def chat_path(self, conf: ProviderConfig, model: str, stream: bool) -> str:
+        raise NotImplementedError
+
+    def headers(self, conf: ProviderConfig) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        h.update(conf.headers)
+        return h
+
+    def chat_request(
+        self, conf: ProviderConfig, body: dict[str, Any], model: str, stream: bool
+    ) -> UpstreamRequest:
+        return UpstreamRequest(
+            self.chat_path(conf, model, stream), to_gemini(body), self.headers(conf)
+        )
+
+    def chat_response(self, body: dict[str, Any], model: str) -> dict[str, Any]:
+        return from_gemini(body, model, self.type)[0]
+
+    def chat_stream(self, model: str) -> GeminiStream:
+        return GeminiStream(model, self.type)
+
+    def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
+        return error_from(status, body, headers, self.type)
+
+
+class GeminiAdapter(GoogleAdapter):
+    type = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com"
+    default_models = (
+        "gemini-2.5-pro",
+        "gemini-2.5-flash",
+        "gemini-2.5-flash-lite",
+        "gemini-2.0-flash",
+        "gemini-embedding-001",
+        "text-embedding-004",
+    )
+
+    def version(self, conf: ProviderConfig) -> str:
+        return getattr(conf, "api_version", None) or "v1beta"
+
+    def chat_path(self, conf: ProviderConfig, model: str, stream: bool) -> str:
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"/{self.version(conf)}/models/{model_segment(model)}:{method}"
+
+    def headers(self, conf: ProviderConfig) -> dict[str, str]:
+        h = {"Content-Type": "application/json"}
+        if conf.api_key:
+            h["x-goog-api-key"] = conf.api_key
+        h.update(conf.headers)
+        return h
+
+    def embeddings_request(
+        self, conf: ProviderConfig, body: dict[str, Any], model: str
+    ) -> UpstreamRequest:
+        method, out = embeddings.gemini_embed_request(body, model_segment(model))
+        path = f"/{self.version(conf)}/models/{model}:{method}"
+        return UpstreamRequest(path, out, self.headers(conf))
+
+    def embeddings_response(
+        self, body: dict[str, Any], model: str, request: dict[str, Any]
+    ) -> dict[str, Any]:
+        return embeddings.gemini_embed_response(body, model, request, self.type)
+
+
+adapter = GeminiAdapter()
