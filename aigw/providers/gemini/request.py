@@ -175,8 +175,8 @@ def convert_messages(
             add("model", parts)
         elif role in ("tool", "function"):
             answered = str(m.get("tool_call_id") or "")
-            name = names.get(answered) or m.get("name")
-            if not isinstance(name, str) or not name:
+            fname = names.get(answered) or m.get("name")
+            if not isinstance(fname, str) or not fname:
                 raise bad_request(
                     f"tool message answers no earlier tool call (tool_call_id {answered!r})",
                     "messages",
