@@ -186,7 +186,7 @@ def convert_messages(
                 [
                     {
                         "functionResponse": {
-                            "name": name,
+                            "name": fname,
                             "response": function_response(m.get("content")),
                         }
                     }
