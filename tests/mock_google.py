@@ -32,6 +32,9 @@ from tests.mock_providers import Call, Invalid, MockProvider, fake_vector
 
 GEMINI_KEY = "gm-upstream-secret"
 CLOUD_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+# A service account's assertion names Google's token endpoint as its audience, wherever the
+# key file's token_uri sends it.
+GOOGLE_TOKEN_AUDIENCE = "https://oauth2.googleapis.com/token"
 
 SCENARIOS = {
     "gemini-text": "text",
@@ -456,7 +459,11 @@ class TokenServer:
             unverified = jwt.decode(assertion, options={"verify_signature": False})
             key = self.public_keys[unverified["iss"]]
             claims = jwt.decode(
-                assertion, key, algorithms=["RS256"], audience=self.url, issuer=unverified["iss"]
+                assertion,
+                key,
+                algorithms=["RS256"],
+                audience=GOOGLE_TOKEN_AUDIENCE,
+                issuer=unverified["iss"],
             )
         except (jwt.PyJWTError, KeyError):
             return self._error("invalid_grant", "Invalid JWT Signature.")

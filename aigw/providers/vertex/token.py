@@ -107,9 +107,7 @@ class AccessTokens:
 
         if self._creds is None:
             if self.credentials_file:
-                creds, _ = google.auth.load_credentials_from_file(
-                    self.credentials_file, scopes=list(SCOPES)
-                )
+                creds = load_credentials_file(self.credentials_file)
             else:
                 creds, _ = google.auth.default(scopes=list(SCOPES))
             self._creds = creds
@@ -124,3 +122,21 @@ class AccessTokens:
         else:
             expires_at = expiry.replace(tzinfo=dt.UTC).timestamp()
         return str(creds.token), expires_at
+
+
+def load_credentials_file(path: str) -> Any:
+    """A service-account key file (or a gcloud user's authorized_user file), loaded with the
+    loader of exactly that type, as google-auth advises for files from outside."""
+    import json
+
+    from google.oauth2 import credentials as user_credentials
+    from google.oauth2 import service_account
+
+    with open(path, encoding="utf-8") as f:
+        info = json.load(f)
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        return service_account.Credentials.from_service_account_info(info, scopes=list(SCOPES))
+    if kind == "authorized_user":
+        return user_credentials.Credentials.from_authorized_user_info(info, scopes=list(SCOPES))
+    raise ValueError(f"unsupported credentials type {kind!r} (service_account, authorized_user)")
