@@ -213,12 +213,12 @@ def check_gemini(body: dict[str, Any]) -> None:
         pending = calls
     declared = set()
     for t in body.get("tools") or []:
-        for k, d in enumerate(t.get("functionDeclarations") or []):
+        for n, d in enumerate(t.get("functionDeclarations") or []):
             if not d.get("name"):
-                raise Invalid(f"tools.function_declarations[{k}].name: required")
+                raise Invalid(f"tools.function_declarations[{n}].name: required")
             declared.add(d["name"])
             if "parameters" in d:
-                check_schema(d["parameters"], f"tools.function_declarations[{k}].parameters")
+                check_schema(d["parameters"], f"tools.function_declarations[{n}].parameters")
     fcc = (body.get("toolConfig") or {}).get("functionCallingConfig")
     if fcc is not None:
         if fcc.get("mode") not in ("AUTO", "ANY", "NONE"):
@@ -268,8 +268,8 @@ class GoogleMock(MockProvider):
         except Invalid as e:
             return google_error(400, "INVALID_ARGUMENT", str(e))
         if model in ERRORS:
-            status, name = ERRORS[model]
-            return self.json_file(f"{name}.json", status)
+            status, error = ERRORS[model]
+            return self.json_file(f"{error}.json", status)
         name = SCENARIOS.get(model)
         if name is None:
             return self.json_file("error_not_found.json", 404)

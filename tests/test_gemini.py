@@ -539,3 +539,17 @@ def test_stream_translator_ignores_parts_after_the_finish() -> None:
     )
     assert t.feed(None, late) == []
     assert t.close()[0]["usage"]["prompt_tokens"] == 30
+
+
+def test_priced_with_cache_reads_and_thinking() -> None:
+    from aigw.billing.cost import usage_cost
+    from aigw.billing.prices import shipped_price
+
+    _, usage = answer("text.json")  # 24 prompt tokens, 16 of them cached; 27 out
+    price = shipped_price("gemini-2.5-flash-preview-05-20")
+    assert price is not None and price == shipped_price("gemini-2.5-flash")
+    assert usage_cost(usage, price) == pytest.approx((8 * 0.30 + 16 * 0.075 + 27 * 2.50) / 1e6)
+    _, thinking = answer("thinking.json")  # thoughts are billed as output
+    lite = shipped_price("gemini-2.5-flash-lite")
+    assert lite is not None and lite.output == 0.40
+    assert usage_cost(thinking, price) == pytest.approx((9 * 0.30 + 53 * 2.50) / 1e6)
