@@ -118,13 +118,17 @@ def parse_arguments(args: Any) -> dict[str, Any]:
 
 def function_response(content: Any) -> dict[str, Any]:
     """A tool message's content -> `functionResponse.response`, which must be an object: a
-    JSON object is sent as it is, anything else as `{"output": ...}` (Google's convention)."""
+    JSON object is sent as that object, anything else as the text in `{"output": ...}`
+    (Google's convention)."""
     text = text_of(content)
-    try:
-        value = orjson.loads(text) if text else ""
-    except orjson.JSONDecodeError:
-        value = text
-    return value if isinstance(value, dict) else {"output": value}
+    if text.lstrip().startswith("{"):
+        try:
+            value = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            value = None
+        if isinstance(value, dict):
+            return value
+    return {"output": text}
 
 
 # --- messages --------------------------------------------------------------------------------
