@@ -48,6 +48,7 @@ SCENARIOS = {
     "gemini-malformed": "malformed_call",
     "gemini-cut": "cut",
     "gemini-stream-error": "stream_error",
+    "gemini-2.5-flash": "text",  # a real name, for configs made from the environment
 }
 ERRORS = {
     "gemini-ratelimited": (429, "error_rate_limit"),

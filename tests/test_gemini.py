@@ -37,7 +37,8 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAW
 
 
 def answer(name: str) -> tuple[dict[str, Any], Any]:
-    return from_gemini(fixture_json("gemini", name), "gemini-2.5-flash", "gemini")
+    a = from_gemini(fixture_json("gemini", name), "gemini-2.5-flash", "gemini")
+    return a.body, a.usage
 
 
 def stream(name: str) -> list[dict[str, Any]]:
@@ -86,7 +87,7 @@ def test_messages_system_and_generation_config() -> None:
 
 
 def test_paths_and_key_header() -> None:
-    from aigw.config import ProviderConfig
+    from aigw.providers.settings import ProviderConfig
 
     conf = ProviderConfig(name="gm", type="gemini", api_key="gm-key")
     a = GeminiAdapter()
@@ -553,3 +554,42 @@ def test_priced_with_cache_reads_and_thinking() -> None:
     lite = shipped_price("gemini-2.5-flash-lite")
     assert lite is not None and lite.output == 0.40
     assert usage_cost(thinking, price) == pytest.approx((9 * 0.30 + 53 * 2.50) / 1e6)
+
+
+def test_settings_with_key_paths_and_environment() -> None:
+    from aigw import config as configmod
+    from aigw.config import ConfigError
+    from aigw.providers.gemini import from_env as gemini_env
+    from aigw.providers.vertex import from_env as vertex_env
+
+    cfg = configmod.from_dict(
+        {
+            "providers": {
+                "vx": {"type": "vertex", "project": "p-1", "location": "europe-west4"},
+                "vg": {"type": "vertex", "project": "p-1", "location": "global"},
+                "gm": {"type": "gemini", "api_key": "k"},
+            }
+        },
+        env={},
+    )
+    assert cfg.providers["vx"].base_url == "https://europe-west4-aiplatform.googleapis.com"
+    assert cfg.providers["vg"].base_url == "https://aiplatform.googleapis.com"
+    assert cfg.providers["gm"].base_url == "https://generativelanguage.googleapis.com"
+    for providers, error in (
+        ({"vx": {"type": "vertex"}}, "providers.vx.project: Field required"),
+        (
+            {"vx": {"type": "vertex", "project": "p/../x"}},
+            "providers.vx.project: 'p/../x' is not a Google Cloud project id",
+        ),
+        ({"gm": {"type": "gemini", "project": "p"}}, "providers.gm.project: unknown key"),
+    ):
+        with pytest.raises(ConfigError) as e:
+            configmod.from_dict({"providers": providers}, env={})
+        assert error in str(e.value)
+    assert gemini_env({}) is None
+    assert gemini_env({"GEMINI_API_KEY": "a", "GOOGLE_API_KEY": "b"}) == {"api_key": "b"}
+    assert vertex_env({"GOOGLE_CLOUD_PROJECT": "p"}) is None  # no credentials named
+    assert vertex_env({"GOOGLE_CLOUD_PROJECT": "p", "GOOGLE_GENAI_USE_VERTEXAI": "true"}) == {
+        "project": "p",
+        "location": "us-central1",
+    }

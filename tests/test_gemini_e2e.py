@@ -382,20 +382,26 @@ async def test_embeddings(client: openai.AsyncOpenAI, google: Google) -> None:
 
 
 async def test_refused_credentials_say_so_without_echo(google: Google, start_gateway: Any) -> None:
+    msgs: Any = [{"role": "user", "content": "x"}]
     if google.kind == "gemini":
         gw = await start_gateway(google.config(api_key="gm-wrong-key"))
     else:
         assert google.tokens is not None
         gw = await start_gateway(google.config())
-        google.tokens.issued.clear()  # every token it gave is revoked
+        await gw.openai().chat.completions.create(model="gemini-text", messages=msgs)
+        google.tokens.issued.clear()  # the token the gateway holds is revoked early
     with pytest.raises(openai.InternalServerError) as e:
-        await gw.openai().chat.completions.create(
-            model="gemini-text", messages=[{"role": "user", "content": "x"}]
-        )
+        await gw.openai().chat.completions.create(model="gemini-text", messages=msgs)
     assert e.value.status_code == 502
     assert "refused the gateway's credentials" in e.value.message
     assert "gm-wrong-key" not in e.value.response.text
     assert "API key not valid" not in e.value.response.text
+    assert "Expected OAuth 2 access token" not in e.value.response.text
+    if google.kind == "vertex":
+        # The refused token was dropped: the next request fetches a new one and succeeds.
+        assert google.tokens is not None and google.tokens.requests == 1
+        r = await gw.openai().chat.completions.create(model="gemini-text", messages=msgs)
+        assert r.choices[0].message.content and google.tokens.requests == 2
 
 
 async def test_failover_to_another_provider(
@@ -428,3 +434,51 @@ async def test_failover_to_another_provider(
     text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
     assert text == mock.text
     assert len(mock.calls) == 2
+
+
+async def test_enabled_from_the_environment(
+    tmp_path: Path, start_gateway: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aigw import config as configmod
+
+    gm = Google("gemini", tmp_path)
+    vx = Google("vertex", tmp_path)
+    await gm.start()
+    await vx.start()
+    try:
+        assert vx.tokens is not None
+        key_file = str(vx.tokens.service_account(tmp_path))
+        env = {
+            "GEMINI_API_KEY": GEMINI_KEY,
+            "GOOGLE_GEMINI_BASE_URL": gm.mock.url,
+            "GOOGLE_CLOUD_PROJECT": "my-project",
+            "GOOGLE_APPLICATION_CREDENTIALS": key_file,
+            "GOOGLE_VERTEX_BASE_URL": vx.mock.url,
+        }
+        for k, v in env.items():
+            monkeypatch.setenv(k, v)  # google-auth reads the key file's path itself
+        monkeypatch.setenv("AIGW_DATA_DIR", str(tmp_path / "data"))
+        cfg = configmod.defaults_from_env(env)
+        assert {n: p.type for n, p in cfg.providers.items()} == {
+            "gemini": "gemini",
+            "vertex": "vertex",
+        }
+        assert cfg.models["gemini-2.5-flash"].deployments[0].provider == "gemini"
+        cfg.auth.required = False
+        gw = await start_gateway(cfg)
+        client = gw.openai()
+        r = await client.chat.completions.create(
+            model="gemini-2.5-flash", messages=[{"role": "user", "content": "x"}]
+        )
+        assert r.choices[0].message.content
+        r = await client.chat.completions.create(
+            model="vertex/gemini-2.5-flash", messages=[{"role": "user", "content": "x"}]
+        )
+        assert r.choices[0].message.content
+        assert gm.mock.calls[0].headers["x-goog-api-key"] == GEMINI_KEY
+        assert vx.mock.calls[0].path.startswith(
+            "/v1/projects/my-project/locations/us-central1/publishers/google/models/"
+        )
+    finally:
+        await gm.stop()
+        await vx.stop()

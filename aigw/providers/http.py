@@ -7,10 +7,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from aigw.config import ProviderConfig
 from aigw.providers import registry
 from aigw.providers.base import Credentials, UpstreamRequest
 from aigw.providers.http1 import Pool, Response, TransportError, UpstreamTimeout
+from aigw.providers.settings import ProviderConfig
 from aigw.types import GatewayError
 
 
@@ -33,10 +33,9 @@ class UpstreamClient:
                 read_timeout=conf.timeout,
                 keepalive=conf.keepalive,
             )
-            make = getattr(registry.get(conf.type), "credentials", None)
-            creds = make(conf) if make is not None else None
-            if creds is not None:
-                self._credentials[name] = creds
+            make = registry.spec(conf.type).credentials
+            if make is not None:
+                self._credentials[name] = make(conf)
 
     async def close(self) -> None:
         pools, self._pools = self._pools, {}
@@ -67,15 +66,16 @@ class UpstreamClient:
             headers = {**headers, **extra_headers}
         pool = self._pools[conf.name]
         body = orjson.dumps(req.body)
-        if self._credentials:
-            creds = self._credentials.get(conf.name)
-            if creds is not None:  # signed or token-bearing: the headers come last
-                url = pool.origin + pool.prefix + req.path
-                headers = {**headers, **await creds.headers(url, headers, body)}
+        creds = self._credentials.get(conf.name) if self._credentials else None
+        if creds is not None:  # signed or token-bearing: the headers come last
+            url = pool.origin + pool.prefix + req.path
+            headers = {**headers, **await creds.headers(url, headers, body)}
         try:
             resp = await pool.request(pool.prefix + req.path, headers, body)
         except TransportError as e:
             raise transport_error(conf.name, e) from None
+        if resp.status == 401 and creds is not None:
+            creds.rejected()  # a revoked token is not sent again until it would expire
         if 300 <= resp.status < 400:  # redirects are not followed: a POST must not wander
             resp.close()
             raise upstream_redirected(conf.name, resp.status, resp.headers.get("location"))

@@ -12,12 +12,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest
+from aigw.providers.base import Answer, UpstreamRequest, settings_as
 from aigw.providers.gemini import embeddings
 from aigw.providers.gemini.errors import error_from
 from aigw.providers.gemini.request import to_gemini
 from aigw.providers.gemini.response import GeminiStream, from_gemini
+from aigw.providers.gemini.settings import GeminiSettings
+from aigw.providers.settings import ProviderConfig
 from aigw.types import GatewayError, bad_request
 
 # A model name as it may appear in a URL path: a client can ask for `gm/<anything>`, so
@@ -32,7 +33,7 @@ def model_segment(model: str) -> str:
 
 
 class GoogleAdapter:
-    type = "google"
+    name = "google"  # in error messages: which of the two answered
     passthrough = False
 
     def chat_path(self, conf: ProviderConfig, model: str, stream: bool) -> str:
@@ -50,30 +51,21 @@ class GoogleAdapter:
             self.chat_path(conf, model, stream), to_gemini(body), self.headers(conf)
         )
 
-    def chat_response(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return from_gemini(body, model, self.type)[0]
+    def chat_response(self, body: dict[str, Any], model: str) -> Answer:
+        return from_gemini(body, model, self.name)
 
     def chat_stream(self, model: str) -> GeminiStream:
-        return GeminiStream(model, self.type)
+        return GeminiStream(model, self.name)
 
     def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
-        return error_from(status, body, headers, self.type)
+        return error_from(status, body, headers, self.name)
 
 
 class GeminiAdapter(GoogleAdapter):
-    type = "gemini"
-    default_base_url = "https://generativelanguage.googleapis.com"
-    default_models = (
-        "gemini-2.5-pro",
-        "gemini-2.5-flash",
-        "gemini-2.5-flash-lite",
-        "gemini-2.0-flash",
-        "gemini-embedding-001",
-        "text-embedding-004",
-    )
+    name = "gemini"
 
     def version(self, conf: ProviderConfig) -> str:
-        return getattr(conf, "api_version", None) or "v1beta"
+        return settings_as(conf, GeminiSettings).api_version
 
     def chat_path(self, conf: ProviderConfig, model: str, stream: bool) -> str:
         method = "streamGenerateContent?alt=sse" if stream else "generateContent"
@@ -95,8 +87,8 @@ class GeminiAdapter(GoogleAdapter):
 
     def embeddings_response(
         self, body: dict[str, Any], model: str, request: dict[str, Any]
-    ) -> dict[str, Any]:
-        return embeddings.gemini_embed_response(body, model, request, self.type)
+    ) -> Answer:
+        return embeddings.gemini_embed_response(body, model, request, self.name)
 
 
 adapter = GeminiAdapter()

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from aigw.limits.estimate import estimate_prompt_tokens
-from aigw.types import GatewayError, bad_request
+from aigw.providers.base import Answer
+from aigw.types import GatewayError, Usage, bad_request
 
 TASK_TYPES = (
     "RETRIEVAL_QUERY",
@@ -60,11 +61,11 @@ def dimensions(body: dict[str, Any]) -> int | None:
 
 def embedding_list(
     vectors: list[list[float]], model: str, request: dict[str, Any], tokens: int
-) -> dict[str, Any]:
+) -> Answer:
     """OpenAI's embeddings answer; with `encoding_format: base64` (the openai SDK's default)
     each vector is base64 of little-endian float32, as OpenAI sends it."""
     as_b64 = request.get("encoding_format") == "base64"
-    return {
+    body = {
         "object": "list",
         "data": [
             {
@@ -79,6 +80,7 @@ def embedding_list(
         "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
+    return Answer(body, Usage(prompt_tokens=tokens))
 
 
 def bad_answer(provider: str, what: str) -> GatewayError:
@@ -110,7 +112,7 @@ def gemini_embed_request(body: dict[str, Any], model: str) -> tuple[str, dict[st
 
 def gemini_embed_response(
     body: dict[str, Any], model: str, request: dict[str, Any], provider: str
-) -> dict[str, Any]:
+) -> Answer:
     if isinstance(body.get("embedding"), dict):
         items = [body["embedding"]]
     elif isinstance(body.get("embeddings"), list):
@@ -141,7 +143,7 @@ def vertex_embed_request(body: dict[str, Any]) -> dict[str, Any]:
 
 def vertex_embed_response(
     body: dict[str, Any], model: str, request: dict[str, Any], provider: str
-) -> dict[str, Any]:
+) -> Answer:
     preds = body.get("predictions")
     if not isinstance(preds, list):
         raise bad_answer(provider, "the predict answer holds no predictions")

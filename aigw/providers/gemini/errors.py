@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from aigw.providers.base import retry_after_seconds, upstream_status_error
+from aigw.providers.common.errors import retry_after_seconds, upstream_status_error
 from aigw.types import GatewayError
 
 GOOGLE_STATUS = {

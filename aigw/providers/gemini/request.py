@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from aigw.providers.base import text_of
+from aigw.providers.common.chunks import text_of
 from aigw.providers.gemini.ids import split_call_id
 from aigw.providers.gemini.schema import to_gemini_schema, with_property_ordering
 from aigw.types import bad_request

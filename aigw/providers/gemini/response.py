@@ -12,13 +12,14 @@ A blocked prompt (`promptFeedback.blockReason`, no candidates) is a 400 that say
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 import orjson
 
-from aigw.providers.base import chat_completion
+from aigw.providers.base import Answer
+from aigw.providers.common.chunks import ChunkBuilder, chat_completion
+from aigw.providers.common.errors import stream_truncated, unreadable_event
 from aigw.providers.gemini.errors import stream_error
 from aigw.providers.gemini.ids import call_id
 from aigw.types import GatewayError, Usage
@@ -95,8 +96,8 @@ def completion_id(body: dict[str, Any]) -> str:
     return f"chatcmpl-{rid}" if isinstance(rid, str) and rid else f"chatcmpl-{uuid.uuid4().hex}"
 
 
-def from_gemini(body: dict[str, Any], model: str, provider: str) -> tuple[dict[str, Any], Usage]:
-    """A Gemini answer -> (an OpenAI `chat.completion`, its usage)."""
+def from_gemini(body: dict[str, Any], model: str, provider: str) -> Answer:
+    """A Gemini answer -> an OpenAI `chat.completion` and its usage."""
     err = blocked(body, provider)
     if err is not None:
         raise err
@@ -123,7 +124,7 @@ def from_gemini(body: dict[str, Any], model: str, provider: str) -> tuple[dict[s
     out = chat_completion(
         completion_id(body), model, "".join(texts), calls, "".join(thoughts), reason, usage
     )
-    return out, usage
+    return Answer(out, usage)
 
 
 def tool_call(rid: str, index: int, fc: dict[str, Any], signature: Any) -> dict[str, Any]:
@@ -144,37 +145,16 @@ class GeminiStream:
     delta per function call (Gemini sends each call whole) with dense indexes, the finish
     reason once, and the usage chunk last, when the upstream stream has ended."""
 
-    __slots__ = (
-        "_calls",
-        "_created",
-        "_finish",
-        "_id",
-        "_model",
-        "_provider",
-        "_rid",
-        "_started",
-        "usage",
-    )
+    __slots__ = ("_calls", "_chunks", "_finish", "_model", "_provider", "_rid", "usage")
 
     def __init__(self, model: str, provider: str) -> None:
         self.usage: Usage | None = None
         self._model = model
         self._provider = provider
-        self._id = ""
         self._rid = ""
-        self._created = int(time.time())
+        self._chunks: ChunkBuilder | None = None  # made with the first event (its id)
         self._calls = 0
-        self._started = False
         self._finish: str | None = None
-
-    def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-        return {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
 
     def feed(self, event: str | None, data: bytes) -> list[dict[str, Any]]:
         if not data.strip():
@@ -182,12 +162,7 @@ class GeminiStream:
         try:
             ev = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise GatewayError(
-                502,
-                f"{self._provider}: unreadable stream event",
-                "api_error",
-                "bad_upstream_response",
-            ) from None
+            raise unreadable_event(self._provider) from None
         if isinstance(ev, list) and ev:  # Vertex may wrap an error in a list
             ev = ev[0]
         if not isinstance(ev, dict):
@@ -202,11 +177,11 @@ class GeminiStream:
         if self._finish is not None:
             return []  # after the finish reason only a usage update can still count
         out: list[dict[str, Any]] = []
-        if not self._started:
-            self._started = True
+        chunks = self._chunks
+        if chunks is None:
             self._rid = str(ev.get("responseId") or "")
-            self._id = completion_id(ev)
-            out.append(self._chunk({"role": "assistant", "content": ""}))
+            chunks = self._chunks = ChunkBuilder(completion_id(ev), self._model)
+            out.append(chunks.delta({"role": "assistant", "content": ""}))
         candidates = ev.get("candidates")
         cand = candidates[0] if isinstance(candidates, list) and candidates else None
         if not isinstance(cand, dict):
@@ -217,29 +192,21 @@ class GeminiStream:
             fc = part.get("functionCall")
             if isinstance(fc, dict):
                 call = tool_call(self._rid, self._calls, fc, part.get("thoughtSignature"))
-                out.append(self._chunk({"tool_calls": [{"index": self._calls, **call}]}))
+                out.append(chunks.delta({"tool_calls": [{"index": self._calls, **call}]}))
                 self._calls += 1
             elif isinstance(part.get("text"), str) and part["text"]:
                 key = "reasoning_content" if part.get("thought") else "content"
-                out.append(self._chunk({key: part["text"]}))
+                out.append(chunks.delta({key: part["text"]}))
         reason = cand.get("finishReason")
-        if reason and self._finish is None:
+        if reason:
             finish = finish_reason(str(reason), self._provider)
             if self._calls and finish == "stop":
                 finish = "tool_calls"
             self._finish = finish
-            out.append(self._chunk({}, finish))
+            out.append(chunks.delta({}, finish))
         return out
 
     def close(self) -> list[dict[str, Any]]:
-        if self._finish is None:
-            raise GatewayError(
-                502,
-                f"{self._provider}: the stream ended before the answer was complete",
-                "api_error",
-                "upstream_stream_truncated",
-            )
-        chunk = self._chunk({})
-        chunk["choices"] = []
-        chunk["usage"] = (self.usage or Usage()).to_openai()
-        return [chunk]
+        if self._finish is None or self._chunks is None:
+            raise stream_truncated(self._provider)
+        return [self._chunks.usage(self.usage or Usage())]

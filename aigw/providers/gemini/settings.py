@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aigw.config import ProviderConfig
+from aigw.providers.settings import ProviderConfig
 
 
 class GeminiSettings(ProviderConfig):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
-from aigw.config import ProviderConfig
+from aigw.providers.settings import ProviderConfig
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9.:-]{0,62}$")  # project ids (also domain:name) and locations
 
@@ -25,8 +25,12 @@ class VertexSettings(ProviderConfig):
             raise ValueError(f"{v!r} is not a Google Cloud project id or location")
         return v
 
-    def endpoint(self) -> str:
-        """The regional endpoint (the global one for `global`), unless base_url says otherwise."""
-        if self.location == "global":
-            return "https://aiplatform.googleapis.com"
-        return f"https://{self.location}-aiplatform.googleapis.com"
+    @model_validator(mode="after")
+    def _regional_endpoint(self) -> VertexSettings:
+        """The location's endpoint (the global one for `global`) unless base_url is given."""
+        if not self.base_url:
+            if self.location == "global":
+                self.base_url = "https://aiplatform.googleapis.com"
+            else:
+                self.base_url = f"https://{self.location}-aiplatform.googleapis.com"
+        return self

@@ -65,6 +65,12 @@ class AccessTokens:
         """The Credentials seam (providers/base.py): a bearer token on every request."""
         return {"Authorization": f"Bearer {await self.token()}"}
 
+    def rejected(self) -> None:
+        """The upstream refused the token (revoked, or its key disabled): fetch a new one
+        for the next request instead of sending this one until it expires."""
+        self._token = None
+        self._expires_at = 0.0
+
     def _fetched(self, task: asyncio.Task[str]) -> None:
         self._refresh = None
         if not task.cancelled() and task.exception() is not None:
