@@ -593,3 +593,22 @@ def test_settings_with_key_paths_and_environment() -> None:
         "project": "p",
         "location": "us-central1",
     }
+
+
+def test_gemini_only_fields_pass_through() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "x"}],
+        "thinkingConfig": {"thinkingBudget": 1024, "includeThoughts": True},
+        "safetySettings": [
+            {"category": "HARM_CATEGORY_HARASSMENT", "threshold": "BLOCK_ONLY_HIGH"}
+        ],
+        "cachedContent": "cachedContents/abc123",
+    }
+    out = to_gemini(body)
+    check_gemini(out)
+    assert out["generationConfig"]["thinkingConfig"] == body["thinkingConfig"]
+    assert out["safetySettings"] == body["safetySettings"]
+    assert out["cachedContent"] == "cachedContents/abc123"
+    with pytest.raises(GatewayError) as e:
+        to_gemini({**body, "thinkingConfig": "high"})
+    assert (e.value.status, e.value.param) == (400, "thinkingConfig")

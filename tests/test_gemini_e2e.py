@@ -482,3 +482,17 @@ async def test_enabled_from_the_environment(
     finally:
         await gm.stop()
         await vx.stop()
+
+
+async def test_gemini_fields_through_extra_body(client: openai.AsyncOpenAI, google: Google) -> None:
+    await client.chat.completions.create(
+        model="gemini-text",
+        messages=[{"role": "user", "content": "x"}],
+        extra_body={
+            "thinkingConfig": {"thinkingBudget": 0},
+            "safetySettings": [{"category": "HARM_CATEGORY_HARASSMENT", "threshold": "OFF"}],
+        },
+    )
+    sent = google.mock.calls[0].body
+    assert sent["generationConfig"]["thinkingConfig"] == {"thinkingBudget": 0}
+    assert sent["safetySettings"][0]["threshold"] == "OFF"

@@ -307,4 +307,27 @@ def to_gemini(body: dict[str, Any]) -> dict[str, Any]:
         if tc is not None:
             out["toolConfig"] = tc
     out["generationConfig"] = generation_config(body)
+    google_fields(body, out)
     return out
+
+
+# Gemini-only fields a client may send beside OpenAI's (the openai SDK's `extra_body`), in
+# Gemini's own spelling: where each goes, and the JSON type it must have.
+GOOGLE_FIELDS: dict[str, tuple[str | None, type]] = {
+    "safetySettings": (None, list),
+    "cachedContent": (None, str),
+    "thinkingConfig": ("generationConfig", dict),
+}
+
+
+def google_fields(body: dict[str, Any], out: dict[str, Any]) -> None:
+    """Pass Gemini-only request fields through (the upstream checks their insides)."""
+    for key, (under, kind) in GOOGLE_FIELDS.items():
+        value = body.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, kind):
+            raise bad_request(
+                f"{key} must be a JSON {kind.__name__.replace('dict', 'object')}", key
+            )
+        (out[under] if under else out)[key] = value
