@@ -169,3 +169,68 @@ def test_any_schema_is_accepted_or_refused_cleanly(s: Any) -> None:
         check_schema(out, "p")
     except Invalid as e:  # only what Gemini itself refuses too
         raise AssertionError(f"{s!r} -> {out!r}: {e}") from None
+
+
+openai_keys = st.sampled_from(
+    [
+        "messages",
+        "tools",
+        "tool_choice",
+        "response_format",
+        "stop",
+        "n",
+        "max_tokens",
+        "temperature",
+        "thinkingConfig",
+        "safetySettings",
+        "cachedContent",
+    ]
+)
+any_json = st.recursive(
+    json_value,
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "role",
+                    "content",
+                    "type",
+                    "text",
+                    "function",
+                    "name",
+                    "arguments",
+                    "tool_calls",
+                    "tool_call_id",
+                    "image_url",
+                    "url",
+                    "json_schema",
+                    "schema",
+                    "input_audio",
+                    "file",
+                    "file_data",
+                    "parameters",
+                    "properties",
+                ]
+            ),
+            inner,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@SETTINGS
+@given(st.dictionaries(openai_keys, any_json, max_size=5), conversations())
+def test_any_request_body_translates_or_is_a_clean_400(
+    junk: dict[str, Any], messages: list[dict[str, Any]]
+) -> None:
+    for body in (
+        junk,
+        {"messages": messages, **{k: v for k, v in junk.items() if k != "messages"}},
+    ):
+        try:
+            to_gemini(body)
+        except GatewayError as e:
+            assert e.status == 400

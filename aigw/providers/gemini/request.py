@@ -28,14 +28,19 @@ AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "og
 MAX_STOP_SEQUENCES = 5  # Gemini's limit
 
 
+def obj(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (a wrong type reads as absent)."""
+    return value if isinstance(value, dict) else {}
+
+
 # --- content parts ---------------------------------------------------------------------------
 
 
 def data_url_part(url: str, param: str) -> dict[str, Any]:
-    """`data:<mime>;base64,<data>` -> an `inlineData` part (the data is checked, not decoded
-    into memory twice: Gemini takes the same base64)."""
+    """`data:<mime>;base64,<data>` -> an `inlineData` part. Gemini takes the same base64, so
+    only its start is checked here (decoding a large image would cost memory for nothing)."""
     head, sep, data = url.partition(",")
-    if not sep or ";base64" not in head:
+    if not sep or ";base64" not in head or not data:
         raise bad_request(f"{param}: data URLs must be base64 (data:<type>;base64,...)", param)
     mime = head[5:].split(";")[0] or "application/octet-stream"
     try:
@@ -80,7 +85,7 @@ def parts_of(content: Any) -> list[dict[str, Any]]:
         elif kind == "image_url":
             parts.append(image_part(p))
         elif kind == "input_audio":
-            audio = p.get("input_audio") or {}
+            audio = obj(p.get("input_audio"))
             fmt = str(audio.get("format") or "wav")
             if fmt not in AUDIO_TYPES or not isinstance(audio.get("data"), str):
                 raise bad_request(
@@ -88,7 +93,7 @@ def parts_of(content: Any) -> list[dict[str, Any]]:
                 )
             parts.append({"inlineData": {"mimeType": AUDIO_TYPES[fmt], "data": audio["data"]}})
         elif kind == "file":
-            data = (p.get("file") or {}).get("file_data")
+            data = obj(p.get("file")).get("file_data")
             if not isinstance(data, str) or not data.startswith("data:"):
                 raise bad_request(
                     "file parts need file_data as a data URL (uploaded file ids are not "
@@ -162,10 +167,11 @@ def convert_messages(
             add("user", parts_of(m.get("content")))
         elif role == "assistant":
             parts = parts_of(m.get("content"))
-            for tc in m.get("tool_calls") or []:
+            calls = m.get("tool_calls")
+            for tc in calls if isinstance(calls, list) else []:
                 if not isinstance(tc, dict):
                     continue
-                fn = tc.get("function") or {}
+                fn = obj(tc.get("function"))
                 name = str(fn.get("name") or "")
                 call_id = str(tc.get("id") or "")
                 names[call_id] = name
@@ -236,7 +242,9 @@ def convert_tool_choice(choice: Any) -> dict[str, Any] | None:
         mode = {"mode": "ANY"}
     elif choice == "none":
         mode = {"mode": "NONE"}
-    elif isinstance(choice, dict) and isinstance((choice.get("function") or {}).get("name"), str):
+    elif isinstance(obj(choice).get("function"), dict) and isinstance(
+        choice["function"].get("name"), str
+    ):
         mode = {"mode": "ANY", "allowedFunctionNames": [choice["function"]["name"]]}
     else:
         raise bad_request("unsupported tool_choice", "tool_choice")
@@ -266,7 +274,9 @@ def generation_config(body: dict[str, Any]) -> dict[str, Any]:
         cfg["maxOutputTokens"] = max_tokens
     stop = body.get("stop")
     if stop:
-        stops = [stop] if isinstance(stop, str) else list(stop)
+        stops = [stop] if isinstance(stop, str) else stop
+        if not isinstance(stops, list) or not all(isinstance(x, str) for x in stops):
+            raise bad_request("stop must be a string or a list of strings", "stop")
         if len(stops) > MAX_STOP_SEQUENCES:
             raise bad_request(f"Gemini takes at most {MAX_STOP_SEQUENCES} stop sequences", "stop")
         cfg["stopSequences"] = stops
@@ -276,7 +286,7 @@ def generation_config(body: dict[str, Any]) -> dict[str, Any]:
         if kind == "json_object":
             cfg["responseMimeType"] = "application/json"
         elif kind == "json_schema":
-            schema = (rf.get("json_schema") or {}).get("schema")
+            schema = obj(rf.get("json_schema")).get("schema")
             cfg["responseMimeType"] = "application/json"
             if schema is not None:
                 cfg["responseSchema"] = with_property_ordering(

@@ -109,9 +109,7 @@ def from_gemini(body: dict[str, Any], model: str, provider: str) -> Answer:
     texts: list[str] = []
     thoughts: list[str] = []
     calls: list[dict[str, Any]] = []
-    for part in (cand.get("content") or {}).get("parts") or []:
-        if not isinstance(part, dict):
-            continue
+    for part in parts_of(cand):
         fc = part.get("functionCall")
         if isinstance(fc, dict):
             calls.append(tool_call(rid, len(calls), fc, part.get("thoughtSignature")))
@@ -125,6 +123,12 @@ def from_gemini(body: dict[str, Any], model: str, provider: str) -> Answer:
         completion_id(body), model, "".join(texts), calls, "".join(thoughts), reason, usage
     )
     return Answer(out, usage)
+
+
+def parts_of(candidate: dict[str, Any]) -> list[dict[str, Any]]:
+    content = candidate.get("content")
+    parts = content.get("parts") if isinstance(content, dict) else None
+    return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
 
 
 def tool_call(rid: str, index: int, fc: dict[str, Any], signature: Any) -> dict[str, Any]:
@@ -186,9 +190,7 @@ class GeminiStream:
         cand = candidates[0] if isinstance(candidates, list) and candidates else None
         if not isinstance(cand, dict):
             return out
-        for part in (cand.get("content") or {}).get("parts") or []:
-            if not isinstance(part, dict):
-                continue
+        for part in parts_of(cand):
             fc = part.get("functionCall")
             if isinstance(fc, dict):
                 call = tool_call(self._rid, self._calls, fc, part.get("thoughtSignature"))

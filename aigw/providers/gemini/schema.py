@@ -44,6 +44,10 @@ MAX_NODES = 5000  # a schema (with its $refs inlined) is bounded: it is the clie
 MAX_DEPTH = 48
 
 
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 class _Converter:
     def __init__(self, root: dict[str, Any], param: str) -> None:
         self.defs: dict[str, Any] = {}
@@ -74,6 +78,8 @@ class _Converter:
             target = self.defs.get(ref)
             if target is None:
                 raise self.refused(f"unresolvable $ref {ref!r} (only #/$defs/... is supported)")
+            if not isinstance(target, dict):
+                raise self.refused(f"$ref {ref!r} does not name a schema")
             merged = {**target, **{k: v for k, v in s.items() if k != "$ref"}}
             return self.convert(merged, (*refs, ref), d)
 
@@ -83,7 +89,9 @@ class _Converter:
         if isinstance(all_of, list) and all_of:
             if len(all_of) == 1:
                 return self.convert(
-                    {**all_of[0], **{k: v for k, v in s.items() if k != "allOf"}}, refs, d
+                    {**_obj(all_of[0]), **{k: v for k, v in s.items() if k != "allOf"}},
+                    refs,
+                    d,
                 )
             merged = merge_all_of([self.convert(x, refs, d) for x in all_of])
             out.update(merged)
@@ -126,7 +134,7 @@ class _Converter:
             s = {**s, "enum": [s["const"]]}
         enum = s.get("enum")
         if isinstance(enum, list) and enum:
-            if all(isinstance(v, str) for v in enum):
+            if all(isinstance(v, str) for v in enum) and out.get("type", "STRING") == "STRING":
                 out["enum"] = list(enum)
                 out.setdefault("type", "STRING")
                 out["format"] = "enum"
