@@ -612,3 +612,27 @@ def test_gemini_only_fields_pass_through() -> None:
     with pytest.raises(GatewayError) as e:
         to_gemini({**body, "thinkingConfig": "high"})
     assert (e.value.status, e.value.param) == (400, "thinkingConfig")
+
+
+def test_reasoning_effort_is_a_thinking_budget() -> None:
+    base: dict[str, Any] = {"messages": [{"role": "user", "content": "x"}]}
+    cfg = to_gemini({**base, "reasoning_effort": "low"})["generationConfig"]
+    assert cfg["thinkingConfig"] == {"thinkingBudget": 1024}
+    own = {"thinkingBudget": 77, "includeThoughts": True}
+    cfg = to_gemini({**base, "reasoning_effort": "high", "thinkingConfig": own})
+    assert cfg["generationConfig"]["thinkingConfig"] == own  # the request's own wins
+    with pytest.raises(GatewayError) as e:
+        to_gemini({**base, "reasoning_effort": "extreme"})
+    assert e.value.param == "reasoning_effort"
+
+
+def test_model_resource_names() -> None:
+    from aigw.providers.settings import ProviderConfig
+
+    conf = ProviderConfig(name="gm", type="gemini", api_key="k")
+    body = {"messages": [{"role": "user", "content": "x"}]}
+    req = GeminiAdapter().chat_request(conf, body, "models/gemini-2.5-flash", stream=False)
+    assert req.path == "/v1beta/models/gemini-2.5-flash:generateContent"
+    emb = GeminiAdapter().embeddings_request(conf, {"input": ["a"]}, "models/text-embedding-004")
+    assert emb.path == "/v1beta/models/text-embedding-004:batchEmbedContents"
+    assert emb.body["requests"][0]["model"] == "models/text-embedding-004"

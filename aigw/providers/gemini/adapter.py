@@ -27,6 +27,7 @@ _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 
 
 def model_segment(model: str) -> str:
+    model = model.removeprefix("models/")  # Google's resource name of a model
     if not _MODEL.match(model) or ".." in model:
         raise bad_request(f"invalid model name {model!r} for this provider", "model")
     return model
@@ -81,7 +82,8 @@ class GeminiAdapter(GoogleAdapter):
     def embeddings_request(
         self, conf: ProviderConfig, body: dict[str, Any], model: str
     ) -> UpstreamRequest:
-        method, out = embeddings.gemini_embed_request(body, model_segment(model))
+        model = model_segment(model)
+        method, out = embeddings.gemini_embed_request(body, model)
         path = f"/{self.version(conf)}/models/{model}:{method}"
         return UpstreamRequest(path, out, self.headers(conf))
 

@@ -26,6 +26,9 @@ from aigw.types import bad_request
 
 AUDIO_TYPES = {"wav": "audio/wav", "mp3": "audio/mp3", "flac": "audio/flac", "ogg": "audio/ogg"}
 MAX_STOP_SEQUENCES = 5  # Gemini's limit
+# OpenAI's reasoning_effort as a thinking budget in tokens (a request's own thinkingConfig
+# wins). "none" turns thinking off where the model allows it (2.5 Flash, not 2.5 Pro).
+THINKING_BUDGETS = {"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576}
 
 
 def obj(value: Any) -> dict[str, Any]:
@@ -294,6 +297,13 @@ def generation_config(body: dict[str, Any]) -> dict[str, Any]:
                 )
         elif kind not in (None, "text"):
             raise bad_request(f"unsupported response_format type {kind!r}", "response_format")
+    effort = body.get("reasoning_effort")
+    if effort is not None:
+        if effort not in THINKING_BUDGETS:
+            raise bad_request(
+                f"reasoning_effort must be one of {', '.join(THINKING_BUDGETS)}", "reasoning_effort"
+            )
+        cfg["thinkingConfig"] = {"thinkingBudget": THINKING_BUDGETS[effort]}
     cfg["candidateCount"] = 1  # one answer: OpenAI's `choices[0]`
     return cfg
 
