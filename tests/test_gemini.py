@@ -482,7 +482,7 @@ def test_error_mapping() -> None:
         (403, "error_permission_denied.json"),
     ):
         e = errors.error_from(status, fixture("gemini", name), {}, "vertex")
-        assert (e.status, e.code, e.retryable) == (502, "upstream_auth_failed", True)
+        assert (e.status, e.code, e.retryable) == (502, "upstream_auth_failed", False)
         assert "API key not valid" not in e.message and "my-project" not in e.message
     listed = (
         b'[{"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}}]'
@@ -636,3 +636,18 @@ def test_model_resource_names() -> None:
     emb = GeminiAdapter().embeddings_request(conf, {"input": ["a"]}, "models/text-embedding-004")
     assert emb.path == "/v1beta/models/text-embedding-004:batchEmbedContents"
     assert emb.body["requests"][0]["model"] == "models/text-embedding-004"
+
+
+def test_an_entry_named_after_the_type_reads_googles_variables() -> None:
+    from aigw import config as configmod
+
+    env = {"GOOGLE_CLOUD_PROJECT": "p-env", "GOOGLE_CLOUD_LOCATION": "asia-east1"}
+    cfg = configmod.from_dict(
+        {"providers": {"vertex": {}, "vx": {"type": "vertex", "project": "own"}}}, env=env
+    )
+    v = cfg.providers["vertex"]
+    assert (v.project, v.base_url) == (
+        "p-env",
+        "https://asia-east1-aiplatform.googleapis.com",
+    )
+    assert cfg.providers["vx"].location == "us-central1"  # not named vertex: no env

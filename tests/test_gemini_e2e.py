@@ -392,8 +392,8 @@ async def test_refused_credentials_say_so_without_echo(google: Google, start_gat
         google.tokens.issued.clear()  # the token the gateway holds is revoked early
     with pytest.raises(openai.InternalServerError) as e:
         await gw.openai().chat.completions.create(model="gemini-text", messages=msgs)
-    assert e.value.status_code == 502
-    assert "refused the gateway's credentials" in e.value.message
+    assert e.value.status_code == 502 and e.value.code == "upstream_auth_failed"
+    assert "refused the gateway's" in e.value.message
     assert "gm-wrong-key" not in e.value.response.text
     assert "API key not valid" not in e.value.response.text
     assert "Expected OAuth 2 access token" not in e.value.response.text

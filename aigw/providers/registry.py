@@ -3,7 +3,7 @@ line here (docs/PROVIDERS.md, "Adding a provider")."""
 
 from __future__ import annotations
 
-from aigw.providers import anthropic, cohere, gemini, openai, vertex
+from aigw.providers import anthropic, azure, cohere, gemini, openai, presets, vertex
 from aigw.providers.base import ProviderAdapter, ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
@@ -12,8 +12,16 @@ SPECS: dict[str, ProviderSpec] = {
         openai.spec,
         anthropic.spec,
         cohere.spec,
+        azure.spec,
         gemini.spec,
         vertex.spec,
+        presets.mistral,
+        presets.groq,
+        presets.deepseek,
+        presets.together,
+        presets.fireworks,
+        presets.openrouter,
+        presets.xai,
     )
 }
 

@@ -5,9 +5,9 @@ RESOURCE_EXHAUSTED (429) is retryable, with the wait from its `google.rpc.RetryI
 (`"retryDelay": "37s"`) or the Retry-After header; UNAVAILABLE, INTERNAL and other 5xx are
 retryable 502s; INVALID_ARGUMENT and the other 4xx keep their status and Google's message.
 A refused credential (UNAUTHENTICATED, PERMISSION_DENIED, or the Gemini API's 400 with
-reason API_KEY_INVALID) is the gateway's fault, not the client's: a 502 in the gateway's own
-words (Google's text is not passed on), retryable so another deployment can take over and
-the breaker keeps the broken one out.
+reason API_KEY_INVALID) is the gateway's fault, not the client's: a 502
+`upstream_auth_failed` in the gateway's own words (Google's text is not passed on), as the
+dispatcher makes of every upstream 401/403 (routing/redact.py).
 """
 
 from __future__ import annotations
@@ -89,7 +89,6 @@ def to_gateway_error(
             "gateway's configuration",
             "api_error",
             "upstream_auth_failed",
-            retryable=True,
         )
     if gstatus == "RESOURCE_EXHAUSTED" or status == 429:
         wait = next(

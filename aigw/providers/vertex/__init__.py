@@ -40,6 +40,9 @@ spec = ProviderSpec(
     default_base_url="https://us-central1-aiplatform.googleapis.com",  # (per location)
     adapter=adapter,
     settings=VertexSettings,
+    # An entry named `vertex` takes what it leaves out from these (as Google's SDK reads them).
+    base_url_env="GOOGLE_VERTEX_BASE_URL",
+    env_settings={"project": "GOOGLE_CLOUD_PROJECT", "location": "GOOGLE_CLOUD_LOCATION"},
     capabilities=frozenset({CHAT, EMBEDDINGS}),
     default_models=(
         "gemini-2.5-pro",
