@@ -103,7 +103,9 @@ class Usage:
         if not u:
             return None
         details = u.get("prompt_tokens_details") or {}
-        out_details = u.get("completion_tokens_details") or {}
+        out_details = u.get("completion_tokens_details")
+        if not isinstance(out_details, dict):
+            out_details = {}
         return cls(
             prompt_tokens=int(u.get("prompt_tokens") or 0),
             completion_tokens=int(u.get("completion_tokens") or 0),
