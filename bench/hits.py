@@ -171,9 +171,35 @@ def main() -> None:
                     )
         assert post(hit_c.url, hit_key, HIT_BODY) == "hit"
         rss = {t.name: max(harness.rss_mb(p)[1] for p in t.pids) for t, _, _ in plans}
+        lags = {t.name: loop_lag(t.url) for t, _, _ in plans if t.name.startswith("aigw")}
     finally:
         harness.stop(*children)
     print_table(runs, rss, args, started)
+    print()
+    print("Event-loop stalls over the whole run (`event_loop_lag_seconds`, a 50 ms probe timer):")
+    for name, lag in lags.items():
+        print(f"- {name}: {lag}")
+
+
+def loop_lag(v1_url: str) -> str:
+    """The lag histogram from a target's /metrics: probes, and the share that woke late."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(v1_url.rsplit("/v1", 1)[0] + "/metrics", timeout=30) as r:
+        text = r.read().decode()
+    buckets: dict[float, float] = {}
+    for fam in text_string_to_metric_families(text):
+        for smp in fam.samples:
+            if smp.name == "event_loop_lag_seconds_bucket":
+                le = float(smp.labels["le"])
+                buckets[le] = buckets.get(le, 0.0) + smp.value
+    total = buckets.get(float("inf"), 0.0)
+    if not total:
+        return "no probes"
+    late = ", ".join(
+        f"> {le * 1000:g} ms {1 - buckets[le] / total:.1%}" for le in (0.001, 0.002, 0.005, 0.02)
+    )
+    return f"{total:.0f} probes; late {late}"
 
 
 def print_table(
