@@ -8,6 +8,7 @@ object and one line in `providers/registry.py`.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,6 +21,20 @@ class UpstreamRequest:
     path: str  # appended to the provider's base_url, e.g. "/chat/completions"
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class Credentials(Protocol):
+    """A provider's request credentials that cannot be a fixed header: an OAuth bearer token
+    that expires (Vertex), a signature over the exact bytes sent (SigV4). The adapter makes
+    one per provider (`credentials(conf)`, optional); the HTTP client keeps it for the
+    client's lifetime and, just before each send, adds the headers it returns. Providers
+    with a fixed key have none, and their requests pay nothing for this."""
+
+    def headers(self, url: str, headers: dict[str, str], body: bytes) -> Awaitable[dict[str, str]]:
+        """Headers to add to this POST of `body` to `url` (the full URL, query included)
+        whose other headers are `headers`. Never blocks the event loop: a refresh or any
+        other I/O runs in a thread, shared by concurrent callers."""
+        ...
 
 
 class StreamTranslator(Protocol):

@@ -8,7 +8,8 @@ from urllib.parse import urlsplit
 import orjson
 
 from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest
+from aigw.providers import registry
+from aigw.providers.base import Credentials, UpstreamRequest
 from aigw.providers.http1 import Pool, Response, TransportError, UpstreamTimeout
 from aigw.types import GatewayError
 
@@ -20,6 +21,7 @@ class UpstreamClient:
     def __init__(self, providers: dict[str, ProviderConfig]) -> None:
         self._providers = providers
         self._pools: dict[str, Pool] = {}
+        self._credentials: dict[str, Credentials] = {}  # only providers that need them
         self.observer: Any = None  # aigw.observability.upstream.UpstreamObserver
 
     async def start(self) -> None:
@@ -31,6 +33,10 @@ class UpstreamClient:
                 read_timeout=conf.timeout,
                 keepalive=conf.keepalive,
             )
+            make = getattr(registry.get(conf.type), "credentials", None)
+            creds = make(conf) if make is not None else None
+            if creds is not None:
+                self._credentials[name] = creds
 
     async def close(self) -> None:
         pools, self._pools = self._pools, {}
@@ -60,8 +66,14 @@ class UpstreamClient:
         if extra_headers:
             headers = {**headers, **extra_headers}
         pool = self._pools[conf.name]
+        body = orjson.dumps(req.body)
+        if self._credentials:
+            creds = self._credentials.get(conf.name)
+            if creds is not None:  # signed or token-bearing: the headers come last
+                url = pool.origin + pool.prefix + req.path
+                headers = {**headers, **await creds.headers(url, headers, body)}
         try:
-            resp = await pool.request(pool.prefix + req.path, headers, orjson.dumps(req.body))
+            resp = await pool.request(pool.prefix + req.path, headers, body)
         except TransportError as e:
             raise transport_error(conf.name, e) from None
         if 300 <= resp.status < 400:  # redirects are not followed: a POST must not wander
