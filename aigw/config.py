@@ -68,6 +68,9 @@ class ProviderConfig(Section):
     # Anthropic: version header and the max_tokens used when the client gives none.
     api_version: str | None = None
     default_max_tokens: int = Field(4096, ge=1)
+    # Bedrock: the AWS region (default: AWS_REGION / AWS_DEFAULT_REGION) and a shared profile.
+    region: str | None = None
+    profile: str | None = None
     models: list[str] = Field(default_factory=list)  # extra names to list in /v1/models
 
     @field_validator("base_url")
@@ -113,7 +116,7 @@ class LoggingConfig(Section):
     log_prompts: bool = False  # prompts and answers reach the logs only when this is on
 
 
-KNOWN_PROVIDER_TYPES = ("openai", "anthropic", "cohere")
+KNOWN_PROVIDER_TYPES = ("openai", "anthropic", "cohere", "bedrock")
 
 
 def _default_base_url(ptype: str) -> str:
@@ -154,8 +157,16 @@ class Config(Section):
                     f"providers.{name}.type: unknown provider type {p.type!r} "
                     f"(one of {', '.join(registry.names())})"
                 )
+            if p.type == "bedrock":
+                p.region = (
+                    p.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+                )
+                if not p.region:
+                    raise ValueError(
+                        f"providers.{name}.region: missing (or set AWS_REGION in the environment)"
+                    )
             if not p.base_url:
-                p.base_url = _default_base_url(p.type)
+                p.base_url = _default_base_url(p.type).format(region=p.region)
         for mname, m in self.models.items():
             if not m.deployments:
                 raise ValueError(f"models.{mname}: needs at least one deployment")

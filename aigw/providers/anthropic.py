@@ -23,6 +23,7 @@ from aigw.providers.base import (
     text_of,
     upstream_status_error,
 )
+from aigw.providers.sse import SSEParser
 from aigw.types import GatewayError, Usage, bad_request
 
 API_VERSION = "2023-06-01"
@@ -518,6 +519,7 @@ class AnthropicAdapter:
         "claude-3-5-haiku-latest",
     )
     passthrough = False
+    stream_decoder = SSEParser
 
     def headers(self, conf: ProviderConfig) -> dict[str, str]:
         h = {

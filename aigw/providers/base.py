@@ -8,7 +8,7 @@ object and one line in `providers/registry.py`.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -37,14 +37,26 @@ class Credentials(Protocol):
         ...
 
 
+class StreamDecoder(Protocol):
+    """Cuts a streamed body into events as its bytes arrive: SSE for most providers
+    (`providers/sse.py`), AWS's binary event stream for Bedrock. An event is its name (if
+    any) and its payload, handed to the provider's `StreamTranslator`."""
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[str | None, bytes]]: ...
+
+    def flush(self) -> Iterator[tuple[str | None, bytes]]:
+        """The body ended: any event still owed."""
+        ...
+
+
 class StreamTranslator(Protocol):
-    """Turns the provider's SSE events into OpenAI chunk dicts, one stream per instance."""
+    """Turns the provider's stream events into OpenAI chunk dicts, one stream per instance."""
 
     usage: Usage | None  # known once the provider reported it
 
     def feed(self, event: str | None, data: bytes) -> list[dict[str, Any]]:
-        """One SSE event (its `event:` name, if any, and its `data:` payload). May raise
-        GatewayError for an error event."""
+        """One event (its name, if any, and its payload; for SSE the `event:` and `data:`).
+        May raise GatewayError for an error event."""
         ...
 
     def close(self) -> list[dict[str, Any]]:
@@ -58,6 +70,8 @@ class ProviderAdapter(Protocol):
     default_models: tuple[str, ...]
     # True when the provider speaks OpenAI's format, so its bytes can be passed through.
     passthrough: bool
+    # How a streamed answer is framed: SSEParser for most providers.
+    stream_decoder: Callable[[], StreamDecoder]
 
     def chat_request(
         self, conf: ProviderConfig, body: dict[str, Any], model: str, stream: bool

@@ -19,6 +19,7 @@ import orjson
 
 from aigw.config import ProviderConfig
 from aigw.providers.base import UpstreamRequest, chat_completion, text_of, upstream_status_error
+from aigw.providers.sse import SSEParser
 from aigw.types import GatewayError, Usage, bad_request
 
 FINISH_REASONS = {
@@ -389,6 +390,7 @@ class CohereAdapter:
         "embed-multilingual-v3.0",
     )
     passthrough = False
+    stream_decoder = SSEParser
 
     def headers(self, conf: ProviderConfig) -> dict[str, str]:
         h = {"Content-Type": "application/json", "Accept": "application/json"}

@@ -12,6 +12,7 @@ import orjson
 
 from aigw.config import ProviderConfig
 from aigw.providers.base import UpstreamRequest, upstream_status_error
+from aigw.providers.sse import SSEParser
 from aigw.types import GatewayError, Usage
 
 
@@ -70,6 +71,7 @@ class OpenAIAdapter:
         "text-embedding-3-large",
     )
     passthrough = True
+    stream_decoder = SSEParser
 
     def _headers(self, conf: ProviderConfig) -> dict[str, str]:
         h = {"Content-Type": "application/json"}

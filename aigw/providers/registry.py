@@ -8,6 +8,7 @@ _ADAPTERS: dict[str, str] = {
     "openai": "aigw.providers.openai",
     "anthropic": "aigw.providers.anthropic",
     "cohere": "aigw.providers.cohere",
+    "bedrock": "aigw.providers.bedrock",
 }
 
 

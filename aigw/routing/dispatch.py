@@ -24,9 +24,9 @@ from typing import Any
 import orjson
 
 from aigw.pipeline import JSONResult, RequestContext, Result, StreamResult
+from aigw.providers.base import StreamDecoder
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
-from aigw.providers.sse import SSEParser
 from aigw.queue import admission
 from aigw.queue.batcher import EmbeddingBatcher
 from aigw.queue.coalesce import Coalescer, coalescible
@@ -362,7 +362,7 @@ class Dispatcher:
                 raw = await resp.read()
                 raise t.adapter.error(resp.status, raw, resp.headers)
             translator = t.adapter.chat_stream(t.upstream_model)
-            events = _stream_events(resp, t.provider.name)
+            events = _stream_events(resp, t.adapter.stream_decoder(), t.provider.name)
             # Wait for the first chunk before committing to this deployment.
             first: list[dict[str, Any]] = []
             async for ev, data in events:
@@ -432,8 +432,9 @@ def _not_closed(breaker: Breaker) -> bool:
     return breaker.state != CLOSED
 
 
-async def _stream_events(resp: Response, provider: str) -> AsyncIterator[tuple[str | None, bytes]]:
-    parser = SSEParser()
+async def _stream_events(
+    resp: Response, parser: StreamDecoder, provider: str
+) -> AsyncIterator[tuple[str | None, bytes]]:
     try:
         async for data in resp.iter_any():
             for ev in parser.feed(data):
