@@ -20,9 +20,11 @@ from botocore.credentials import RefreshableCredentials
 from botocore.eventstream import EventStreamBuffer
 
 from aigw.bench.mock_upstream import MockOpenAI
-from aigw.config import ProviderConfig, from_dict
-from aigw.providers.bedrock import adapter, converse, embeddings, model_path, sigv4
-from aigw.providers.bedrock.stream import EventStreamDecoder
+from aigw.config import from_dict
+from aigw.providers.bedrock import converse, embeddings, sigv4
+from aigw.providers.bedrock.adapter import adapter, model_path
+from aigw.providers.bedrock.eventstream import EventStreamDecoder
+from aigw.providers.bedrock.settings import BedrockSettings
 from aigw.types import GatewayError
 from tests.helpers_providers import assemble, check_chunk_shape
 from tests.mock_bedrock import (
@@ -54,8 +56,8 @@ WEATHER_TOOL = {
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
 
-def conf(**kw: Any) -> ProviderConfig:
-    return ProviderConfig(name="br", type="bedrock", region=REGION, **kw)
+def conf(**kw: Any) -> BedrockSettings:
+    return BedrockSettings(name="br", type="bedrock", region=REGION, **kw)
 
 
 # --- request translation -------------------------------------------------------------------
@@ -244,7 +246,7 @@ def test_bad_requests_are_400_before_any_call(body: dict[str, Any]) -> None:
 
 
 def test_response_text_and_usage() -> None:
-    out = adapter.chat_response(fixture_json("bedrock", "text.json"), HAIKU)
+    out = adapter.chat_response(fixture_json("bedrock", "text.json"), HAIKU).body
     assert out["object"] == "chat.completion" and out["model"] == HAIKU
     assert out["choices"][0]["message"]["content"] == "Hello! How can I help you today?"
     assert out["choices"][0]["finish_reason"] == "stop"
@@ -252,7 +254,7 @@ def test_response_text_and_usage() -> None:
 
 
 def test_response_tool_use() -> None:
-    out = adapter.chat_response(fixture_json("bedrock", "tool_use.json"), HAIKU)
+    out = adapter.chat_response(fixture_json("bedrock", "tool_use.json"), HAIKU).body
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] == "I'll check the current weather in Madrid for you."
@@ -427,15 +429,15 @@ def test_embedding_answers() -> None:
         fixture_json("bedrock", "titan_embed.json"),
         "amazon.titan-embed-text-v2:0",
         {"input": "hello world"},
-    )
+    ).body
     assert titan["usage"]["prompt_tokens"] == 6 and len(titan["data"][0]["embedding"]) == 8
     doc = fixture_json("bedrock", "cohere_embed.json")
     co = adapter.embeddings_response(
         doc, "cohere.embed-english-v3", {"input": doc["texts"], "encoding_format": "base64"}
     )
-    raw = base64.b64decode(co["data"][1]["embedding"])
+    assert co.usage is not None and co.usage.prompt_tokens > 0
+    raw = base64.b64decode(co.body["data"][1]["embedding"])
     assert struct.unpack("<8f", raw) == pytest.approx(doc["embeddings"]["float"][1], rel=1e-6)
-    assert co["usage"]["prompt_tokens"] > 0
 
 
 # --- errors --------------------------------------------------------------------------------
@@ -863,3 +865,38 @@ def test_config_region_from_env_and_base_url(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert c.providers["br"].region == "ap-south-1"
     assert c.providers["br"].base_url == "https://bedrock-runtime.ap-south-1.amazonaws.com"
+
+
+def test_model_path_encoding_is_botocores() -> None:
+    from botocore.utils import percent_encode
+
+    for model in (HAIKU, "arn:aws:bedrock:us-east-1:1:inference-profile/us.x:0", "a b+c"):
+        assert model_path(model, "invoke") == f"/model/{percent_encode(model)}/invoke"
+
+
+def test_serve_without_config_enables_bedrock_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import aigw.config as configmod
+
+    keys = {"AWS_ACCESS_KEY_ID": ACCESS_KEY, "AWS_SECRET_ACCESS_KEY": SECRET_KEY}
+    assert "bedrock" not in configmod.defaults_from_env(keys).providers  # no region
+    assert "bedrock" not in configmod.defaults_from_env({"AWS_REGION": "us-east-1"}).providers
+    cfg = configmod.defaults_from_env({**keys, "AWS_DEFAULT_REGION": "us-west-2"})
+    br = cfg.providers["bedrock"]
+    assert isinstance(br, BedrockSettings) and br.region == "us-west-2"
+    assert br.base_url == "https://bedrock-runtime.us-west-2.amazonaws.com"
+    assert br.api_key is None  # the keys stay in the environment, for botocore's chain
+    assert cfg.models[HAIKU].deployments[0].provider == "bedrock"
+    profile = configmod.defaults_from_env({"AWS_PROFILE": "team", "AWS_REGION": "eu-west-1"})
+    assert profile.providers["bedrock"].base_url.endswith("eu-west-1.amazonaws.com")
+
+
+def test_config_without_any_region_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import aigw.config as configmod
+
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    with pytest.raises(configmod.ConfigError) as e:
+        from_dict({"providers": {"br": {"type": "bedrock"}}}, {})
+    assert "providers.br.region" in str(e.value)

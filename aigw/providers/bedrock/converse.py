@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from aigw.ids import hex_id
-from aigw.providers.base import chat_completion, text_of
+from aigw.providers.base import Answer
+from aigw.providers.common.chunks import chat_completion, text_of
 from aigw.types import Usage, bad_request
 
 FINISH_REASONS = {
@@ -257,7 +258,7 @@ def arguments_json(value: Any) -> str:
     return orjson.dumps(value if value is not None else {}).decode()
 
 
-def from_converse(body: dict[str, Any], model: str) -> dict[str, Any]:
+def from_converse(body: dict[str, Any], model: str) -> Answer:
     """A Converse answer -> an OpenAI `chat.completion`."""
     message = (body.get("output") or {}).get("message") or {}
     texts: list[str] = []
@@ -284,12 +285,14 @@ def from_converse(body: dict[str, Any], model: str) -> dict[str, Any]:
             text = ((block["reasoningContent"] or {}).get("reasoningText") or {}).get("text")
             if text:
                 reasoning.append(str(text))
-    return chat_completion(
+    usage = usage_of(body.get("usage"))
+    completion = chat_completion(
         f"chatcmpl-{hex_id(12)}",
         model,
         "".join(texts),
         calls,
         "".join(reasoning),
         finish_reason(body.get("stopReason")),
-        usage_of(body.get("usage")),
+        usage,
     )
+    return Answer(completion, usage)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from aigw.providers.cohere import b64_float32
-from aigw.types import GatewayError, bad_request
+from aigw.providers.base import Answer
+from aigw.providers.cohere.embed import b64_float32
+from aigw.types import GatewayError, Usage, bad_request
 
 TITAN = "titan"
 COHERE = "cohere"
@@ -77,7 +78,7 @@ def _bad(what: str) -> GatewayError:
     return GatewayError(502, f"bedrock: {what}", "api_error", "bad_upstream_response")
 
 
-def from_invoke(body: dict[str, Any], model: str, request: dict[str, Any]) -> dict[str, Any]:
+def from_invoke(body: dict[str, Any], model: str, request: dict[str, Any]) -> Answer:
     """The model's InvokeModel answer -> an OpenAI embeddings list. Titan reports its token
     count; Bedrock's Cohere answer has none in the body, so the count is estimated from the
     text (about four characters a token) to keep costs and budgets moving."""
@@ -95,7 +96,7 @@ def from_invoke(body: dict[str, Any], model: str, request: dict[str, Any]) -> di
             raise _bad("Cohere answer without float embeddings")
         tokens = sum(len(t) for t in texts_of(request)) // 4 + len(vectors)
     as_b64 = request.get("encoding_format") == "base64"
-    return {
+    out = {
         "object": "list",
         "data": [
             {"object": "embedding", "index": i, "embedding": b64_float32(v) if as_b64 else v}
@@ -104,3 +105,4 @@ def from_invoke(body: dict[str, Any], model: str, request: dict[str, Any]) -> di
         "model": model,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     }
+    return Answer(out, Usage(prompt_tokens=tokens))

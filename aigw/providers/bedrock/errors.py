@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from aigw.providers.base import retry_after_seconds, upstream_status_error
+from aigw.providers.common.errors import json_object, retry_after_seconds, upstream_status_error
 from aigw.types import GatewayError
 
 # Kinds that mean the gateway's AWS credentials or permissions are wrong.
@@ -85,13 +83,7 @@ def classify(kind: str, status: int, message: str, headers: dict[str, str]) -> G
 
 def error_from(status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
     """An HTTP error answer from bedrock-runtime -> the client's error."""
-    parsed: dict[str, Any] = {}
-    try:
-        loaded = orjson.loads(body) if body else {}
-        if isinstance(loaded, dict):
-            parsed = loaded
-    except orjson.JSONDecodeError:
-        pass
+    parsed = (json_object(body) if body else None) or {}
     message = str(parsed.get("message") or parsed.get("Message") or "")
     if not message:
         message = f"upstream returned HTTP {status}"
