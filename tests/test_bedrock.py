@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
+import itertools
 import struct
 import threading
 from pathlib import Path
@@ -18,6 +19,8 @@ import orjson
 import pytest
 from botocore.credentials import RefreshableCredentials
 from botocore.eventstream import EventStreamBuffer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aigw.bench.mock_upstream import MockOpenAI
 from aigw.config import from_dict
@@ -900,3 +903,112 @@ def test_config_without_any_region_is_refused(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(configmod.ConfigError) as e:
         from_dict({"providers": {"br": {"type": "bedrock"}}}, {})
     assert "providers.br.region" in str(e.value)
+
+
+def test_bedrock_models_are_priced_including_cross_region_profiles() -> None:
+    from aigw.billing.prices import shipped_price
+    from aigw.providers.bedrock import spec
+
+    for model in spec.default_models:
+        assert shipped_price(model) is not None, model
+    haiku = shipped_price(HAIKU)
+    assert haiku is not None and (haiku.input, haiku.output, haiku.cached_input) == (0.8, 4.0, 0.08)
+    assert shipped_price("us.anthropic.claude-3-5-haiku-20241022-v1:0") == haiku
+    nova = shipped_price("arn:aws:bedrock:us-east-1:1:inference-profile/eu.amazon.nova-pro-v1:0")
+    assert nova is not None and nova.input == 0.8
+
+
+# --- property: a request is either translated into a valid Converse body or refused (400) ---
+
+_text = st.text(max_size=12)
+_part = st.one_of(
+    st.fixed_dictionaries({"type": st.just("text"), "text": _text}),
+    st.fixed_dictionaries(
+        {
+            "type": st.just("image_url"),
+            "image_url": st.fixed_dictionaries(
+                {"url": st.sampled_from([f"data:image/png;base64,{PNG}", "https://x/y.png"])}
+            ),
+        }
+    ),
+)
+_content = st.one_of(st.none(), _text, st.lists(_part, max_size=3))
+_call = st.fixed_dictionaries(
+    {
+        "id": st.sampled_from(["t1", "t2"]),
+        "type": st.just("function"),
+        "function": st.fixed_dictionaries(
+            {
+                "name": st.just("get_weather"),
+                "arguments": st.sampled_from(["{}", '{"a":1}', "[1]", "x"]),
+            }
+        ),
+    }
+)
+_message = st.one_of(
+    st.fixed_dictionaries(
+        {"role": st.sampled_from(["system", "developer", "user"]), "content": _content}
+    ),
+    st.fixed_dictionaries(
+        {
+            "role": st.just("assistant"),
+            "content": _content,
+            "tool_calls": st.lists(_call, max_size=2),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"role": st.just("tool"), "tool_call_id": st.sampled_from(["t1", "t2"]), "content": _text}
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    messages=st.lists(_message, max_size=6),
+    tools=st.booleans(),
+    choice=st.sampled_from([None, "auto", "none", "required"]),
+)
+def test_translation_is_valid_converse_or_a_400(
+    messages: list[dict[str, Any]], tools: bool, choice: str | None
+) -> None:
+    body: dict[str, Any] = {"messages": messages}
+    if tools:
+        body["tools"] = [WEATHER_TOOL]
+    if choice:
+        body["tool_choice"] = choice
+    try:
+        out = converse.to_converse(body)
+    except GatewayError as e:
+        assert e.status == 400
+        return
+    # Converse's own structural rules (the mock's): alternating roles, no blank text, one
+    # member per block, base64 images, toolConfig present with tool blocks.
+    msgs = out["messages"]
+    assert all(m["role"] != n["role"] for m, n in itertools.pairwise(msgs))
+    for m in msgs:
+        assert m["content"]
+        for b in m["content"]:
+            assert len(b) == 1
+            if "text" in b:
+                assert b["text"].strip()
+    if any("toolUse" in b or "toolResult" in b for m in msgs for b in m["content"]):
+        assert "toolConfig" in out
+
+
+def test_tool_history_without_tools_declares_the_tools_it_names() -> None:
+    call = {"id": "t1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+    body = {
+        "messages": [
+            {"role": "user", "content": "x"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "t1", "content": "found"},
+        ]
+    }
+    out = converse.to_converse(body)
+    assert out["toolConfig"] == {
+        "tools": [{"toolSpec": {"name": "lookup", "inputSchema": {"json": {"type": "object"}}}}]
+    }
+    orphan = {"messages": [{"role": "tool", "tool_call_id": "t9", "content": "?"}]}
+    with pytest.raises(GatewayError) as e:
+        converse.to_converse(orphan)
+    assert e.value.status == 400

@@ -168,14 +168,32 @@ def convert_messages(
     return system, out
 
 
-def tool_config(body: dict[str, Any], has_tool_blocks: bool) -> dict[str, Any] | None:
-    """OpenAI `tools`/`tool_choice` -> Converse `toolConfig`. Converse has no "none": the tools
-    are left out then, unless the conversation already holds tool blocks, which Converse
-    accepts only with a `toolConfig` (the model may then still call one)."""
+def tool_config(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """OpenAI `tools`/`tool_choice` -> Converse `toolConfig`.
+
+    Converse accepts `toolUse`/`toolResult` blocks only with a `toolConfig`, which OpenAI
+    clients often leave out on a turn after the tools ran (or send with "none", which
+    Converse lacks). Then the tools named in the conversation are declared with an open
+    schema, so the history stays valid; with no tool blocks, "none" leaves the tools out."""
     tools = [t for t in body.get("tools") or [] if isinstance(t, dict)]
     choice = body.get("tool_choice")
+    used = [b["toolUse"]["name"] for m in messages for b in m["content"] if "toolUse" in b]
+    has_tool_blocks = bool(used) or any("toolResult" in b for m in messages for b in m["content"])
     if not tools or (choice == "none" and not has_tool_blocks):
-        return None
+        if not has_tool_blocks:
+            return None
+        if not used:
+            raise bad_request(
+                "messages: a tool result must follow the assistant message that called it",
+                "messages",
+            )
+        names = list(dict.fromkeys(used))
+        return {
+            "tools": [
+                {"toolSpec": {"name": n, "inputSchema": {"json": {"type": "object"}}}}
+                for n in names
+            ]
+        }
     specs = []
     for t in tools:
         fn = t.get("function")
@@ -226,8 +244,7 @@ def to_converse(body: dict[str, Any], max_tokens_default: int | None = None) -> 
         inference["stopSequences"] = [stop] if isinstance(stop, str) else list(stop)
     if inference:
         out["inferenceConfig"] = inference
-    has_tool_blocks = any("toolUse" in b or "toolResult" in b for m in msgs for b in m["content"])
-    tc = tool_config(body, has_tool_blocks)
+    tc = tool_config(body, msgs)
     if tc:
         out["toolConfig"] = tc
     return out
