@@ -1012,3 +1012,29 @@ def test_tool_history_without_tools_declares_the_tools_it_names() -> None:
     with pytest.raises(GatewayError) as e:
         converse.to_converse(orphan)
     assert e.value.status == 400
+
+
+async def test_e2e_anthropic_sdk_on_v1_messages_to_bedrock(
+    upstream: MockBedrock, start_gateway: Any, aws_env: Any
+) -> None:
+    """/v1/messages in front of a Bedrock model: Anthropic's format in, Converse out."""
+    import anthropic
+
+    gw = await start_gateway(bedrock_config(upstream.url))
+    sdk = anthropic.AsyncAnthropic(base_url=gw.url, api_key="sk-client", max_retries=0)
+    m = await sdk.messages.create(
+        model="claude-bedrock",
+        max_tokens=100,
+        system="Be brief.",
+        messages=[{"role": "user", "content": "Hi"}],
+    )
+    assert m.content[0].type == "text" and m.content[0].text == "Hello! How can I help you today?"
+    assert m.stop_reason == "end_turn" and m.usage.input_tokens == 12
+    async with sdk.messages.stream(
+        model="claude-bedrock", max_tokens=100, messages=[{"role": "user", "content": "Hi"}]
+    ) as s:
+        text = "".join([t async for t in s.text_stream])
+    assert text == "Hello! How can I help you today?"
+    assert upstream.calls[0].body["system"] == [{"text": "Be brief."}]
+    assert upstream.calls[1].path.endswith("/converse-stream")
+    await sdk.close()
