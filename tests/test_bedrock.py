@@ -5,7 +5,6 @@ every signature."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import datetime
 import itertools
@@ -547,8 +546,9 @@ async def test_no_credentials_is_a_retryable_502(aws_env: pytest.MonkeyPatch) ->
 
 async def test_expiring_credentials_are_refreshed_off_the_loop(aws_env: pytest.MonkeyPatch) -> None:
     loop_thread = threading.get_ident()
+    clock = [datetime.datetime.now(datetime.UTC)]
     refreshed_in: list[int] = []
-    now = datetime.datetime.now(datetime.UTC)
+    resolved_in: list[int] = []
 
     def refresh() -> dict[str, str]:
         refreshed_in.append(threading.get_ident())
@@ -556,26 +556,31 @@ async def test_expiring_credentials_are_refreshed_off_the_loop(aws_env: pytest.M
             "access_key": f"AKIDREFRESH{len(refreshed_in)}",
             "secret_key": SECRET_KEY,
             "token": "tok",
-            "expiry_time": (now + datetime.timedelta(hours=1)).isoformat(),
+            "expiry_time": (clock[0] + datetime.timedelta(hours=1)).isoformat(),
         }
 
-    creds = RefreshableCredentials.create_from_metadata(
-        {
-            "access_key": "AKIDOLD",
-            "secret_key": SECRET_KEY,
-            "token": "tok",
-            "expiry_time": (now + datetime.timedelta(seconds=30)).isoformat(),
-        },
+    creds = RefreshableCredentials(
+        "AKIDFIRST",
+        SECRET_KEY,
+        "tok",
+        clock[0] + datetime.timedelta(hours=1),
         refresh,
         "test",
+        time_fetcher=lambda: clock[0],
     )
-    s = sigv4.SigV4Signer(REGION)
-    await asyncio.wait([s._ready])  # the env credentials, resolved at start
-    s._creds = creds
-    s._frozen = sigv4.ReadOnlyCredentials("AKIDOLD", SECRET_KEY, "tok")
+
+    def resolver(profile: str | None) -> RefreshableCredentials:
+        resolved_in.append(threading.get_ident())
+        return creds
+
+    s = sigv4.SigV4Signer(REGION, resolver=resolver)
     h = await s.headers("https://h/model/m/converse", {}, b"{}")
-    assert "Credential=AKIDREFRESH1/" in h["Authorization"]  # within 15 min of expiry: renewed
-    assert refreshed_in and refreshed_in[0] != loop_thread
+    assert "Credential=AKIDFIRST/" in h["Authorization"] and refreshed_in == []
+    assert resolved_in and resolved_in[0] != loop_thread  # the chain, read in a thread
+    clock[0] += datetime.timedelta(minutes=50)  # within botocore's advisory 15 minutes
+    h = await s.headers("https://h/model/m/converse", {}, b"{}")
+    assert "Credential=AKIDREFRESH1/" in h["Authorization"]
+    assert refreshed_in and refreshed_in[0] != loop_thread  # the refresh, in a thread too
     h = await s.headers("https://h/model/m/converse", {}, b"{}")
     assert "Credential=AKIDREFRESH1/" in h["Authorization"] and len(refreshed_in) == 1
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from botocore.auth import SigV4Auth
@@ -53,11 +54,17 @@ class SigV4Signer:
     finished. Credentials that cannot be found fail every request to this provider with a
     retryable 502 (another deployment may answer), and are logged once."""
 
-    __slots__ = ("_creds", "_frozen", "_lock", "_ready", "profile", "region")
+    __slots__ = ("_creds", "_frozen", "_lock", "_ready", "_resolver", "profile", "region")
 
-    def __init__(self, region: str, profile: str | None = None) -> None:
+    def __init__(
+        self,
+        region: str,
+        profile: str | None = None,
+        resolver: Callable[[str | None], Credentials] = resolve,
+    ) -> None:
         self.region = region
         self.profile = profile
+        self._resolver = resolver  # botocore's chain; a test may hand in its own
         self._creds: Credentials | None = None
         self._frozen: ReadOnlyCredentials | None = None
         self._lock = asyncio.Lock()
@@ -65,7 +72,7 @@ class SigV4Signer:
         self._ready.add_done_callback(_log_failure)
 
     def _resolve(self) -> None:
-        self._creds = creds = resolve(self.profile)
+        self._creds = creds = self._resolver(self.profile)
         self._frozen = creds.get_frozen_credentials()
 
     async def _current(self) -> ReadOnlyCredentials:
