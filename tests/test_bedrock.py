@@ -632,6 +632,7 @@ async def test_e2e_chat_json(client: openai.AsyncOpenAI, upstream: MockBedrock) 
         model="claude-bedrock",
         messages=[{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}],
         max_tokens=64,
+        extra_body={"top_k": 3},  # Claude's own field, as for an Anthropic upstream
     )
     assert r.choices[0].message.content == "Hello! How can I help you today?"
     assert r.choices[0].finish_reason == "stop"
@@ -640,6 +641,7 @@ async def test_e2e_chat_json(client: openai.AsyncOpenAI, upstream: MockBedrock) 
     assert call.path == "/model/anthropic.claude-3-5-haiku-20241022-v1%3A0/converse"
     assert call.body["system"] == [{"text": "Be brief."}]
     assert call.body["inferenceConfig"] == {"maxTokens": 64}
+    assert call.body["additionalModelRequestFields"] == {"top_k": 3}
     assert call.headers["X-Amz-Security-Token"] == SESSION_TOKEN
 
 
@@ -1043,3 +1045,18 @@ async def test_e2e_anthropic_sdk_on_v1_messages_to_bedrock(
     assert upstream.calls[0].body["system"] == [{"text": "Be brief."}]
     assert upstream.calls[1].path.endswith("/converse-stream")
     await sdk.close()
+
+
+def test_claude_fields_go_in_additional_model_request_fields() -> None:
+    body = {
+        "messages": [{"role": "user", "content": "x"}],
+        "top_k": 5,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    req = adapter.chat_request(conf(), body, "us.anthropic.claude-3-7-sonnet-20250219-v1:0", False)
+    assert req.body["additionalModelRequestFields"] == {
+        "top_k": 5,
+        "thinking": {"type": "enabled", "budget_tokens": 1024},
+    }
+    nova = adapter.chat_request(conf(), body, "amazon.nova-pro-v1:0", False)
+    assert "additionalModelRequestFields" not in nova.body

@@ -44,7 +44,7 @@ class BedrockAdapter:
     def chat_request(
         self, conf: ProviderConfig, body: dict[str, Any], model: str, stream: bool
     ) -> UpstreamRequest:
-        out = to_converse(body)
+        out = to_converse(body, model)
         if stream:
             return UpstreamRequest(
                 model_path(model, "converse-stream"), out, self.headers(conf, EVENT_STREAM)

@@ -219,7 +219,7 @@ def tool_config(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[st
     return out
 
 
-def to_converse(body: dict[str, Any], max_tokens_default: int | None = None) -> dict[str, Any]:
+def to_converse(body: dict[str, Any], model: str = "") -> dict[str, Any]:
     """An OpenAI chat request -> a Converse (or ConverseStream) body; the model goes in the
     path, the stream choice in the operation."""
     if (body.get("n") or 1) != 1:
@@ -232,7 +232,7 @@ def to_converse(body: dict[str, Any], max_tokens_default: int | None = None) -> 
     if system:
         out["system"] = system
     inference: dict[str, Any] = {}
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens") or max_tokens_default
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
     if max_tokens:
         inference["maxTokens"] = max_tokens
     if body.get("temperature") is not None:
@@ -247,7 +247,24 @@ def to_converse(body: dict[str, Any], max_tokens_default: int | None = None) -> 
     tc = tool_config(body, msgs)
     if tc:
         out["toolConfig"] = tc
+    extra = model_fields(body, model)
+    if extra:
+        out["additionalModelRequestFields"] = extra
     return out
+
+
+# Claude's own request fields that Converse has no place for; a client sends them as extra
+# body fields (the openai SDK's `extra_body`), as for an Anthropic upstream.
+ANTHROPIC_FIELDS = ("top_k", "thinking")
+
+
+def model_fields(body: dict[str, Any], model: str) -> dict[str, Any]:
+    """`additionalModelRequestFields`: Claude's `top_k` and `thinking` (extended thinking,
+    `{"type": "enabled", "budget_tokens": N}`) for an Anthropic model; other vendors' fields
+    have other names and are not sent."""
+    if "anthropic." not in model:
+        return {}
+    return {k: body[k] for k in ANTHROPIC_FIELDS if body.get(k) is not None}
 
 
 # --- response ------------------------------------------------------------------------------
