@@ -1060,3 +1060,21 @@ def test_claude_fields_go_in_additional_model_request_fields() -> None:
     }
     nova = adapter.chat_request(conf(), body, "amazon.nova-pro-v1:0", False)
     assert "additionalModelRequestFields" not in nova.body
+
+
+def test_stream_tool_call_without_arguments_gets_an_empty_object() -> None:
+    frames = [
+        ("messageStart", {"role": "assistant"}),
+        ("contentBlockStart", {"contentBlockIndex": 0, "start": {"toolUse": {"name": "now", "toolUseId": "tooluse_1"}}}),
+        ("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"toolUse": {"input": ""}}}),
+        ("contentBlockStop", {"contentBlockIndex": 0}),
+        ("messageStop", {"stopReason": "tool_use"}),
+        ("metadata", {"usage": {"inputTokens": 5, "outputTokens": 3, "totalTokens": 8}, "metrics": {"latencyMs": 1}}),
+    ]  # fmt: skip
+    msg = assemble(translate(b"".join(event_frame(t, p) for t, p in frames)))
+    [call] = msg["message"]["tool_calls"]
+    assert call["function"] == {"name": "now", "arguments": "{}"}
+    with_args = assemble(translate(events_file("tool_use.events.json")))
+    assert orjson.loads(with_args["message"]["tool_calls"][0]["function"]["arguments"]) == {
+        "location": "Madrid"
+    }

@@ -6,8 +6,8 @@ typed headers and CRCs. `EventStreamDecoder` reads them with botocore's parser a
 arrive and hands each on as (name, payload): the `:event-type` of an event (`messageStart`,
 `contentBlockStart`, `contentBlockDelta`, `contentBlockStop`, `messageStop`, `metadata`),
 the `:exception-type` of an exception (`throttlingException`, ...) (eventstream.py).
-`ConverseStream` translates those; an answer is complete only once `messageStop` and `metadata` (the usage)
-have both arrived.
+`ConverseStream` translates those; an answer is complete only once `messageStop` and
+`metadata` (the usage) have both arrived.
 """
 
 from __future__ import annotations
@@ -28,12 +28,13 @@ from aigw.types import GatewayError, Usage
 class ConverseStream:
     """ConverseStream events -> OpenAI chunks, one stream per instance."""
 
-    __slots__ = ("_out", "_stopped", "_tools", "usage")
+    __slots__ = ("_out", "_stopped", "_tools", "_with_args", "usage")
 
     def __init__(self, model: str) -> None:
         self.usage: Usage | None = None
         self._out = ChunkBuilder(f"chatcmpl-{hex_id(12)}", model)
         self._tools: dict[int, int] = {}  # contentBlockIndex of a toolUse -> OpenAI index
+        self._with_args: set[int] = set()  # tool calls whose arguments have begun
         self._stopped = False
 
     def feed(self, event: str | None, data: bytes) -> list[dict[str, Any]]:
@@ -60,6 +61,7 @@ class ConverseStream:
                 args = (delta["toolUse"] or {}).get("input") or ""
                 if idx is None or not args:
                     return []
+                self._with_args.add(idx)
                 return [
                     self._out.delta(
                         {"tool_calls": [{"index": idx, "function": {"arguments": args}}]}
@@ -90,9 +92,18 @@ class ConverseStream:
         if event == "metadata":
             self.usage = usage_of(ev.get("usage"))
             return [self._out.usage(self.usage)]
+        if event == "contentBlockStop":
+            idx = self._tools.get(ev.get("contentBlockIndex", -1))
+            if idx is None or idx in self._with_args:
+                return []
+            # A call without arguments streams none; `{}` is what the JSON answer says.
+            self._with_args.add(idx)
+            return [
+                self._out.delta({"tool_calls": [{"index": idx, "function": {"arguments": "{}"}}]})
+            ]
         if event and event.endswith("Exception"):
             raise stream_exception(event, ev)
-        return []  # contentBlockStop and events added later: nothing to tell the client
+        return []  # events added later: nothing to tell the client
 
     def close(self) -> list[dict[str, Any]]:
         if not self._stopped or self.usage is None:
