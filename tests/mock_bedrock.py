@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import binascii
+import functools
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,6 +166,40 @@ class Invalid(Exception):
     pass
 
 
+@functools.cache
+def service_model() -> Any:
+    """bedrock-runtime's own API model, as botocore ships it (`service-2.json`)."""
+    import botocore.session
+
+    return botocore.session.get_session().get_service_model("bedrock-runtime")
+
+
+def _blobs_decoded(value: Any) -> Any:
+    """The JSON wire form of blobs is base64; botocore's validator wants bytes."""
+    if isinstance(value, dict):
+        out = {k: _blobs_decoded(v) for k, v in value.items()}
+        src = out.get("source")
+        if isinstance(src, dict) and isinstance(src.get("bytes"), str):
+            out["source"] = {**src, "bytes": binascii.a2b_base64(src["bytes"])}
+        return out
+    if isinstance(value, list):
+        return [_blobs_decoded(v) for v in value]
+    return value
+
+
+def check_shape(operation: str, model: str, body: dict[str, Any]) -> None:
+    """The body against the operation's input shape in AWS's service model: member names,
+    types, required members, unions with exactly one member set."""
+    from botocore.exceptions import ParamValidationError
+    from botocore.validate import validate_parameters
+
+    shape = service_model().operation_model(operation).input_shape
+    try:
+        validate_parameters({**_blobs_decoded(body), "modelId": model}, shape)
+    except ParamValidationError as e:
+        raise Invalid(str(e).replace("\n", " ")) from None
+
+
 def check_converse(body: dict[str, Any]) -> None:
     """Converse's rules, as the service applies them."""
     extra = set(body) - CONVERSE_KEYS
@@ -279,6 +314,7 @@ class MockBedrock:
         if op == "invoke":
             return self.invoke(scenario, body)
         try:
+            check_shape("ConverseStream" if op == "converse-stream" else "Converse", model, body)
             check_converse(body)
         except Invalid as e:
             return validation(str(e))

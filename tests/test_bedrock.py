@@ -35,6 +35,7 @@ from tests.mock_bedrock import (
     SECRET_KEY,
     SESSION_TOKEN,
     MockBedrock,
+    check_shape,
     encode_frame,
     event_frame,
     events_file,
@@ -988,7 +989,8 @@ def test_translation_is_valid_converse_or_a_400(
     except GatewayError as e:
         assert e.status == 400
         return
-    # Converse's own structural rules (the mock's): alternating roles, no blank text, one
+    check_shape("Converse", HAIKU, out)  # AWS's own service model accepts it
+    # Converse's rules beyond the model (the mock's): alternating roles, no blank text, one
     # member per block, base64 images, toolConfig present with tool blocks.
     msgs = out["messages"]
     assert all(m["role"] != n["role"] for m, n in itertools.pairwise(msgs))
@@ -1078,3 +1080,24 @@ def test_stream_tool_call_without_arguments_gets_an_empty_object() -> None:
     assert orjson.loads(with_args["message"]["tool_calls"][0]["function"]["arguments"]) == {
         "location": "Madrid"
     }
+
+
+def test_fixtures_have_the_service_models_shapes() -> None:
+    """The recorded answers use only members AWS's service model defines, with its
+    required ones present (the `p` padding of stream events is AWS's, outside the model)."""
+    from tests.mock_bedrock import service_model
+
+    model = service_model()
+    shapes = model.shape_for("ConverseResponse").members
+    for name in ("text", "tool_use", "tool_answer", "cached", "max_tokens"):
+        doc = fixture_json("bedrock", f"{name}.json")
+        assert set(doc) <= set(shapes), name
+        assert {"output", "stopReason", "usage", "metrics"} <= set(doc)
+        assert doc["stopReason"] in model.shape_for("StopReason").enum
+        assert set(doc["usage"]) <= set(model.shape_for("TokenUsage").members)
+    events = model.shape_for("ConverseStreamOutput").members
+    for name in ("text", "tool_use", "tool_answer", "reasoning"):
+        for kind, payload in fixture_json("bedrock", f"{name}.events.json"):
+            assert kind in events, (name, kind)
+            assert set(payload) - {"p"} <= set(events[kind].members), (name, kind)
+            assert set(events[kind].required_members) <= set(payload), (name, kind)
