@@ -1101,3 +1101,12 @@ def test_fixtures_have_the_service_models_shapes() -> None:
             assert kind in events, (name, kind)
             assert set(payload) - {"p"} <= set(events[kind].members), (name, kind)
             assert set(events[kind].required_members) <= set(payload), (name, kind)
+
+
+async def test_e2e_responses_api_in_front_of_bedrock(client: openai.AsyncOpenAI) -> None:
+    """/v1/responses reaches a Bedrock model through the chat translation, streams included."""
+    r = await client.responses.create(model="claude-bedrock", input="Hi")
+    assert r.output_text == "Hello! How can I help you today?"
+    s = await client.responses.create(model="claude-bedrock", input="Hi", stream=True)
+    deltas = [e.delta async for e in s if e.type == "response.output_text.delta"]
+    assert "".join(deltas) == "Hello! How can I help you today?"

@@ -541,7 +541,7 @@ class Dispatcher(Component):
                 raw = await resp.read()
                 raise self.upstream_error(t, resp.status, raw, resp.headers)
             translator = native_responses.NativeStream()
-            events = _stream_events(resp, t.provider.name)
+            events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
             first: list[dict[str, Any]] = []
             async for ev, data in events:
                 frames.add(ev, data)
