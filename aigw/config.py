@@ -328,6 +328,12 @@ def defaults_from_env(env: dict[str, str]) -> Config:
         providers[spec.type] = p
         for m in spec.default_models:
             models.setdefault(m, {"provider": spec.type})
+    for spec in registry.SPECS.values():  # providers enabled by more than one variable
+        settings = spec.from_env(env) if spec.from_env is not None else None
+        if settings is not None:
+            providers[spec.type] = settings
+            for m in spec.default_models:
+                models.setdefault(m, {"provider": spec.type})
     raw: dict[str, Any] = {"providers": providers, "models": models}
     if env.get("AIGW_HOST"):
         raw.setdefault("server", {})["host"] = env["AIGW_HOST"]
