@@ -170,6 +170,7 @@ def _default_base_url(ptype: str) -> str:
 
 
 from aigw.auth.settings import AuthConfig  # noqa: E402
+from aigw.batches.settings import BatchesConfig  # noqa: E402
 from aigw.billing.settings import BillingConfig  # noqa: E402
 from aigw.cache.settings import CacheConfig  # noqa: E402
 from aigw.limits.settings import RateLimitSettings  # noqa: E402
@@ -193,6 +194,7 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
     @model_validator(mode="after")
     def _link(self) -> Config:

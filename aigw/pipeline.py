@@ -51,6 +51,7 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     deadline: float | None = None  # perf_counter() time after which the request must not start
     priority: int = 0
+    batch_id: str | None = None  # a line of this batch job (aigw/batches), not a client's
     # Filled on the way through:
     usage: Usage | None = None
     status: int = 0  # the final status, set once the answer (or error) has been sent

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from aigw.batches import routes as batch_routes
 from aigw.config import Config
 from aigw.server import middleware
 from aigw.server.gateway import Gateway
@@ -32,6 +33,7 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     admin_keys.add_routes(app)  # /v1/admin/api-keys, /v1/admin/users
     usage_routes.add_routes(app)  # /v1/usage, /v1/usage/costs
     app.router.add_get("/v1/admin/deployments", admin_routing.deployments)
+    batch_routes.add_routes(app, gw.batches)  # /v1/files, /v1/batches
     metrics.add_routes(app, config.observability.metrics.path)
 
     async def start(_: web.Application) -> None:

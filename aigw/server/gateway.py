@@ -89,6 +89,14 @@ class Gateway:
         self.embeddings: Handler = self.observability.compose(
             self.stages, self.dispatcher.embeddings
         )
+        # Batch jobs (aigw/batches): the same stages for each line, a worker, its routes.
+        self.batches = None
+        if config.batches.enabled:
+            from aigw.batches.component import Batches
+
+            self.batches = Batches(self)
+            self.on_start(self.batches.start)
+            self.on_stop(self.batches.stop)
 
     def on_start(self, hook: Hook) -> None:
         self._start.append(hook)

@@ -48,4 +48,5 @@ class UsageRecorder:
             "latency_ms": round((time.perf_counter() - ctx.started) * 1000, 3),
             "cache": ctx.cache,
             "status": ctx.status or 200,
+            "batch_id": ctx.batch_id,
         }

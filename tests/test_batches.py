@@ -1,0 +1,229 @@
+"""Files and Batch APIs end to end: the official openai SDK against the gateway, a mock
+OpenAI upstream on loopback, the embedded SQLite store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from aigw.bench.mock_upstream import MockOpenAI
+from tests.conftest import mock_config
+from tests.helpers_batches import (
+    batch_settings,
+    chat_file,
+    chat_line,
+    jsonl,
+    parse_jsonl,
+    wait_final,
+)
+
+
+async def test_sdk_uploads_creates_polls_and_downloads(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    f = await client.files.create(file=("requests.jsonl", chat_file(20)), purpose="batch")
+    assert f.object == "file" and f.purpose == "batch" and f.bytes == len(chat_file(20))
+    assert (await client.files.retrieve(f.id)).filename == "requests.jsonl"
+    b = await client.batches.create(
+        input_file_id=f.id,
+        endpoint="/v1/chat/completions",
+        completion_window="24h",
+        metadata={"job": "nightly"},
+    )
+    assert b.status == "validating" and b.metadata == {"job": "nightly"}
+    b = await wait_final(client.batches.retrieve, b.id)
+    assert b.status == "completed", b
+    assert b.request_counts is not None
+    assert (b.request_counts.total, b.request_counts.completed, b.request_counts.failed) == (
+        20,
+        20,
+        0,
+    )
+    assert b.error_file_id is None and b.output_file_id
+    assert b.in_progress_at and b.finalizing_at and b.completed_at
+    assert b.usage is not None and b.usage.total_tokens > 0
+    out = parse_jsonl((await client.files.content(b.output_file_id)).content)
+    assert [o["custom_id"] for o in out] == [f"req-{i}" for i in range(20)]  # input order
+    for o in out:
+        assert o["id"].startswith("batch_req_") and o["error"] is None
+        assert o["response"]["status_code"] == 200
+        assert o["response"]["body"]["object"] == "chat.completion"
+        assert o["response"]["request_id"].startswith("req_")
+    assert mock.count == 20
+    page = await client.batches.list(limit=5)
+    assert [x.id for x in page.data] == [b.id]
+    files = await client.files.list()
+    assert {x.purpose for x in files.data} == {"batch", "batch_output"}
+    # The lines were recorded as usage of the batch.
+    await gw.gateway.accounts.usage.flush()
+    rows = await gw.gateway.accounts.store.usage_rows()
+    assert len(rows) == 20 and {r["batch_id"] for r in rows} == {b.id}
+
+
+# --- a bad input file fails the batch, its errors naming the lines -----------------------
+
+
+async def test_malformed_input_file_fails_the_batch_naming_lines(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    good = chat_line("a")
+    lines = [
+        orjson.dumps(good),  # 1
+        b"{not json",  # 2
+        orjson.dumps({**good, "custom_id": ""}),  # 3
+        orjson.dumps({**good, "custom_id": "a"}),  # 4: duplicate of line 1
+        orjson.dumps({**good, "custom_id": "e", "url": "/v1/embeddings"}),  # 5: other endpoint
+        orjson.dumps({**good, "custom_id": "f", "method": "GET"}),  # 6
+        orjson.dumps({**good, "custom_id": "g", "body": "text"}),  # 7
+        b"[1, 2]",  # 8
+    ]
+    f = await client.files.create(file=("bad.jsonl", b"\n".join(lines)), purpose="batch")
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    b = await wait_final(client.batches.retrieve, b.id)
+    assert b.status == "failed" and b.failed_at and b.output_file_id is None
+    assert b.errors is not None and b.errors.object == "list"
+    got = [(e.line, e.code) for e in b.errors.data or []]
+    assert got == [
+        (2, "invalid_json_line"),
+        (3, "missing_required_parameter"),
+        (4, "duplicate_custom_id"),
+        (5, "invalid_url"),
+        (6, "invalid_method"),
+        (7, "missing_required_parameter"),
+        (8, "invalid_json_line"),
+    ]
+    assert mock.count == 0  # nothing ran
+
+
+async def test_lines_the_endpoint_refuses_go_to_the_error_file(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    bad_body = chat_line("no-messages")
+    bad_body["body"].pop("messages")
+    lines = [
+        chat_line("ok-1"),
+        bad_body,
+        chat_line("unknown-model", model="no-such-model"),
+        chat_line("streamed", stream=True),
+        chat_line("ok-2"),
+    ]
+    f = await client.files.create(file=("mixed.jsonl", jsonl(lines)), purpose="batch")
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    b = await wait_final(client.batches.retrieve, b.id)
+    assert b.status == "completed"
+    assert b.request_counts is not None
+    assert (b.request_counts.completed, b.request_counts.failed) == (2, 3)
+    assert b.output_file_id and b.error_file_id
+    out = parse_jsonl((await client.files.content(b.output_file_id)).content)
+    err = parse_jsonl((await client.files.content(b.error_file_id)).content)
+    assert [o["custom_id"] for o in out] == ["ok-1", "ok-2"]
+    assert [(e["custom_id"], e["response"]["status_code"]) for e in err] == [
+        ("no-messages", 400),
+        ("unknown-model", 404),
+        ("streamed", 400),
+    ]
+    assert err[1]["response"]["body"]["error"]["code"] == "model_not_found"
+    assert all(e["error"] is None for e in err)
+    assert mock.count == 2
+
+
+async def test_embeddings_batch(mock: MockOpenAI, start_gateway: Any) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    lines = [
+        {
+            "custom_id": f"e{i}",
+            "method": "POST",
+            "url": "/v1/embeddings",
+            "body": {"model": "embed-test", "input": f"text {i}"},
+        }
+        for i in range(5)
+    ]
+    f = await client.files.create(file=("emb.jsonl", jsonl(lines)), purpose="batch")
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/embeddings", completion_window="24h"
+    )
+    b = await wait_final(client.batches.retrieve, b.id)
+    assert b.status == "completed" and b.model == "embed-test"
+    out = parse_jsonl((await client.files.content(b.output_file_id or "")).content)
+    assert [o["custom_id"] for o in out] == [f"e{i}" for i in range(5)]
+    assert all(o["response"]["body"]["object"] == "list" for o in out)
+
+
+# --- the API's own checks ------------------------------------------------------------------
+
+
+async def test_create_batch_checks_its_arguments(mock: MockOpenAI, start_gateway: Any) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    f = await client.files.create(file=("x.jsonl", chat_file(1)), purpose="batch")
+    ok = {"input_file_id": f.id, "endpoint": "/v1/chat/completions", "completion_window": "24h"}
+    cases = [
+        ({**ok, "endpoint": "/v1/images/generations"}, "endpoint"),
+        ({**ok, "completion_window": "1h"}, "completion_window"),
+        ({**ok, "input_file_id": "file-nope"}, "input_file_id"),
+        ({**ok, "metadata": {f"k{i}": "v" for i in range(17)}}, "metadata"),
+        ({**ok, "metadata": {"k": "v" * 513}}, "metadata"),
+        ({**ok, "metadata": {"k" * 65: "v"}}, "metadata"),
+        ({**ok, "metadata": {"k": 1}}, "metadata"),
+    ]
+    for body, param in cases:
+        async with gw.http.post(gw.url + "/v1/batches", json=body) as r:
+            assert r.status == 400, body
+            assert (await r.json())["error"]["param"] == param
+    # An output file cannot be the input of a batch.
+    async with gw.http.get(gw.url + "/v1/batches/batch_nope") as r:
+        assert r.status == 404
+    async with gw.http.get(gw.url + "/v1/batches?limit=101") as r:
+        assert r.status == 400
+
+
+async def test_upload_checks(mock: MockOpenAI, start_gateway: Any) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings(max_file_bytes=1000)))
+    client = gw.openai()
+    import openai
+
+    with pytest.raises(openai.BadRequestError) as e:
+        await client.files.create(file=("x.jsonl", b"{}"), purpose="fine-tune")
+    assert e.value.body["param"] == "purpose"  # type: ignore[index]
+    with pytest.raises(openai.APIStatusError) as e2:
+        await client.files.create(file=("x.jsonl", b"x" * 1001), purpose="batch")
+    assert e2.value.status_code == 413
+    with pytest.raises(openai.BadRequestError):
+        await client.files.create(file=("x.jsonl", b"\xff\xfe"), purpose="batch")
+    f = await client.files.create(file=("x.jsonl", b"x" * 1000), purpose="batch")
+    assert (await client.files.delete(f.id)).deleted is True
+    with pytest.raises(openai.NotFoundError):
+        await client.files.retrieve(f.id)
+
+
+async def test_list_batches_pages(mock: MockOpenAI, start_gateway: Any) -> None:
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    f = await client.files.create(file=("x.jsonl", chat_file(1)), purpose="batch")
+    ids = []
+    for _ in range(5):
+        b = await client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        ids.append(b.id)
+    first = await client.batches.list(limit=2)
+    assert [b.id for b in first.data] == ids[::-1][:2] and first.has_more
+    async with gw.http.get(gw.url + f"/v1/batches?limit=2&after={ids[3]}") as r:
+        body = await r.json()
+    assert [b["id"] for b in body["data"]] == [ids[2], ids[1]]
+    assert body["first_id"] == ids[2] and body["last_id"] == ids[1] and body["has_more"] is True
+    every = [b.id async for b in client.batches.list(limit=2)]  # the SDK follows the cursor
+    assert every == ids[::-1]
