@@ -201,25 +201,25 @@ async def list_files(request: web.Request) -> web.Response:
     return json_response(page([f.to_openai() for f in rows], more))
 
 
-async def _file_of(request: web.Request) -> tuple[Batches, Principal, FileRow]:
+async def _file_of(request: web.Request) -> tuple[Batches, FileRow]:
     b = request.app[BATCHES]
     p = await authenticate_request(request)
     fid = _path_id(request, "file_id")
     f = await b.store.get_file(fid, _org(p)) if fid else None
     if f is None:
         raise _no_file(request.match_info["file_id"])
-    return b, p, f
+    return b, f
 
 
 @_store_errors
 async def get_file(request: web.Request) -> web.Response:
-    _, _, f = await _file_of(request)
+    _, f = await _file_of(request)
     return json_response(f.to_openai())
 
 
 @_store_errors
 async def delete_file(request: web.Request) -> web.Response:
-    b, p, f = await _file_of(request)
+    b, f = await _file_of(request)
     if not await b.store.delete_file(f.id, f.org_id):
         raise _no_file(f.id)
     return json_response({"id": f.id, "object": "file", "deleted": True})
@@ -227,7 +227,7 @@ async def delete_file(request: web.Request) -> web.Response:
 
 @_store_errors
 async def file_content(request: web.Request) -> web.Response:
-    b, p, f = await _file_of(request)
+    b, f = await _file_of(request)
     content = await b.store.file_content(f.id, f.org_id)
     if content is None:
         raise _no_file(f.id)
@@ -325,25 +325,25 @@ async def list_batches(request: web.Request) -> web.Response:
     return json_response(page([await _out(b, r) for r in rows], more))
 
 
-async def _batch_of(request: web.Request) -> tuple[Batches, Principal, BatchRow]:
+async def _batch_of(request: web.Request) -> tuple[Batches, BatchRow]:
     b = request.app[BATCHES]
     p = await authenticate_request(request)
     bid = _path_id(request, "batch_id")
     row = await b.store.get_batch(bid, _org(p)) if bid else None
     if row is None:
         raise _no_batch(request.match_info["batch_id"])
-    return b, p, row
+    return b, row
 
 
 @_store_errors
 async def get_batch(request: web.Request) -> web.Response:
-    b, _, row = await _batch_of(request)
+    b, row = await _batch_of(request)
     return json_response(await _out(b, row))
 
 
 @_store_errors
 async def cancel_batch(request: web.Request) -> web.Response:
-    b, p, row = await _batch_of(request)
+    b, row = await _batch_of(request)
     if row.status not in ("validating", "in_progress", "cancelling"):
         raise GatewayError(
             409,
