@@ -271,8 +271,9 @@ class BatchStore:
     async def claim(
         self, batch_id: str, worker: str, n: int, now: float, lease: float, reclaim: bool
     ) -> list[tuple[int, str, str, int]]:
-        """Up to `n` lines of the batch, in file order: (line_no, custom_id, body, attempts).
-        With `reclaim`, lines whose worker's lease ran out are taken too."""
+        """Up to `n` lines of the batch, in file order: (line_no, custom_id, body, attempts);
+        none once the batch is cancelled or expired. With `reclaim`, lines whose worker's
+        lease ran out are taken too."""
         cond = "(state = 'pending' AND (lease_until IS NULL OR lease_until <= ?))"
         args: list[Any] = [now]
         if reclaim:
@@ -283,13 +284,16 @@ class BatchStore:
                 # The pick is materialised once: PostgreSQL may otherwise run an IN (...
                 # LIMIT n SKIP LOCKED) subquery again per row and take more than n lines.
                 "WITH picked AS MATERIALIZED (SELECT line_no FROM batch_lines "
-                f"WHERE batch_id = ? AND {cond} ORDER BY line_no LIMIT ?{self._skip_locked}) "
+                f"WHERE batch_id = ? AND {cond} AND EXISTS (SELECT 1 FROM batches "
+                "WHERE id = ? AND status = 'in_progress' AND expired_at IS NULL) "
+                f"ORDER BY line_no LIMIT ?{self._skip_locked}) "
                 "UPDATE batch_lines SET state = 'running', claim = ?, lease_until = ?, "
                 "attempts = attempts + 1 WHERE batch_id = ? "
                 "AND line_no IN (SELECT line_no FROM picked) "
                 "RETURNING line_no, custom_id, body, attempts",
                 batch_id,
                 *args,
+                batch_id,
                 n,
                 worker,
                 now + lease,
@@ -306,25 +310,24 @@ class BatchStore:
         request_id: str,
         result: bytes,
         tokens: tuple[int, int, int],
-    ) -> bool:
+    ) -> None:
         """A line's result, written only while the caller still holds its claim: a line
-        another worker has taken over (this one's lease ran out) keeps that one's result."""
-        async with self.s.transaction() as tx:
-            rows = await tx.fetch(
-                "UPDATE batch_lines SET state = 'done', ok = ?, request_id = ?, result = ?, "
-                "prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, finished_at = ?, "
-                "lease_until = NULL WHERE batch_id = ? AND line_no = ? AND claim = ? "
-                "AND state = 'running' RETURNING line_no",
-                int(ok),
-                request_id,
-                result.decode(),
-                *tokens,
-                time.time(),
-                batch_id,
-                line_no,
-                worker,
-            )
-        return bool(rows)
+        another worker has taken over (this one's lease ran out) keeps that one's result.
+        One statement, so the result and the line's state change together."""
+        await self.s.execute(
+            "UPDATE batch_lines SET state = 'done', ok = ?, request_id = ?, result = ?, "
+            "prompt_tokens = ?, completion_tokens = ?, cached_tokens = ?, finished_at = ?, "
+            "lease_until = NULL WHERE batch_id = ? AND line_no = ? AND claim = ? "
+            "AND state = 'running'",
+            int(ok),
+            request_id,
+            result.decode(),
+            *tokens,
+            time.time(),
+            batch_id,
+            line_no,
+            worker,
+        )
 
     async def release(
         self, batch_id: str, line_no: int, worker: str, not_before: float, counted: bool

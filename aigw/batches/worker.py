@@ -12,13 +12,13 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 
 from aigw.batches import objects
 from aigw.batches.auth import from_snapshot
 from aigw.batches.endpoints import ENDPOINTS
+from aigw.batches.objects import BatchRow
 from aigw.batches.runner import Outcome, run_line
 from aigw.batches.settings import BatchesConfig
 from aigw.batches.store import BatchStore
@@ -57,6 +57,7 @@ class BatchWorker:
         self.handler_for = handler_for  # endpoint url -> the batch chain for it
         self.name = "w-" + hex_id(8)  # this process's claims
         self._inflight: set[asyncio.Task[None]] = set()
+        self._runnable: list[BatchRow] = []  # the batches to claim from, oldest first
         self._paused: dict[str, float] = {}  # batch id -> monotonic time to claim again
         self._wake = asyncio.Event()
         self._stopping = False
@@ -124,37 +125,46 @@ class BatchWorker:
         self._wake.clear()
 
     async def _step(self) -> None:
-        now = time.time()
         if time.monotonic() >= self._next_chores or not self._inflight:
             self._next_chores = time.monotonic() + self.cfg.poll_interval
-            await self._chores(now)
+            await self._chores(time.time())
         if self._stopping:
             return
         free = self.cfg.concurrency - len(self._inflight)
-        if free <= 0:
-            return
+        # Claim when at least half of this worker's slots are free (or it is idle): one
+        # transaction for several lines, and every claimed line starts at once.
+        if free > 0 and (free * 2 >= self.cfg.concurrency or not self._inflight):
+            await self._fill(free)
+
+    async def _fill(self, want: int) -> None:
+        """Claim up to `want` lines, from the oldest batches that have some."""
         mono = time.monotonic()
-        for b in await self.store.runnable():
+        for b in list(self._runnable):
             if self._paused.get(b.id, 0.0) > mono:
                 continue
             claimed = await self.store.claim(
                 b.id,
                 self.name,
-                free,
+                want,
                 time.time(),
                 self.cfg.lease,
                 reclaim=self.cfg.on_interrupted == "retry",
             )
+            if len(claimed) < want:
+                self._runnable.remove(b)  # nothing more to take there until the next chores
             creator = _creator(b)
             for line_no, _cid, body, attempts in claimed:
-                t = asyncio.create_task(
-                    self._run(b.id, b.endpoint, creator, line_no, body, attempts)
-                )
-                self._inflight.add(t)
-                t.add_done_callback(self._line_done)
-            free -= len(claimed)
-            if free <= 0:
-                break
+                self._launch(b.id, b.endpoint, creator, line_no, body, attempts)
+            want -= len(claimed)
+            if want <= 0:
+                return
+
+    def _launch(
+        self, batch_id: str, url: str, creator: Principal, line_no: int, body: str, attempts: int
+    ) -> None:
+        t = asyncio.create_task(self._run(batch_id, url, creator, line_no, body, attempts))
+        self._inflight.add(t)
+        t.add_done_callback(self._line_done)
 
     def _line_done(self, t: asyncio.Task[None]) -> None:
         self._inflight.discard(t)
@@ -172,6 +182,7 @@ class BatchWorker:
             await self.store.finish(b)
             log.info("batch finished", extra={"batch": b.id})
         self.queued, self.oldest_started = await self.store.queue_stats()
+        self._runnable = await self.store.runnable()
         mono = time.monotonic()
         self._paused = {k: v for k, v in self._paused.items() if v > mono}
 
@@ -228,10 +239,10 @@ class BatchWorker:
             return
         u = out.usage
         tokens = (u.prompt_tokens, u.completion_tokens, u.cached_tokens) if u else (0, 0, 0)
-        if await self.store.record(
+        await self.store.record(
             batch_id, line_no, self.name, out.ok, out.request_id, out.result, tokens
-        ):
-            self._done_at.append(time.monotonic())
+        )
+        self._done_at.append(time.monotonic())
         if out.kind == "stop":
             await self.store.fail_pending(batch_id, out.stop_result)
             log.info("batch stopped: budget exhausted", extra={"batch": batch_id})
@@ -248,7 +259,7 @@ class BatchWorker:
                 log.warning("batch leases not renewed", extra={"error": repr(e)[:300]})
 
 
-def _creator(b: Any) -> Principal:
+def _creator(b: BatchRow) -> Principal:
     if b.key_id is not None:
         return Principal(org_id=b.org_id, key_id=b.key_id, via="api_key")
     return from_snapshot(b.principal or {"org_id": b.org_id})
