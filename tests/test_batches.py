@@ -18,6 +18,7 @@ from tests.helpers_batches import (
     parse_jsonl,
     wait_final,
 )
+from tests.helpers_limits import until
 
 
 async def test_sdk_uploads_creates_polls_and_downloads(
@@ -227,3 +228,52 @@ async def test_list_batches_pages(mock: MockOpenAI, start_gateway: Any) -> None:
     assert body["first_id"] == ids[2] and body["last_id"] == ids[1] and body["has_more"] is True
     every = [b.id async for b in client.batches.list(limit=2)]  # the SDK follows the cursor
     assert every == ids[::-1]
+
+
+# --- the CLI -------------------------------------------------------------------------------
+
+
+async def test_cli_lists_shows_and_cancels(
+    mock: MockOpenAI, start_gateway: Any, tmp_path: Any
+) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from aigw.cli import _register
+    from aigw.cli import app as cli_app
+
+    _register()
+    data = tmp_path / "shared"
+    gw = await start_gateway(
+        mock_config(mock.url, data_dir=str(data), batches=batch_settings(concurrency=1))
+    )
+    cfg = tmp_path / "aigw.yaml"
+    cfg.write_text(f"data_dir: {data}\n")
+
+    def cli(*args: str) -> Any:
+        return CliRunner().invoke(cli_app, [*args, "--config", str(cfg)])
+
+    client = gw.openai()
+    mock.hold = asyncio.Event()
+    f = await client.files.create(file=("in.jsonl", chat_file(10)), purpose="batch")
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    await until(lambda: mock.active == 1)
+    r = await asyncio.to_thread(cli, "batches", "list")
+    assert r.exit_code == 0 and b.id in r.output and "in_progress" in r.output, r.output
+    r = await asyncio.to_thread(cli, "batches", "show", b.id, "--json")
+    shown = orjson.loads(r.output)
+    assert shown["id"] == b.id and shown["request_counts"]["total"] == 10
+    r = await asyncio.to_thread(cli, "batches", "cancel", b.id)
+    assert r.exit_code == 0 and "cancelling" in r.output
+    mock.hold.set()
+    done = await wait_final(client.batches.retrieve, b.id)
+    assert done.status == "cancelled" and done.request_counts and done.request_counts.completed == 1
+    r = await asyncio.to_thread(cli, "batches", "cancel", b.id)
+    assert r.exit_code == 1 and "cannot be cancelled" in r.output
+    r = await asyncio.to_thread(cli, "batches", "show", "batch_nope")
+    assert r.exit_code == 1 and "no batch" in r.output
+    r = await asyncio.to_thread(cli, "batches", "show", b.id)
+    assert r.exit_code == 0 and "cancelled" in r.output and "1/10" in r.output
