@@ -271,12 +271,12 @@ async def create_batch(request: web.Request) -> web.Response:
     if not isinstance(fid, str) or not fid:
         raise bad_request("'input_file_id' is required", "input_file_id")
     url = body.get("endpoint")
-    if url not in ENDPOINTS:
+    if not isinstance(url, str) or url not in ENDPOINTS:
         raise bad_request(
             f"'endpoint' must be one of {', '.join(ENDPOINTS)}", "endpoint", "invalid_value"
         )
     window = body.get("completion_window")
-    if window not in _WINDOW:
+    if not isinstance(window, str) or window not in _WINDOW:
         raise bad_request("'completion_window' must be '24h'", "completion_window")
     metadata = _check_metadata(body.get("metadata"))
     Authenticator.authorize(p, ENDPOINTS[url].name, None)  # 403 without the endpoint's scope
