@@ -2,8 +2,8 @@
 
 Every problem becomes one `ConfigError` line that names the key path, e.g.
 `config error: providers.openai.timeout: invalid duration 'soon' (use e.g. 500ms, 30s, 5m)`.
-Each stage keeps its own section model next to its code (`aigw/<stage>/settings.py`); this
-module assembles them and owns the parsing helpers they share.
+Each stage keeps its own section model next to its code (`aigw/<stage>/settings.py`), built
+from the shared blocks in `aigw/sections.py`; this module assembles them.
 """
 
 from __future__ import annotations
@@ -11,79 +11,35 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
     model_validator,
 )
 
-
-class ConfigError(Exception):
-    """An invalid configuration; str() is the one line shown to the user."""
-
-
-# --- value parsers shared by every section -------------------------------------------------
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(b|kb|mb|gb|kib|mib|gib)?\s*$", re.I)
-_SIZE_UNITS = {
-    None: 1,
-    "b": 1,
-    "kb": 1000,
-    "mb": 1000**2,
-    "gb": 1000**3,
-    "kib": 1024,
-    "mib": 1024**2,
-    "gib": 1024**3,
-}
-
-
-def parse_duration(v: Any) -> float:
-    """'500ms' | '30s' | '5m' | '2h' | '30d' | a number of seconds -> seconds."""
-    if isinstance(v, bool):
-        raise ValueError(f"invalid duration {v!r}")
-    if isinstance(v, int | float):
-        if v < 0:
-            raise ValueError("a duration cannot be negative")
-        return float(v)
-    m = _DURATION.match(str(v))
-    if not m:
-        raise ValueError(f"invalid duration {v!r} (use e.g. 500ms, 30s, 5m)")
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-
-
-def parse_size(v: Any) -> int:
-    """'10MB' | '512KiB' | a number of bytes -> bytes."""
-    if isinstance(v, bool):
-        raise ValueError(f"invalid size {v!r}")
-    if isinstance(v, int | float):
-        if v < 0:
-            raise ValueError("a size cannot be negative")
-        return int(v)
-    m = _SIZE.match(str(v))
-    if not m:
-        raise ValueError(f"invalid size {v!r} (use e.g. 512KB, 10MB)")
-    unit = m.group(2).lower() if m.group(2) else None
-    return int(float(m.group(1)) * _SIZE_UNITS[unit])
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-Size = Annotated[int, BeforeValidator(parse_size)]
-
-
-class Section(BaseModel):
-    """Base for every config section: unknown keys are errors (typos must not pass silently)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=False)
-
+from aigw.auth.settings import AuthConfig
+from aigw.batches.settings import BatchesConfig
+from aigw.billing.settings import BillingConfig
+from aigw.cache.settings import CacheConfig
+from aigw.limits.settings import RateLimitSettings
+from aigw.observability.settings import ObservabilityConfig
+from aigw.providers import registry
+from aigw.providers.settings import ProviderConfig
+from aigw.routing.router_settings import RoutersConfig
+from aigw.routing.settings import RoutingSettings
+from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.config)
+    ConfigError,
+    Duration,
+    Section,
+    Size,
+    parse_duration,
+    parse_size,
+)
+from aigw.store.settings import DatabaseConfig
 
 # --- sections owned by this module ----------------------------------------------------------
 
@@ -97,30 +53,6 @@ class ServerConfig(Section):
     max_body_bytes: Size = 10 * 1000**2
     drain_timeout: Duration = 30.0  # on SIGTERM: how long in-flight requests may finish
     request_timeout: Duration = 600.0  # default deadline of a whole request
-
-
-class ProviderConfig(Section):
-    name: str = ""  # filled from the key in `providers:`
-    type: str = ""  # openai | anthropic | cohere; defaults to the name when that is a known type
-    api_key: str | None = Field(default=None, repr=False)
-    base_url: str = ""
-    timeout: Duration = 60.0  # read timeout: the longest wait for the next byte
-    connect_timeout: Duration = 10.0
-    max_connections: int = Field(1000, ge=1)
-    # Idle keep-alive connections are closed after this long: keep it below the upstream's
-    # own idle timeout (uvicorn, under vLLM, closes after 5 s) so a request never races the
-    # server closing the connection it was sent on.
-    keepalive: Duration = Field(30.0, gt=0)
-    headers: dict[str, str] = Field(default_factory=dict)
-    # Anthropic: version header and the max_tokens used when the client gives none.
-    api_version: str | None = None
-    default_max_tokens: int = Field(4096, ge=1)
-    models: list[str] = Field(default_factory=list)  # extra names to list in /v1/models
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, v: str) -> str:
-        return v.rstrip("/")
 
 
 class DeploymentConfig(Section):
@@ -160,24 +92,37 @@ class LoggingConfig(Section):
     log_prompts: bool = False  # prompts and answers reach the logs only when this is on
 
 
-KNOWN_PROVIDER_TYPES = ("openai", "anthropic", "cohere")
+KNOWN_PROVIDER_TYPES = tuple(registry.names())
 
 
-def _default_base_url(ptype: str) -> str:
-    from aigw.providers import registry
-
-    return registry.get(ptype).default_base_url
-
-
-from aigw.auth.settings import AuthConfig  # noqa: E402
-from aigw.batches.settings import BatchesConfig  # noqa: E402
-from aigw.billing.settings import BillingConfig  # noqa: E402
-from aigw.cache.settings import CacheConfig  # noqa: E402
-from aigw.limits.settings import RateLimitSettings  # noqa: E402
-from aigw.observability.settings import ObservabilityConfig  # noqa: E402
-from aigw.routing.router_settings import RoutersConfig  # noqa: E402
-from aigw.routing.settings import RoutingSettings  # noqa: E402  (needs Section, Duration)
-from aigw.store.settings import DatabaseConfig  # noqa: E402
+def _provider_settings(name: str, raw: Any) -> Any:
+    """`providers.<name>` validated with its type's own settings model (errors keep the key
+    path); the type defaults to the name when that is a known type."""
+    if not isinstance(raw, dict):
+        return raw  # the field's own validation says what is wrong
+    ptype = raw.get("type") or name
+    if not isinstance(ptype, str) or ptype not in registry.SPECS:
+        if not raw.get("type"):
+            raise ValueError(
+                f"providers.{name}.type: missing (one of {', '.join(registry.names())})"
+            )
+        raise ValueError(
+            f"providers.{name}.type: unknown provider type {ptype!r} "
+            f"(one of {', '.join(registry.names())})"
+        )
+    spec = registry.spec(ptype)
+    try:
+        conf = spec.settings.model_validate({**raw, "name": name, "type": ptype})
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            msg = msg.removeprefix(prefix)
+        raise ValueError(f"providers.{name}.{loc}: {msg}") from None
+    if not conf.base_url:
+        conf.base_url = spec.default_base_url
+    return conf
 
 
 class Config(Section):
@@ -196,25 +141,26 @@ class Config(Section):
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _provider_types(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {name: _provider_settings(str(name), raw) for name, raw in v.items()}
+
     @model_validator(mode="after")
     def _link(self) -> Config:
-        from aigw.providers import registry
-
         for name, p in self.providers.items():
-            p.name = name
-            if not p.type:
-                if name not in KNOWN_PROVIDER_TYPES:
-                    raise ValueError(
-                        f"providers.{name}.type: missing (one of {', '.join(registry.names())})"
-                    )
-                p.type = name
-            if p.type not in registry.names():
+            if not p.name or not p.type:  # built in code, not from a file
+                p.name = p.name or name
+                p.type = p.type or name
+            if p.type not in registry.SPECS:
                 raise ValueError(
                     f"providers.{name}.type: unknown provider type {p.type!r} "
                     f"(one of {', '.join(registry.names())})"
                 )
             if not p.base_url:
-                p.base_url = _default_base_url(p.type)
+                p.base_url = registry.spec(p.type).default_base_url
         for mname, m in self.models.items():
             if not m.deployments:
                 raise ValueError(f"models.{mname}: needs at least one deployment")
@@ -337,19 +283,13 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     return from_dict(raw or {}, env, tokens)
 
 
-# Environment variables that turn a provider on when there is no config file.
-ENV_PROVIDERS = {
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
-    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
-    "cohere": ("COHERE_API_KEY", "COHERE_BASE_URL"),
-}
+# Environment variables that turn a provider on when there is no config file (from the specs).
+ENV_PROVIDERS = {s.type: (s.key_env, s.base_url_env) for s in registry.SPECS.values() if s.key_env}
 
 
 def defaults_from_env(env: dict[str, str]) -> Config:
     """Embedded defaults: every provider whose key is in the environment, with its usual
     models; any other upstream model is reachable as `<provider>/<model>`."""
-    from aigw.providers import registry
-
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for name, (key_var, url_var) in ENV_PROVIDERS.items():
@@ -357,9 +297,9 @@ def defaults_from_env(env: dict[str, str]) -> Config:
         if not key:
             continue
         providers[name] = {"api_key": key}
-        if env.get(url_var):
+        if url_var and env.get(url_var):
             providers[name]["base_url"] = env[url_var]
-        for m in registry.get(name).default_models:
+        for m in registry.spec(name).default_models:
             models.setdefault(m, {"provider": name})
     raw: dict[str, Any] = {"providers": providers, "models": models}
     if env.get("AIGW_HOST"):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from aigw.config import Duration, Section, Size
+from aigw.sections import Duration, Section, Size
 
 
 class BatchesConfig(Section):

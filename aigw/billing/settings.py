@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from aigw.config import Section
+from aigw.sections import Section
 
 
 class PriceConfig(Section):
@@ -13,6 +13,7 @@ class PriceConfig(Section):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(default=None, ge=0)  # default: the input price
+    cache_write: float | None = Field(default=None, ge=0)  # prompt-cache writes (Anthropic)
 
 
 class BudgetLimits(Section):

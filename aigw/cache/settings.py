@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from aigw.config import Duration, Section, Size
+from aigw.sections import Duration, Section, Size
 
 # Chosen on ../shared/data/cache-eval/pairs.dev.jsonl so that the false-hit rate on hard
 # non-paraphrases stays <= 1% with the guard on (see docs/CACHING.md).

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, model_validator
 
-from aigw.config import Duration, Section
+from aigw.sections import Duration, Section
 
 LIMIT_FIELDS = ("requests_per_minute", "requests_per_hour", "tokens_per_minute", "token_budget")
 SCOPES = ("key", "user", "org", "global")

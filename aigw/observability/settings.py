@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from aigw.config import Duration, Section
+from aigw.sections import Duration, Section
 
 
 class MetricsSettings(Section):

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo
 
-from aigw.config import Section
+from aigw.sections import Section
 
 
 class RouterConfig(Section):

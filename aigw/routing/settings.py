@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from aigw.config import Duration, Section
+from aigw.sections import Duration, Section
 
 
 class RetrySettings(Section):

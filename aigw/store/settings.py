@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from pydantic import Field, model_validator
 
-from aigw.config import Duration, Section
+from aigw.sections import Duration, Section
 
 
 class DatabaseConfig(Section):

@@ -1,0 +1,45 @@
+"""Every module of the package imports on its own, first, in a fresh interpreter: no module
+may work only because another happened to be imported before it (a half-initialised cycle)."""
+
+from __future__ import annotations
+
+import pkgutil
+import subprocess
+import sys
+
+import aigw
+
+
+def _modules() -> list[str]:
+    return sorted(
+        m.name for m in pkgutil.walk_packages(aigw.__path__, "aigw.") if "__main__" not in m.name
+    )
+
+
+def test_every_module_imports_first_in_a_fresh_interpreter() -> None:
+    mods = _modules()
+    assert "aigw.cache.settings" in mods and "aigw.config" in mods
+    # One interpreter per module (each must be the first aigw import there), a few per
+    # process start to keep it quick: a fork per module from a parent that imported nothing.
+    script = (
+        "import os, sys, importlib\n"
+        "bad = []\n"
+        "for name in sys.argv[1:]:\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        try:\n"
+        "            importlib.import_module(name)\n"
+        "        except BaseException as e:\n"
+        "            print(f'{name}: {type(e).__name__}: {e}', flush=True)\n"
+        "            os._exit(1)\n"
+        "        os._exit(0)\n"
+        "    _, status = os.waitpid(pid, 0)\n"
+        "    if status:\n"
+        "        bad.append(name)\n"
+        "print('FAILED:', ' '.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, *mods], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().endswith("FAILED:"), out.stdout
