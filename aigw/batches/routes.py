@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from aigw.auth.authenticator import Authenticator
 from aigw.auth.stage import authenticate_request
@@ -150,7 +151,7 @@ async def create_file(request: web.Request) -> web.Response:
                 raise bad_request(f"Too many form fields (at most {_MAX_PARTS}).")
     except TimeoutError:
         raise web.HTTPRequestTimeout() from None
-    except ValueError as e:  # a malformed multipart body
+    except (ValueError, HttpProcessingError) as e:  # a malformed multipart body
         raise bad_request(f"Could not read the multipart body: {str(e)[:200]}") from None
     if purpose != "batch":
         raise bad_request(
