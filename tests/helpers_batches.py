@@ -49,3 +49,12 @@ async def wait_final(get: Any, batch_id: str, timeout: float = 60.0) -> Any:
         if time.monotonic() > deadline:
             raise TimeoutError(f"batch {batch_id} still {status}")
         await asyncio.sleep(0.05)  # a client polling, bounded by the deadline
+
+
+async def gauges(gw: Any) -> dict[str, float]:
+    """The batch worker's gauges as /metrics shows them."""
+    async with gw.http.get(gw.url + "/metrics") as r:
+        text = await r.text()
+    return {
+        ln.split()[0]: float(ln.split()[1]) for ln in text.splitlines() if ln.startswith("batch_")
+    }

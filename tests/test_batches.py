@@ -14,6 +14,7 @@ from tests.helpers_batches import (
     batch_settings,
     chat_file,
     chat_line,
+    gauges,
     jsonl,
     parse_jsonl,
     wait_final,
@@ -59,6 +60,15 @@ async def test_sdk_uploads_creates_polls_and_downloads(
     assert [x.id for x in page.data] == [b.id]
     files = await client.files.list()
     assert {x.purpose for x in files.data} == {"batch", "batch_output"}
+
+    # The worker's gauges are on /metrics: lines done recently, none left (the figures are
+    # refreshed by the worker's next round, hence the wait).
+    async def drained() -> bool:
+        g = await gauges(gw)
+        return g["batch_lines_queued"] == 0 and g["batch_oldest_pending_seconds"] == 0
+
+    await until(drained)
+    assert (await gauges(gw))["batch_lines_per_second"] > 0
     # The lines were recorded as usage of the batch.
     await gw.gateway.accounts.usage.flush()
     rows = await gw.gateway.accounts.store.usage_rows()
@@ -261,6 +271,12 @@ async def test_cli_lists_shows_and_cancels(
         input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
     )
     await until(lambda: mock.active == 1)
+
+    async def queued() -> bool:
+        g = await gauges(gw)
+        return g["batch_lines_queued"] == 10 and g["batch_oldest_pending_seconds"] > 0
+
+    await until(queued)  # one line in flight, nine waiting
     r = await asyncio.to_thread(cli, "batches", "list")
     assert r.exit_code == 0 and b.id in r.output and "in_progress" in r.output, r.output
     r = await asyncio.to_thread(cli, "batches", "show", b.id, "--json")
