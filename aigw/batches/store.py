@@ -371,9 +371,9 @@ class BatchStore:
             now,
         )
 
-    async def expire(self, now: float) -> list[str]:
-        """Batches past their completion window: marked expired (their lines not yet run
-        fail with `batch_expired` when the caller finalises them)."""
+    async def expire(self, now: float, result: bytes) -> list[str]:
+        """Batches past their completion window are marked expired and their lines not yet
+        run get `result`, in one transaction; lines in flight finish."""
         async with self.s.transaction() as tx:
             rows = await tx.fetch(
                 "UPDATE batches SET expired_at = ? WHERE status IN ('validating', "
@@ -381,6 +381,14 @@ class BatchStore:
                 now,
                 now,
             )
+            for (bid,) in rows:
+                await tx.execute(
+                    "UPDATE batch_lines SET state = 'done', ok = 0, result = ?, finished_at = ?, "
+                    "lease_until = NULL WHERE batch_id = ? AND state = 'pending'",
+                    result.decode(),
+                    now,
+                    bid,
+                )
         return [r[0] for r in rows]
 
     # --- the worker: the end -----------------------------------------------------------
@@ -408,8 +416,8 @@ class BatchStore:
         return await self.get_batch(rows[0][0]) if rows else None
 
     async def finish(self, b: BatchRow) -> None:
-        """Write the output and error files (lines in input order) and close the batch, in
-        one transaction; a finaliser that dies leaves the batch to the next one."""
+        """Write the output and error files (lines in input order), close the batch and drop
+        its lines, in one transaction; a finaliser that dies leaves the batch to the next."""
         out: list[bytes] = []
         err: list[bytes] = []
         tokens = [0, 0, 0]
@@ -468,6 +476,8 @@ class BatchStore:
             )
             if not done:
                 return  # finished by another worker meanwhile
+            # The files hold every result now; the lines (and their bodies) can go.
+            await tx.execute("DELETE FROM batch_lines WHERE batch_id = ?", b.id)
             for fid, name, content in files:
                 await tx.execute(
                     f"INSERT INTO files ({_FILE_COLS}, content) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -172,8 +172,7 @@ class BatchWorker:
 
     async def _chores(self, now: float) -> None:
         """Expire overdue batches, validate new ones, finish those with nothing left."""
-        for bid in await self.store.expire(now):
-            await self.store.fail_pending(bid, _EXPIRED)
+        await self.store.expire(now, _EXPIRED)
         if self.cfg.on_interrupted == "fail":
             await self.store.fail_interrupted(now, _INTERRUPTED)
         while not self._stopping and (b := await self.store.take_validating(now, self.cfg.lease)):

@@ -45,6 +45,7 @@ CREATE TABLE batches (
 CREATE INDEX batches_org ON batches(org_id, id);
 CREATE INDEX batches_status ON batches(status, id);
 
+-- A batch's lines while it runs; deleted when its result files are written.
 CREATE TABLE batch_lines (
     batch_id          TEXT NOT NULL,
     line_no           INTEGER NOT NULL,     -- 1-based, as in the input file
@@ -64,6 +65,9 @@ CREATE TABLE batch_lines (
     PRIMARY KEY (batch_id, line_no)
 );
 CREATE INDEX batch_lines_todo ON batch_lines(batch_id, state, line_no);
+-- Lines in flight only (a handful): lease renewal by worker, and leases run out.
+CREATE INDEX batch_lines_claims ON batch_lines(claim) WHERE state = 'running';
+CREATE INDEX batch_lines_leases ON batch_lines(lease_until) WHERE state = 'running';
 
 -- Usage of a batch's lines carries the batch's id (NULL: an interactive request).
 ALTER TABLE usage_records ADD COLUMN batch_id TEXT;
