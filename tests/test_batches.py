@@ -3,6 +3,7 @@ OpenAI upstream on loopback, the embedded SQLite store."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -293,3 +294,32 @@ async def test_cli_lists_shows_and_cancels(
     assert r.exit_code == 1 and "no batch" in r.output
     r = await asyncio.to_thread(cli, "batches", "show", b.id)
     assert r.exit_code == 0 and "cancelled" in r.output and "1/10" in r.output
+
+
+async def test_an_org_keeps_a_bounded_number_of_files_and_running_batches(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    import openai
+
+    gw = await start_gateway(
+        mock_config(
+            mock.url,
+            batches=batch_settings(max_files_per_org=2, max_active_batches_per_org=1),
+        )
+    )
+    client = gw.openai()
+    mock.hold = asyncio.Event()
+    f = await client.files.create(file=("a.jsonl", chat_file(1)), purpose="batch")
+    await client.files.create(file=("b.jsonl", chat_file(1)), purpose="batch")
+    with pytest.raises(openai.BadRequestError) as e:
+        await client.files.create(file=("c.jsonl", chat_file(1)), purpose="batch")
+    assert e.value.code == "file_limit_reached"
+    await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    with pytest.raises(openai.BadRequestError) as e:
+        await client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+    assert e.value.code == "batch_limit_reached"
+    mock.hold.set()

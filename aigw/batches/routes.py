@@ -127,6 +127,13 @@ async def create_file(request: web.Request) -> web.Response:
     p = await authenticate_request(request)
     if not request.content_type.startswith("multipart/form-data"):
         raise bad_request("Upload a file as multipart/form-data with fields 'file' and 'purpose'.")
+    most = b.config.batches.max_files_per_org
+    if await b.store.count_files(p.org_id) >= most:
+        raise bad_request(
+            f"Your organisation already stores {most} files (batches.max_files_per_org); "
+            "delete some first.",
+            code="file_limit_reached",
+        )
     cap = b.config.batches.max_file_bytes
     purpose: str | None = None
     filename: str | None = None
@@ -289,6 +296,13 @@ async def create_batch(request: web.Request) -> web.Response:
             "invalid_request_error",
             "invalid_input_file",
             "input_file_id",
+        )
+    most = b.config.batches.max_active_batches_per_org
+    if await b.store.count_active(p.org_id) >= most:
+        raise bad_request(
+            f"Your organisation already has {most} batches running "
+            "(batches.max_active_batches_per_org); wait for some to finish or cancel them.",
+            code="batch_limit_reached",
         )
     now = time.time()
     row = BatchRow(

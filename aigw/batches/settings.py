@@ -17,6 +17,10 @@ class BatchesConfig(Section):
     max_file_bytes: Size = 50 * 1000**2
     max_lines: int = Field(50_000, ge=1)
     upload_timeout: Duration = 300.0
+    # What one organisation may keep: files stored (uploads and results) and batches not
+    # yet finished. Past these, uploads and new batches are refused with a 400.
+    max_files_per_org: int = Field(1000, ge=1)
+    max_active_batches_per_org: int = Field(100, ge=1)
     # Lines one gateway process runs at once. Batch lines always queue behind interactive
     # requests for a deployment's `max_concurrency` slots; this bound also keeps a batch from
     # flooding a deployment that has no `max_concurrency`.

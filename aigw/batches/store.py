@@ -135,6 +135,18 @@ class BatchStore:
         rows = await self.s.fetch(sql, *args, limit + 1)
         return [_file(r) for r in rows[:limit]], len(rows) > limit
 
+    async def count_files(self, org_id: str) -> int:
+        r = await self.s.fetchone("SELECT COUNT(*) FROM files WHERE org_id = ?", org_id)
+        return int(r[0]) if r else 0
+
+    async def count_active(self, org_id: str) -> int:
+        r = await self.s.fetchone(
+            "SELECT COUNT(*) FROM batches WHERE org_id = ? AND status IN "
+            "('validating', 'in_progress', 'finalizing', 'cancelling')",
+            org_id,
+        )
+        return int(r[0]) if r else 0
+
     async def delete_file(self, file_id: str, org_id: str) -> bool:
         async with self.s.transaction() as tx:
             rows = await tx.fetch(
