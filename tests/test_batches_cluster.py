@@ -128,3 +128,83 @@ async def test_two_gateways_on_one_postgres_share_a_batch(pg_url: str, tmp_path:
     assert all(r > 0 for r in rates), rates  # both instances ran lines
     assert lines_left[0][0] == 0  # a finished batch's lines are gone; its files remain
     assert all(o["response"]["status_code"] == 200 for o in out)
+
+
+async def test_sigkilled_instance_on_postgres_its_lines_go_to_the_other(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """Two instances on one PostgreSQL; one is SIGKILLed mid-batch: the survivor takes over
+    its lines once their leases run out, and the output has each custom_id once."""
+    store = open_store(configmod.from_dict({"database": pg_url, "data_dir": str(tmp_path)}))
+    await store.connect()
+    await mig.up(store)
+    await store.close()
+    mock = MockOpenAI(latency=0.01)
+    await mock.start()
+    cfg = mock_config(mock.url, database=pg_url, batches=batch_settings(concurrency=4, lease="1s"))
+    a, b = ServeProcess(cfg, tmp_path / "a"), ServeProcess(cfg, tmp_path / "b")
+    try:
+        await a.ready()
+        await b.ready()
+        async with aiohttp.ClientSession() as http:
+            bid = await _create(http, a.url, chat_file(N))
+            await until(lambda: mock.count >= N // 3, timeout=60)
+            a.proc.send_signal(signal.SIGKILL)
+            await a.wait()
+            final = await wait_final(_getter(http, b.url), bid, timeout=120)
+            assert final["status"] == "completed", final
+            assert final["request_counts"] == {"total": N, "completed": N, "failed": 0}
+            out = await _output(http, b.url, final["output_file_id"])
+    finally:
+        await a.stop()
+        await b.stop()
+        await mock.stop()
+    assert [o["custom_id"] for o in out] == [f"req-{i}" for i in range(N)]
+    asked = _asked(mock)
+    assert len(asked) == N
+    again = [q for q, n in asked.items() if n > 1]
+    assert len(again) <= 4 and all(asked[q] == 2 for q in again)
+
+
+async def test_on_interrupted_fail_runs_no_line_twice(tmp_path: Path) -> None:
+    """`on_interrupted: fail`: the lines in flight at the kill go to the error file with
+    `interrupted`; no question reaches the upstream twice (at-most-once)."""
+    mock = MockOpenAI(latency=0.01)
+    await mock.start()
+    cfg = mock_config(
+        mock.url, batches=batch_settings(concurrency=4, lease="1s", on_interrupted="fail")
+    )
+    a = ServeProcess(cfg, tmp_path)
+    try:
+        await a.ready()
+        async with aiohttp.ClientSession() as http:
+            bid = await _create(http, a.url, chat_file(N))
+            await until(lambda: mock.count >= N // 3, timeout=60)
+            a.proc.send_signal(signal.SIGKILL)
+            await a.wait()
+            b = ServeProcess(cfg, tmp_path)
+            try:
+                await b.ready()
+                final = await wait_final(_getter(http, b.url), bid, timeout=120)
+                out = await _output(http, b.url, final["output_file_id"])
+                err = (
+                    await _output(http, b.url, final["error_file_id"])
+                    if final["error_file_id"]
+                    else []
+                )
+            finally:
+                await b.stop()
+    finally:
+        await a.stop()
+        await mock.stop()
+    assert final["status"] == "completed"
+    assert set(_asked(mock).values()) == {1}  # at most once upstream
+    assert len(err) <= 4 and all(e["error"]["code"] == "interrupted" for e in err)
+    ids = sorted(
+        [o["custom_id"] for o in out] + [e["custom_id"] for e in err], key=lambda c: int(c[4:])
+    )
+    assert ids == [f"req-{i}" for i in range(N)]  # each custom_id exactly once
+    assert (
+        len(out) == final["request_counts"]["completed"] == mock.count - len(err)
+        or len(out) == final["request_counts"]["completed"]
+    )
