@@ -204,7 +204,6 @@ async def test_on_interrupted_fail_runs_no_line_twice(tmp_path: Path) -> None:
         [o["custom_id"] for o in out] + [e["custom_id"] for e in err], key=lambda c: int(c[4:])
     )
     assert ids == [f"req-{i}" for i in range(N)]  # each custom_id exactly once
-    assert (
-        len(out) == final["request_counts"]["completed"] == mock.count - len(err)
-        or len(out) == final["request_counts"]["completed"]
-    )
+    assert len(out) == final["request_counts"]["completed"]
+    # An interrupted line may or may not have reached the upstream before the kill.
+    assert len(out) <= mock.count <= len(out) + len(err)
