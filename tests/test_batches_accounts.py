@@ -166,3 +166,27 @@ async def test_expired_batch_fails_its_remaining_lines(
     assert b.request_counts.completed == 1 and b.request_counts.failed == 9
     err = parse_jsonl((await client.files.content(b.error_file_id or "")).content)
     assert {e["error"]["code"] for e in err} == {"batch_expired"} and len(err) == 9
+
+
+async def test_cancel_finishes_although_a_dead_worker_held_lines(
+    store: Store, db_url: str, mock: MockOpenAI, start_gateway: Any, admin: dict[str, str]
+) -> None:
+    """Lines claimed by a worker that died (its lease over) must not keep a cancelled batch
+    in `cancelling` for ever: nobody claims lines of a cancelled batch again."""
+    import time
+
+    gw = await start_gateway(
+        accounts_config(mock.url, db_url, batches=batch_settings(concurrency=1))
+    )
+    client = gw.openai((await new_key(gw, admin))["key"])
+    mock.hold = asyncio.Event()
+    b = await _start(client, chat_file(20))
+    await until(lambda: mock.active == 1)
+    bstore = gw.gateway.batches.store
+    taken = await bstore.claim(b.id, "w-dead", 5, time.time(), -1.0, reclaim=False)
+    assert len(taken) == 5  # held by a worker whose lease is already over
+    await client.batches.cancel(b.id)
+    mock.hold.set()
+    c = await wait_final(client.batches.retrieve, b.id)
+    assert c.status == "cancelled" and c.request_counts is not None
+    assert c.request_counts.completed == 1 and c.request_counts.failed == 0

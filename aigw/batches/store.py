@@ -383,6 +383,25 @@ class BatchStore:
             now,
         )
 
+    async def sweep_dead(self, now: float, expired: bytes) -> None:
+        """Lines a dead worker held in a batch that is ending: no one will claim them again,
+        so an expired batch fails them and a cancelled one drops them (back to pending, which
+        its files leave out), and the batch can be finished."""
+        await self.s.execute(
+            "UPDATE batch_lines SET state = 'done', ok = 0, result = ?, finished_at = ?, "
+            "lease_until = NULL WHERE state = 'running' AND lease_until < ? AND batch_id IN "
+            "(SELECT id FROM batches WHERE expired_at IS NOT NULL AND status <> 'cancelling')",
+            expired.decode(),
+            now,
+            now,
+        )
+        await self.s.execute(
+            "UPDATE batch_lines SET state = 'pending', claim = NULL, lease_until = NULL "
+            "WHERE state = 'running' AND lease_until < ? AND batch_id IN "
+            "(SELECT id FROM batches WHERE status = 'cancelling')",
+            now,
+        )
+
     async def expire(self, now: float, result: bytes) -> list[str]:
         """Batches past their completion window are marked expired and their lines not yet
         run get `result`, in one transaction; lines in flight finish."""

@@ -95,10 +95,13 @@ class BatchWorker:
         self._wake.set()
 
     def lines_per_second(self) -> float:
+        self._forget_old()
+        return len(self._done_at) / _RATE_WINDOW
+
+    def _forget_old(self) -> None:
         cut = time.monotonic() - _RATE_WINDOW
         while self._done_at and self._done_at[0] < cut:
             self._done_at.popleft()
-        return len(self._done_at) / _RATE_WINDOW
 
     def oldest_pending_age(self) -> float:
         return 0.0 if self.oldest_started is None else max(0.0, time.time() - self.oldest_started)
@@ -173,6 +176,7 @@ class BatchWorker:
     async def _chores(self, now: float) -> None:
         """Expire overdue batches, validate new ones, finish those with nothing left."""
         await self.store.expire(now, _EXPIRED)
+        await self.store.sweep_dead(now, _EXPIRED)
         if self.cfg.on_interrupted == "fail":
             await self.store.fail_interrupted(now, _INTERRUPTED)
         while not self._stopping and (b := await self.store.take_validating(now, self.cfg.lease)):
@@ -242,6 +246,7 @@ class BatchWorker:
             batch_id, line_no, self.name, out.ok, out.request_id, out.result, tokens
         )
         self._done_at.append(time.monotonic())
+        self._forget_old()
         if out.kind == "stop":
             await self.store.fail_pending(batch_id, out.stop_result)
             log.info("batch stopped: budget exhausted", extra={"batch": batch_id})
