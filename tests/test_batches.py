@@ -195,7 +195,7 @@ async def test_create_batch_checks_its_arguments(mock: MockOpenAI, start_gateway
         async with gw.http.post(gw.url + "/v1/batches", json=body) as r:
             assert r.status == 400, body
             assert (await r.json())["error"]["param"] == param
-    # An output file cannot be the input of a batch.
+    # An unknown batch id, a limit out of range.
     async with gw.http.get(gw.url + "/v1/batches/batch_nope") as r:
         assert r.status == 404
     async with gw.http.get(gw.url + "/v1/batches?limit=101") as r:
