@@ -323,3 +323,41 @@ async def test_an_org_keeps_a_bounded_number_of_files_and_running_batches(
         )
     assert e.value.code == "batch_limit_reached"
     mock.hold.set()
+
+
+async def test_identical_lines_are_answered_by_the_cache(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    """Lines go through the cache stage like interactive requests: the same deterministic
+    question twice reaches the upstream once, and an interactive request asked earlier
+    answers a line."""
+    gw = await start_gateway(
+        mock_config(
+            mock.url,
+            cache={"enabled": True, "semantic": {"enabled": False}},
+            batches=batch_settings(concurrency=1),
+        )
+    )
+    client = gw.openai()
+    await client.chat.completions.create(
+        model="gpt-test", messages=[{"role": "user", "content": "asked before"}], temperature=0
+    )
+    lines = [
+        chat_line("a", text="same question", temperature=0),
+        chat_line("b", text="same question", temperature=0),
+        chat_line("c", text="asked before", temperature=0),
+    ]
+    f = await client.files.create(file=("in.jsonl", jsonl(lines)), purpose="batch")
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    b = await wait_final(client.batches.retrieve, b.id)
+    assert b.status == "completed"
+    assert mock.count == 2  # the interactive request and line "a"
+    out = parse_jsonl((await client.files.content(b.output_file_id or "")).content)
+    bodies = {o["custom_id"]: o["response"]["body"] for o in out}
+    a, b_, c = (bodies[k]["choices"][0]["message"]["content"] for k in "abc")
+    assert a == b_ and c
+    await gw.gateway.accounts.usage.flush()
+    rows = await gw.gateway.accounts.store.usage_rows()
+    assert sorted(r["cache"] or "" for r in rows if r["batch_id"]) == ["hit", "hit", "miss"]
