@@ -361,3 +361,39 @@ async def test_identical_lines_are_answered_by_the_cache(
     await gw.gateway.accounts.usage.flush()
     rows = await gw.gateway.accounts.store.usage_rows()
     assert sorted(r["cache"] or "" for r in rows if r["batch_id"]) == ["hit", "hit", "miss"]
+
+
+async def test_lines_to_several_models_fail_over_like_requests(start_gateway: Any) -> None:
+    """One batch, two models on two providers; the first provider answers 500 to everything,
+    so its model's lines fail over to the second model, as an interactive request would."""
+    down, up = MockOpenAI(error_rate=1.0), MockOpenAI()
+    await down.start()
+    await up.start()
+    try:
+        cfg = mock_config(
+            up.url,
+            providers={
+                "down": {"type": "openai", "base_url": down.url, "api_key": "sk-a"},
+                "up": {"type": "openai", "base_url": up.url, "api_key": "sk-b"},
+            },
+            models={
+                "m-down": {"provider": "down", "model": "x", "fallbacks": ["m-up"]},
+                "m-up": {"provider": "up", "model": "y"},
+            },
+            batches=batch_settings(),
+        )
+        gw = await start_gateway(cfg)
+        client = gw.openai()
+        lines = [chat_line(f"r{i}", model="m-down" if i % 2 else "m-up") for i in range(10)]
+        f = await client.files.create(file=("in.jsonl", jsonl(lines)), purpose="batch")
+        b = await client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        b = await wait_final(client.batches.retrieve, b.id)
+    finally:
+        await down.stop()
+        await up.stop()
+    assert b.status == "completed" and b.request_counts is not None
+    assert b.request_counts.completed == 10 and b.model is None  # two models
+    assert down.count == 5 and up.count == 10
+    assert {c["body"]["model"] for c in up.calls} == {"y"}
