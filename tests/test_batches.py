@@ -397,3 +397,31 @@ async def test_lines_to_several_models_fail_over_like_requests(start_gateway: An
     assert b.request_counts.completed == 10 and b.model is None  # two models
     assert down.count == 5 and up.count == 10
     assert {c["body"]["model"] for c in up.calls} == {"y"}
+
+
+async def test_the_gateways_rate_limit_defers_lines_and_fails_none(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    """120 requests per minute (a burst of 120, then one per 0.5 s): a batch of 124 lines
+    waits for the limit instead of failing its last four."""
+    import time
+
+    gw = await start_gateway(
+        mock_config(
+            mock.url,
+            rate_limiting={"requests_per_minute": 120},
+            batches=batch_settings(concurrency=4),
+        )
+    )
+    client = gw.openai()
+    f = await client.files.create(file=("in.jsonl", chat_file(124)), purpose="batch")
+    t0 = time.monotonic()
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+    )
+    b = await wait_final(client.batches.retrieve, b.id)
+    took = time.monotonic() - t0
+    assert b.status == "completed" and b.request_counts is not None
+    assert (b.request_counts.completed, b.request_counts.failed) == (124, 0)
+    assert mock.count == 124
+    assert took >= 1.5  # four lines past the burst, one per 0.5 s: the limit held
