@@ -425,3 +425,36 @@ async def test_the_gateways_rate_limit_defers_lines_and_fails_none(
     assert (b.request_counts.completed, b.request_counts.failed) == (124, 0)
     assert mock.count == 124
     assert took >= 1.5  # four lines past the burst, one per 0.5 s: the limit held
+
+
+async def test_a_failing_upstream_is_tried_again_then_the_line_fails(
+    mock: MockOpenAI, start_gateway: Any
+) -> None:
+    """With max_attempts 3: a line whose upstream fails twice and then answers succeeds; a
+    line whose upstream fails three times goes to the error file with the upstream's error
+    (mapped to a 502, as the endpoint would answer)."""
+    from aigw.bench.mock_upstream import Fail
+
+    gw = await start_gateway(
+        mock_config(mock.url, batches=batch_settings(max_attempts=3, retry_delay=0.01))
+    )
+    client = gw.openai()
+    f = await client.files.create(file=("in.jsonl", chat_file(1)), purpose="batch")
+
+    async def run() -> Any:
+        b = await client.batches.create(
+            input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        return await wait_final(client.batches.retrieve, b.id)
+
+    mock.fail(Fail(500), Fail(503))
+    b = await run()
+    assert b.request_counts is not None and b.request_counts.completed == 1
+    assert mock.count == 3
+    mock.fail(Fail(500), Fail(500), Fail(503))
+    b = await run()
+    assert b.request_counts is not None and b.request_counts.failed == 1
+    assert mock.count == 6
+    err = parse_jsonl((await client.files.content(b.error_file_id or "")).content)
+    assert err[0]["response"]["status_code"] == 502
+    assert "upstream error 503" in err[0]["response"]["body"]["error"]["message"]

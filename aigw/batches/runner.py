@@ -119,7 +119,7 @@ def _refused(e: GatewayError, ctx: RequestContext, rid: str) -> Outcome:
     if e.retryable:
         return Outcome(
             "retry",
-            retry_after=e.retry_after or 1.0,
+            retry_after=e.retry_after or 0.0,
             counted=True,
             result=orjson.dumps(objects.error_answer(e, request_id)),
             request_id=rid,

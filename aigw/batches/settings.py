@@ -36,5 +36,6 @@ class BatchesConfig(Section):
     # Tries of one line against retryable upstream failures (5xx, timeouts, upstream 429)
     # before it fails. Waits for the gateway's own rate limits or queue are not counted.
     max_attempts: int = Field(3, ge=1)
+    retry_delay: Duration = Field(1.0, gt=0)  # backoff: uniform(0, delay * 2^(tries - 1))
     # How often an idle worker looks for work (new batches, expired leases).
     poll_interval: Duration = Field(1.0, gt=0)

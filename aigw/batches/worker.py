@@ -235,7 +235,8 @@ class BatchWorker:
         if out.kind == "retry" and (not out.counted or attempts < self.cfg.max_attempts):
             wait = out.retry_after
             if out.counted:  # backoff with jitter between tries of a failing upstream
-                wait = max(wait, random.uniform(0, min(60.0, 2.0**attempts)))
+                cap = min(60.0, self.cfg.retry_delay * 2.0 ** (attempts - 1))
+                wait = max(wait, random.uniform(0, cap))
             else:  # the gateway's own limit or queue: pause this batch here for as long
                 self._paused[batch_id] = time.monotonic() + wait
             await self.store.release(batch_id, line_no, self.name, time.time() + wait, out.counted)
