@@ -207,3 +207,28 @@ async def test_on_interrupted_fail_runs_no_line_twice(tmp_path: Path) -> None:
     assert len(out) == final["request_counts"]["completed"]
     # An interrupted line may or may not have reached the upstream before the kill.
     assert len(out) <= mock.count <= len(out) + len(err)
+
+
+async def test_workers_on_one_sqlite_file_run_a_batch_without_lock_errors(
+    tmp_path: Path,
+) -> None:
+    """`aigw serve --workers 2` on the embedded SQLite: one worker process runs the batch
+    work (a file lock; the other takes over if it dies), so the two never fight over the
+    file: every line once, and no "database is locked" anywhere."""
+    mock = MockOpenAI(latency=0.005)
+    await mock.start()
+    cfg = mock_config(mock.url, batches=batch_settings(concurrency=4))
+    gw = ServeProcess(cfg, tmp_path, "--workers", "2")
+    try:
+        await gw.ready()
+        async with aiohttp.ClientSession() as http:
+            bid = await _create(http, gw.url, chat_file(N))
+            final = await wait_final(_getter(http, gw.url), bid, timeout=120)
+            out = await _output(http, gw.url, final["output_file_id"])
+    finally:
+        await gw.stop()
+        await mock.stop()
+    assert final["request_counts"] == {"total": N, "completed": N, "failed": 0}
+    assert [o["custom_id"] for o in out] == [f"req-{i}" for i in range(N)]
+    assert mock.count == N
+    assert "database is locked" not in gw.log_path.read_text(errors="replace")

@@ -27,7 +27,11 @@ class Batches:
             url: gw.observability.compose(stages, e.last(gw.dispatcher), "aigw.batch")
             for url, e in ENDPOINTS.items()
         }
-        self.worker = BatchWorker(cfg, self.store, self.handlers.__getitem__)
+        store = gw.accounts.store
+        solo = None
+        if store.dialect == "sqlite":  # one batch worker per database file (worker.py)
+            solo = store.where[len("sqlite:///") :] + ".batches-lock"
+        self.worker = BatchWorker(cfg, self.store, self.handlers.__getitem__, solo)
         self.metrics = gw.observability.metrics
 
     async def start(self) -> None:

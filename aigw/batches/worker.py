@@ -12,6 +12,7 @@ import random
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import IO
 
 import orjson
 
@@ -51,9 +52,15 @@ class BatchWorker:
         cfg: BatchesConfig,
         store: BatchStore,
         handler_for: Callable[[str], Handler],
+        solo_lock: str | None = None,
     ) -> None:
         self.cfg = cfg
         self.store = store
+        # SQLite: one process per database file runs batch work (the holder of this file
+        # lock; another takes over when it dies). Several writers on one SQLite file only
+        # wait on each other; PostgreSQL's row locks let every process work.
+        self.solo_lock = solo_lock
+        self._lock_file: IO[bytes] | None = None
         self.handler_for = handler_for  # endpoint url -> the batch chain for it
         self.name = "w-" + hex_id(8)  # this process's claims
         self._inflight: set[asyncio.Task[None]] = set()
@@ -89,6 +96,9 @@ class BatchWorker:
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock: another process takes over
+            self._lock_file = None
 
     def wake(self) -> None:
         """A batch was created or cancelled here: look now, not at the next poll."""
@@ -109,6 +119,9 @@ class BatchWorker:
     # --- the loop ----------------------------------------------------------------------
     async def _loop(self) -> None:
         while not self._stopping:
+            if not self._may_work():
+                await self._idle(self.cfg.poll_interval)
+                continue
             try:
                 await self._step()
             except asyncio.CancelledError:
@@ -118,6 +131,24 @@ class BatchWorker:
                 await self._idle(self.cfg.poll_interval)
                 continue
             await self._idle(self.cfg.poll_interval)
+
+    def _may_work(self) -> bool:
+        """Whether this process holds the batch work of its SQLite file (always, on
+        PostgreSQL). Taking the lock never waits."""
+        if self.solo_lock is None or self._lock_file is not None:
+            return True
+        try:
+            import fcntl
+        except ImportError:  # Windows: one worker process anyway
+            return True
+        f = open(self.solo_lock, "ab")  # noqa: SIM115 - held open while this process works
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return False
+        self._lock_file = f
+        return True
 
     async def _idle(self, timeout: float) -> None:
         try:
