@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aigw.auth.key_spec import InvalidKeySpec
 from aigw.auth.keys import KeyHasher, KeyNotFound, KeyService
 from aigw.cli.migrate import ConfigOption, load_config, with_store
 from aigw.config import Config, parse_duration
@@ -42,6 +43,9 @@ def _run(cfg: Config, work: Any) -> Any:
         except KeyNotFound as e:
             typer.echo(f"error: {e.args[0]}", err=True)
             raise typer.Exit(1) from None
+        except InvalidKeySpec as e:  # the same rules as the admin API (auth/key_spec.py)
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
 
     try:
         return with_store(cfg, go)

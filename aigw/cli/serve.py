@@ -87,10 +87,12 @@ async def _serve(cfg: Config, sock: socket.socket | None, worker_id: int) -> int
     from aiohttp import web
 
     from aigw.server.app import create_app
+    from aigw.server.connections import GatewayRunner
 
     app = create_app(cfg)
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app,
+        cfg.server,
         handler_cancellation=True,
         shutdown_timeout=cfg.server.drain_timeout,
         access_log=None,
