@@ -1,21 +1,25 @@
 """Batch work fills the capacity interactive traffic leaves: a 2,000-line batch runs while an
 interactive load runs, and the interactive p99 stays within a bound of its value without
 the batch, both measured in this one run. The deployment has 8 slots and the batch worker
-may hold all 8; interactive requests outrank batch lines in the slot queue."""
+may hold all 8; interactive requests outrank batch lines in the slot queue. The gateway and
+the mock upstream run in their own processes, so the measuring client shares its loop with
+neither."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import aiohttp
 
-from aigw.bench.mock_upstream import MockOpenAI
 from tests.conftest import mock_config
 from tests.helpers_batches import batch_settings, chat_file, wait_final
-from tests.helpers_limits import until
-from tests.procs import ServeProcess
+from tests.procs import ServeProcess, free_port
 from tests.test_batches_cluster import _create, _getter
 
 LATENCY = 0.02  # the upstream's answer time
@@ -46,11 +50,43 @@ async def _interactive(http: aiohttp.ClientSession, url: str, seconds: float) ->
     return out
 
 
+@asynccontextmanager
+async def mock_process() -> AsyncIterator[str]:
+    """The mock OpenAI upstream in a child process; yields its base URL."""
+    port = free_port()
+    code = (
+        "import asyncio\n"
+        "from aigw.bench.mock_upstream import serve_forever\n"
+        f"asyncio.run(serve_forever('127.0.0.1', {port}, latency={LATENCY}))\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 30
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.get(url + "/models") as r:
+                        if r.status == 200:
+                            break
+                except aiohttp.ClientError:
+                    pass
+                assert proc.poll() is None and time.monotonic() < deadline, "mock did not start"
+                await asyncio.sleep(0.05)  # polling a starting process, bounded
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
 async def test_interactive_p99_with_a_batch_running(tmp_path: Path) -> None:
-    mock = MockOpenAI(latency=LATENCY, quiet_calls=True)
-    await mock.start()
+    async with mock_process() as mock_url:
+        await _measure(mock_url, tmp_path)
+
+
+async def _measure(mock_url: str, tmp_path: Path) -> None:
     cfg = mock_config(
-        mock.url,
+        mock_url,
         models={"gpt-test": {"provider": "mock", "model": "upstream-model", "max_concurrency": 8}},
         batches=batch_settings(concurrency=8),
         logging={"level": "warning", "access_log": False},
@@ -62,8 +98,10 @@ async def test_interactive_p99_with_a_batch_running(tmp_path: Path) -> None:
             await _interactive(http, gw.url, 0.5)  # warm up connections
             alone = await _interactive(http, gw.url, PHASE)
             bid = await _create(http, gw.url, chat_file(LINES))
-            start = mock.count
-            await until(lambda: mock.count > start + 50, timeout=30)  # the batch is running
+            deadline = time.monotonic() + 30
+            while (await _getter(http, gw.url)(bid))["request_counts"]["completed"] < 50:
+                assert time.monotonic() < deadline, "the batch did not start"
+                await asyncio.sleep(0.05)  # polling, as a client does: the batch is running
             t_batch = time.monotonic()
             with_batch = await _interactive(http, gw.url, PHASE)
             running = await _getter(http, gw.url)(bid)
@@ -72,7 +110,6 @@ async def test_interactive_p99_with_a_batch_running(tmp_path: Path) -> None:
             after = await _interactive(http, gw.url, PHASE)  # alone again: the noise then
     finally:
         await gw.stop()
-        await mock.stop()
     # The batch was still running when the measurement ended: it overlapped all of it.
     assert running["status"] == "in_progress", running
     assert running["request_counts"]["completed"] < LINES
