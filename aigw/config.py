@@ -30,6 +30,7 @@ from aigw.limits.settings import RateLimitSettings
 from aigw.observability.settings import ObservabilityConfig
 from aigw.providers import registry
 from aigw.providers.settings import ProviderConfig
+from aigw.responses.settings import ResponsesConfig
 from aigw.routing.router_settings import RoutersConfig
 from aigw.routing.settings import RoutingSettings
 from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.config)
@@ -154,6 +155,7 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
     batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
@@ -310,16 +312,21 @@ def defaults_from_env(env: dict[str, str]) -> Config:
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for spec in registry.SPECS.values():
-        key = env.get(spec.key_env) if spec.key_env else None
-        base_url = env.get(spec.base_url_env) if spec.base_url_env else None
-        if not key or not (base_url or spec.default_base_url):
-            continue
-        p: dict[str, Any] = {"api_key": key}
-        if base_url:
-            p["base_url"] = base_url
-        for setting, var in spec.env_settings.items():
-            if env.get(var):
-                p[setting] = env[var]
+        if spec.from_env is not None:  # enabled by more than one key variable
+            p = spec.from_env(env)
+            if p is None:
+                continue
+        else:
+            key = env.get(spec.key_env) if spec.key_env else None
+            base_url = env.get(spec.base_url_env) if spec.base_url_env else None
+            if not key or not (base_url or spec.default_base_url):
+                continue
+            p = {"api_key": key}
+            if base_url:
+                p["base_url"] = base_url
+            for setting, var in spec.env_settings.items():
+                if env.get(var):
+                    p[setting] = env[var]
         providers[spec.type] = p
         for m in spec.default_models:
             models.setdefault(m, {"provider": spec.type})

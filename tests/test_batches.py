@@ -458,3 +458,33 @@ async def test_a_failing_upstream_is_tried_again_then_the_line_fails(
     err = parse_jsonl((await client.files.content(b.error_file_id or "")).content)
     assert err[0]["response"]["status_code"] == 502
     assert "upstream error 503" in err[0]["response"]["body"]["error"]["message"]
+
+
+async def test_responses_batch(mock: MockOpenAI, start_gateway: Any) -> None:
+    """/v1/responses is one line in batches/endpoints.py: its lines get the Responses
+    pipeline (the conversation stage, the translation to chat for this upstream) and the
+    output file holds Response objects."""
+    gw = await start_gateway(mock_config(mock.url, batches=batch_settings()))
+    client = gw.openai()
+    lines = [
+        {
+            "custom_id": f"r{i}",
+            "method": "POST",
+            "url": "/v1/responses",
+            "body": {"model": "gpt-test", "input": f"question {i}", "store": False},
+        }
+        for i in range(3)
+    ]
+    f = await client.files.create(file=("resp.jsonl", jsonl(lines)), purpose="batch")
+    b = await client.batches.create(
+        input_file_id=f.id, endpoint="/v1/responses", completion_window="24h"
+    )
+    b = await wait_final(client.batches.retrieve, b.id)
+    assert b.status == "completed" and b.request_counts is not None
+    assert b.request_counts.completed == 3, b
+    out = parse_jsonl((await client.files.content(b.output_file_id or "")).content)
+    assert [o["custom_id"] for o in out] == ["r0", "r1", "r2"]
+    for o in out:
+        body = o["response"]["body"]
+        assert body["object"] == "response" and body["status"] == "completed"
+        assert body["output"][0]["content"][0]["text"]

@@ -3,6 +3,7 @@ batches are enabled): their paths and the schemas of OpenAI's objects."""
 
 from __future__ import annotations
 
+from aigw.batches.endpoints import ENDPOINTS
 from aigw.server.openapi import (
     BOOL,
     INT,
@@ -72,7 +73,7 @@ SCHEMAS: dict[str, Schema] = {
     "BatchCreate": obj(
         {
             "input_file_id": STR,
-            "endpoint": {"enum": ["/v1/chat/completions", "/v1/embeddings"]},
+            "endpoint": {"enum": list(ENDPOINTS)},
             "completion_window": {"const": "24h"},
             "metadata": nullable(
                 {

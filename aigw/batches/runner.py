@@ -12,8 +12,9 @@ import orjson
 
 from aigw.batches import objects
 from aigw.batches.endpoints import Endpoint
+from aigw.cache.replay import chunks_to_completion
 from aigw.ids import hex_id
-from aigw.pipeline import Handler, JSONResult, RequestContext
+from aigw.pipeline import Handler, JSONResult, RequestContext, StreamResult
 from aigw.types import GatewayError, Principal, Usage
 
 log = logging.getLogger("aigw.batches")
@@ -76,7 +77,11 @@ async def run_line(
         batch_id=batch_id,
     )
     try:
+        if endpoint.prepare is not None:
+            endpoint.prepare(ctx)
         result = await handler(ctx)
+        if isinstance(result, StreamResult):  # not asked for: the answer it spells
+            result = JSONResult(chunks_to_completion([c async for c in result.chunks]))
     except GatewayError as e:
         ctx.status = e.status
         ctx.error_kind = ctx.error_kind or e.code or e.type
@@ -88,14 +93,9 @@ async def run_line(
         await ctx.finish()
         err = GatewayError(500, "Internal error in the gateway.", "api_error", "internal_error")
         return _done(False, rid, objects.error_answer(err, request_id))
-    if not isinstance(result, JSONResult):  # not asked for; a stage must not stream here
-        ctx.status = 500
-        await ctx.finish()
-        err = GatewayError(500, "A batch line was answered as a stream.", "api_error")
-        return _done(False, rid, objects.error_answer(err, request_id))
     ctx.status = result.status
     await ctx.finish()
-    answer = result.raw if result.raw is not None else result.body
+    answer = endpoint.framing.answer(ctx, result)  # the body the route would send
     ok = 200 <= result.status < 300
     return _done(ok, rid, objects.answered(result.status, request_id, answer), ctx.usage)
 
