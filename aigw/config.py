@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from aigw.auth.settings import AuthConfig
+from aigw.batches.settings import BatchesConfig
 from aigw.billing.settings import BillingConfig
 from aigw.cache.settings import CacheConfig
 from aigw.limits.settings import RateLimitSettings
@@ -156,6 +157,7 @@ class Config(Section):
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
     @field_validator("providers", mode="before")
     @classmethod

@@ -97,6 +97,7 @@ USAGE_COLUMNS = (
     "latency_ms",
     "cache",
     "status",
+    "batch_id",
 )
 
 _USAGE_DEFAULTS: dict[str, Any] = {
