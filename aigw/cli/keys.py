@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from aigw.auth.keys import KeyHasher, KeyNotFound, KeyService
+from aigw.auth.validation import check_limits, check_scopes
 from aigw.cli.migrate import ConfigOption, load_config, with_store
 from aigw.config import Config, parse_duration
 from aigw.store import Store
@@ -61,6 +63,45 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
+def _parse_limits(items: list[str]) -> dict[str, int | None]:
+    """`--limit NAME=VALUE` (VALUE an integer, or none/off) -> checked limits."""
+    raw: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{item!r}: use NAME=VALUE")
+        v = value.strip().lower()
+        if v in ("none", "null", "off"):
+            raw[key.strip()] = None
+            continue
+        try:
+            raw[key.strip()] = int(v)
+        except ValueError:
+            raise ValueError(f"{item!r}: the value must be an integer") from None
+    return check_limits(raw)
+
+
+def _unrouted(cfg: Config, models: list[str]) -> list[str]:
+    """Models no route of this config knows: neither a configured name nor
+    `<configured provider>/<model>`."""
+    return [
+        m for m in models if m not in cfg.models and m.partition("/")[0] not in cfg.providers
+    ]
+
+
+def _say_where(cfg: Config) -> None:
+    # The CLI finds its database from --config / AIGW_CONFIG / AIGW_DATA_DIR, or `.aigw/` in
+    # the current directory: say which, so a key never lands silently where the server
+    # does not look.
+    db = cfg.database
+    where = (
+        "sqlite:///" + os.path.abspath(db.sqlite_path(cfg.data_dir))
+        if db.dialect() == "sqlite"
+        else db.describe(cfg.data_dir)
+    )
+    typer.echo(f"database: {where}", err=True)
+
+
 @keys_app.command("create")
 def create(
     org: str = typer.Option(..., "--org", help="Organisation the key belongs to."),
@@ -93,18 +134,23 @@ def create(
     except ValueError as e:
         typer.echo(f"error: --expires: {e}", err=True)
         raise typer.Exit(2) from None
-    limits: dict[str, int | None] = {}
-    for item in limit or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            typer.echo(f"error: --limit {item!r}: use NAME=VALUE", err=True)
-            raise typer.Exit(2)
-        v = value.strip().lower()
-        try:
-            limits[name.strip()] = None if v in ("none", "null", "off") else int(v)
-        except ValueError:
-            typer.echo(f"error: --limit {item!r}: the value must be an integer", err=True)
-            raise typer.Exit(2) from None
+    try:
+        limits = _parse_limits(limit or [])
+    except ValueError as e:
+        typer.echo(f"error: --limit: {e}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        scope_list = check_scopes(_split(scopes) or [])
+    except ValueError as e:
+        typer.echo(f"error: --scopes: {e}", err=True)
+        raise typer.Exit(2) from None
+    model_list = _split(models)
+    for m in _unrouted(cfg, model_list or []):
+        typer.echo(
+            f"warning: no route in this config knows the model {m!r}; "
+            "the key allows it, but requests for it will fail until one does",
+            err=True,
+        )
     budget = {
         k: v
         for k, v in {
@@ -122,8 +168,8 @@ def create(
             user_id=user,
             name=name,
             expires_in=expires_in,
-            models=_split(models),
-            scopes=_split(scopes),
+            models=model_list,
+            scopes=scope_list or None,
             limits=limits or None,
             budget=budget or None,
             priority=priority,
@@ -132,13 +178,14 @@ def create(
     plain, rec = _run(cfg, work)
     if as_json:
         typer.echo(orjson.dumps({"key": plain, **rec.public()}).decode())
-        return
-    typer.echo(plain)
-    typer.echo(
-        f"created {rec.id} for org {rec.org_id} (prefix {rec.prefix}); "
-        "this is the only time the key is shown: store it now.",
-        err=True,
-    )
+    else:
+        typer.echo(plain)
+        typer.echo(
+            f"created {rec.id} for org {rec.org_id} (prefix {rec.prefix}); "
+            "this is the only time the key is shown: store it now.",
+            err=True,
+        )
+    _say_where(cfg)
 
 
 @keys_app.command("list")
@@ -188,6 +235,7 @@ def revoke(
 
     rec = _run(cfg, work)
     typer.echo(f"revoked {rec.id} ({rec.prefix}...)")
+    _say_where(cfg)
 
 
 @keys_app.command("rotate")
@@ -209,10 +257,11 @@ def rotate(
     plain, new, old = _run(cfg, work)
     if as_json:
         typer.echo(orjson.dumps({"key": plain, **new.public(), "old": old.public()}).decode())
-        return
-    typer.echo(plain)
-    typer.echo(
-        f"rotated {old.id} -> {new.id} (prefix {new.prefix}); the old key stays valid "
-        f"until {_ts(old.expires_at)} UTC",
-        err=True,
-    )
+    else:
+        typer.echo(plain)
+        typer.echo(
+            f"rotated {old.id} -> {new.id} (prefix {new.prefix}); the old key stays valid "
+            f"until {_ts(old.expires_at)} UTC",
+            err=True,
+        )
+    _say_where(cfg)
