@@ -106,8 +106,18 @@ def test_cli_migrate_status_up_down(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     r = runner.invoke(cli_app, ["migrate", "status", "--json"])
     assert r.exit_code == 0 and '"applied":false' not in r.output
     n = len(mig.shipped("sqlite"))
-    r = runner.invoke(cli_app, ["migrate", "down", str(n)])
+    r = runner.invoke(cli_app, ["migrate", "down", str(n)], input="n\n")
+    assert r.exit_code == 1, r.output
+    assert f"reverts {n:03d}_" in r.output and "001_initial" in r.output and "Continue?" in r.output
+    assert "aborted: nothing changed" in r.stderr
+    r = runner.invoke(cli_app, ["migrate", "status"])
+    assert f"{n} applied" in r.output
+    r = runner.invoke(cli_app, ["migrate", "down", "1"], input="y\n")
+    assert r.exit_code == 0 and f"reverted {n:03d}" in r.output, r.output
+    n -= 1
+    r = runner.invoke(cli_app, ["migrate", "down", str(n), "--yes"])
     assert r.exit_code == 0, r.output
+    assert "Continue?" not in r.output
     assert f"reverted {n:03d}" in r.output and "reverted 001" in r.output
     r = runner.invoke(cli_app, ["migrate", "status"])
     assert "0 applied" in r.output
