@@ -84,9 +84,7 @@ def _parse_limits(items: list[str]) -> dict[str, int | None]:
 def _unrouted(cfg: Config, models: list[str]) -> list[str]:
     """Models no route of this config knows: neither a configured name nor
     `<configured provider>/<model>`."""
-    return [
-        m for m in models if m not in cfg.models and m.partition("/")[0] not in cfg.providers
-    ]
+    return [m for m in models if m not in cfg.models and m.partition("/")[0] not in cfg.providers]
 
 
 def _say_where(cfg: Config) -> None:
