@@ -286,6 +286,16 @@ ENV_PROVIDERS = {
 }
 
 
+def no_provider_hint() -> str:
+    """How to configure a first provider: said at start-up and in a request's 404."""
+    keys = [key_var for key_var, _ in ENV_PROVIDERS.values()]
+    return (
+        f"set {keys[0]} (or {', '.join(keys[1:])}) before `aigw serve`, or pass --config "
+        "with a `providers:` section (see config.example.yaml); to try aigw without a "
+        "provider key, run `aigw mock` and point OPENAI_BASE_URL at it (README)"
+    )
+
+
 def defaults_from_env(env: dict[str, str]) -> Config:
     """Embedded defaults: every provider whose key is in the environment, with its usual
     models; any other upstream model is reachable as `<provider>/<model>`."""
@@ -307,4 +317,6 @@ def defaults_from_env(env: dict[str, str]) -> Config:
         raw.setdefault("server", {})["host"] = env["AIGW_HOST"]
     if env.get("AIGW_PORT"):
         raw.setdefault("server", {})["port"] = env["AIGW_PORT"]
+    if env.get("AIGW_HASH_SECRET"):  # the same name packaging/ and config.example.yaml use
+        raw["auth"] = {"hash_secret": env["AIGW_HASH_SECRET"]}
     return from_dict(raw, env)

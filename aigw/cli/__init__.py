@@ -1,4 +1,4 @@
-"""The `aigw` command: serve | keys | usage | migrate | bench.
+"""The `aigw` command: serve | keys | usage | migrate | bench | mock.
 
 Each sub-command lives in its own module and registers itself here with one line.
 """
@@ -41,6 +41,7 @@ def _register() -> None:
     __import__("aigw.cli.keys").cli.keys.register(app)
     __import__("aigw.cli.usage").cli.usage.register(app)
     __import__("aigw.cli.bench").cli.bench.register(app)
+    __import__("aigw.cli.mock").cli.mock.register(app)
 
 
 def main() -> None:

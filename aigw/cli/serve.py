@@ -52,6 +52,13 @@ def serve(
         cfg.server.port = port
     if workers is not None:
         cfg.server.workers = workers
+    for where in placeholder_secrets(cfg):
+        typer.echo(
+            f"refusing to start: {where} is still a placeholder (change-me-...); "
+            "set a secret of your own, e.g. $(openssl rand -hex 32)",
+            err=True,
+        )
+        raise typer.Exit(2)
     from aigw.observability import logging as obslog
 
     obslog.setup(cfg.logging.level, cfg.logging.format)
@@ -63,6 +70,21 @@ def serve(
         typer.echo(str(e), err=True)
         raise typer.Exit(1) from None
     raise typer.Exit(code)
+
+
+PLACEHOLDER = "change-me"  # the prefix of every example secret we ship (packaging/)
+
+
+def placeholder_secrets(cfg: Config) -> list[str]:
+    """Where an example secret was left in place: anyone who read the example knows it."""
+    found = []
+    if os.environ.get("AIGW_ADMIN_KEY", "").startswith(PLACEHOLDER):
+        found.append("AIGW_ADMIN_KEY")
+    if (cfg.auth.hash_secret or "").startswith(PLACEHOLDER):
+        found.append("auth.hash_secret")
+    if cfg.auth.jwt is not None and (cfg.auth.jwt.secret or "").startswith(PLACEHOLDER):
+        found.append("auth.jwt.secret")
+    return found
 
 
 class StartupFailed(Exception):
@@ -146,10 +168,7 @@ async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
         },
     )
     if not cfg.providers:
-        log.warning(
-            "no providers configured: set OPENAI_API_KEY (or ANTHROPIC_API_KEY, "
-            "COHERE_API_KEY) or pass --config; see config.example.yaml"
-        )
+        log.warning("no providers configured: " + configmod.no_provider_hint())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,10 +6,10 @@ import random
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig
+from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig, no_provider_hint
 from aigw.providers import registry
 from aigw.providers.base import ProviderAdapter
-from aigw.types import model_not_found
+from aigw.types import model_not_found, no_provider_configured
 
 if TYPE_CHECKING:
     from aigw.routing.balancer import Balancer
@@ -71,6 +71,8 @@ class Router:
             if len(self._targets) < len(self.config.models) + MAX_DIRECT_TARGETS:
                 self._targets[model] = ts
             return ts
+        if not self.config.providers:
+            raise no_provider_configured(model, no_provider_hint())
         raise model_not_found(model)
 
     def plan(self, model: str) -> list[list[Target]]:
