@@ -140,7 +140,10 @@ async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
 
     from aigw.server.app import create_app
 
-    app = create_app(cfg)
+    try:
+        app = create_app(cfg)
+    except OSError as e:  # e.g. the embedding model's directory
+        raise StartupFailed(f"cannot start: {_reason(e)}") from None
     runner = web.AppRunner(
         app,
         handler_cancellation=True,
