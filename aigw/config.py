@@ -141,27 +141,30 @@ class Config(Section):
     def _link(self) -> Config:
         from aigw.providers import registry
 
+        problems: list[str] = []  # all of them at once, one line each
         for name, p in self.providers.items():
             p.name = name
             if not p.type:
                 if name not in KNOWN_PROVIDER_TYPES:
-                    raise ValueError(
+                    problems.append(
                         f"providers.{name}.type: missing (one of {', '.join(registry.names())})"
                     )
+                    continue
                 p.type = name
             if p.type not in registry.names():
-                raise ValueError(
+                problems.append(
                     f"providers.{name}.type: unknown provider type {p.type!r} "
                     f"(one of {', '.join(registry.names())})"
                 )
+                continue
             if not p.base_url:
                 p.base_url = _default_base_url(p.type)
         for mname, m in self.models.items():
             if not m.deployments:
-                raise ValueError(f"models.{mname}: needs at least one deployment")
+                problems.append(f"models.{mname}: needs at least one deployment")
             for i, d in enumerate(m.deployments):
                 if d.provider not in self.providers:
-                    raise ValueError(
+                    problems.append(
                         f"models.{mname}.deployments.{i}.provider: unknown provider "
                         f"{d.provider!r} (configured: {', '.join(self.providers) or 'none'})"
                     )
@@ -169,7 +172,9 @@ class Config(Section):
                 d.name = f"{d.provider}/{d.model}"
             for fb in m.fallbacks:
                 if fb not in self.models:
-                    raise ValueError(f"models.{mname}.fallbacks: unknown model {fb!r}")
+                    problems.append(f"models.{mname}.fallbacks: unknown model {fb!r}")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -192,16 +197,22 @@ def protect_vars(text: str) -> tuple[str, list[re.Match[str]]]:
 
 
 def interpolate(
-    value: Any, env: dict[str, str], path: str = "", tokens: list[re.Match[str]] | None = None
+    value: Any,
+    env: dict[str, str],
+    path: str = "",
+    tokens: list[re.Match[str]] | None = None,
+    unset: dict[str, str] | None = None,
 ) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string value (not in keys)."""
+    """Replace ${VAR} and ${VAR:-default} in every string value (not in keys). A variable
+    that is not set raises, or, given `unset`, is noted there (path -> problem) and read as
+    empty, so every other problem can be reported with it."""
     if isinstance(value, dict):
         return {
-            k: interpolate(v, env, f"{path}.{k}" if path else str(k), tokens)
+            k: interpolate(v, env, f"{path}.{k}" if path else str(k), tokens, unset)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [interpolate(v, env, f"{path}.{i}", tokens) for i, v in enumerate(value)]
+        return [interpolate(v, env, f"{path}.{i}", tokens, unset) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -211,10 +222,14 @@ def interpolate(
             return env[name]
         if default is not None:
             return default
-        raise ConfigError(
+        problem = (
             f"config error: {path}: environment variable {name} is not set "
             f"(write ${{{name}:-}} to make it optional)"
         )
+        if unset is None:
+            raise ConfigError(problem)
+        unset[path] = problem
+        return ""
 
     if tokens is not None and "__aigw_var_" in value:
         value = _TOKEN.sub(lambda t: sub(tokens[int(t.group(1))]), value)
@@ -223,20 +238,101 @@ def interpolate(
     return value
 
 
-def _format_validation_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if p not in ("function-before",))
-    msg = err["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    # Validators on the whole file already put the key path in their message.
-    if not loc or (msg.split(":")[0].count(".") >= 1 and ":" in msg):
-        return f"config error: {msg}"
-    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-    return f"config error: {loc}: {msg}{more}"
+def _written_path(path: list[Any], raw: Any) -> str:
+    """A key path as the user wrote it. The model short forms (`m: {provider: p}` and
+    `m: [{provider: p}, ...]`) have no `deployments.N` in the file, so an error inside one
+    names `models.m.weight`, not a `models.m.deployments.0.weight` nobody wrote."""
+    out: list[str] = []
+    node = raw
+    skip_index = False
+    for part in path:
+        if isinstance(node, list) and str(part).isdigit():
+            part = int(part)
+        if skip_index and str(part).isdigit():
+            skip_index = False
+            continue
+        skip_index = False
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and part < len(node)
+        ):
+            node = node[part]
+        elif part == "deployments" and isinstance(node, (dict, list)):
+            skip_index = isinstance(node, dict)  # `{provider: p}`: one deployment, no index
+            continue
+        elif not isinstance(node, (dict, list)):
+            break  # a scalar short form (`database: sqlite:///...`): the key the user wrote
+        else:
+            node = None  # a key that is missing, or unknown: named, and nothing below it
+        out.append(str(part))
+    return ".".join(out)
+
+
+def _fields_at(path: tuple[Any, ...]) -> list[str]:
+    """The keys a section accepts at a pydantic error location (for "did you mean")."""
+    import types
+    import typing
+
+    def unwrap(t: Any) -> Any:
+        while True:
+            origin = typing.get_origin(t)
+            if origin is typing.Annotated:
+                t = typing.get_args(t)[0]
+            elif origin in (typing.Union, types.UnionType):
+                t = next((a for a in typing.get_args(t) if a is not type(None)), t)
+                if typing.get_origin(t) in (typing.Union, types.UnionType):
+                    return t
+            else:
+                return t
+
+    t: Any = Config
+    for part in path:
+        t = unwrap(t)
+        if isinstance(t, type) and issubclass(t, Section):
+            field = t.model_fields.get(str(part))
+            if field is None:
+                return []
+            t = field.annotation
+        elif typing.get_origin(t) is dict:
+            t = typing.get_args(t)[1]
+        elif typing.get_origin(t) is list:
+            t = typing.get_args(t)[0]
+        else:
+            return []
+    t = unwrap(t)
+    return list(t.model_fields) if isinstance(t, type) and issubclass(t, Section) else []
+
+
+_PATH_MSG = re.compile(r"^([A-Za-z0-9_.\-/]+\.[A-Za-z0-9_\-/]+|[a-z_]+): ")
+
+
+def config_problems(e: ValidationError, raw: Any) -> list[str]:
+    """Every problem of a validation, one `config error: <path>: <what>` line each, with the
+    path as written and, for an unknown key, the closest valid one."""
+    import difflib
+
+    lines: list[str] = []
+    for err in e.errors():
+        loc = [p for p in err["loc"] if not (isinstance(p, str) and "[" in p)]
+        msg = err["msg"]
+        for prefix in ("Value error, ", "Assertion failed, "):
+            if msg.startswith(prefix):
+                msg = msg[len(prefix) :]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+            near = difflib.get_close_matches(str(loc[-1]), _fields_at(tuple(loc[:-1])), n=1)
+            if near:
+                msg += f" (did you mean {near[0]!r}?)"
+        for one in msg.splitlines():
+            # Validators of a whole section put the key path in their message.
+            m = _PATH_MSG.match(one)
+            if m and "." in m.group(1):
+                where = _written_path(m.group(1).split("."), raw)
+                lines.append(f"config error: {where}: {one[m.end() :]}")
+            elif loc:
+                lines.append(f"config error: {_written_path(loc, raw)}: {one}")
+            else:
+                lines.append(f"config error: {one}")
+    return lines
 
 
 def from_dict(
@@ -249,11 +345,17 @@ def from_dict(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("config error: the file must hold a mapping of sections at its top")
-    data = interpolate(raw, env, tokens=tokens)
+    unset: dict[str, str] = {}
+    data = interpolate(raw, env, tokens=tokens, unset=unset)
     try:
-        return Config.model_validate(data)
+        cfg = Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e)) from None
+        # A value left empty by an unset variable is reported as that, not twice.
+        rest = [p for p in config_problems(e, data) if p.split(": ")[1] not in unset]
+        raise ConfigError("\n".join([*unset.values(), *rest])) from None
+    if unset:
+        raise ConfigError("\n".join(unset.values()))
+    return cfg
 
 
 def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:

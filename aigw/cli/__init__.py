@@ -1,4 +1,4 @@
-"""The `aigw` command: serve | keys | usage | migrate | bench | mock.
+"""The `aigw` command: serve | keys | usage | migrate | bench | mock | config.
 
 Each sub-command lives in its own module and registers itself here with one line.
 """
@@ -42,6 +42,7 @@ def _register() -> None:
     __import__("aigw.cli.usage").cli.usage.register(app)
     __import__("aigw.cli.bench").cli.bench.register(app)
     __import__("aigw.cli.mock").cli.mock.register(app)
+    __import__("aigw.cli.config_check").cli.config_check.register(app)
 
 
 def main() -> None:
