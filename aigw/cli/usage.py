@@ -28,8 +28,7 @@ def usage(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Requests (answered, refused with a 4xx, failed with a 5xx), tokens and cost, grouped
-    (a Rich table, or JSON for scripts)."""
+    """Requests (answered, refused, failed), tokens and cost, grouped (a table, or JSON)."""
     cfg = load_config(config)
     if by not in report.GROUPS:
         typer.echo(f"error: --by: one of {', '.join(report.GROUPS)}", err=True)
