@@ -26,6 +26,8 @@ from aigw.billing.settings import BillingConfig
 from aigw.cache.settings import CacheConfig
 from aigw.limits.settings import RateLimitSettings
 from aigw.observability.settings import ObservabilityConfig
+from aigw.providers import registry
+from aigw.providers.settings import ProviderConfig
 from aigw.routing.router_settings import RoutersConfig
 from aigw.routing.settings import RoutingSettings
 from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.config)
@@ -50,30 +52,6 @@ class ServerConfig(Section):
     max_body_bytes: Size = 10 * 1000**2
     drain_timeout: Duration = 30.0  # on SIGTERM: how long in-flight requests may finish
     request_timeout: Duration = 600.0  # default deadline of a whole request
-
-
-class ProviderConfig(Section):
-    name: str = ""  # filled from the key in `providers:`
-    type: str = ""  # openai | anthropic | cohere; defaults to the name when that is a known type
-    api_key: str | None = Field(default=None, repr=False)
-    base_url: str = ""
-    timeout: Duration = 60.0  # read timeout: the longest wait for the next byte
-    connect_timeout: Duration = 10.0
-    max_connections: int = Field(1000, ge=1)
-    # Idle keep-alive connections are closed after this long: keep it below the upstream's
-    # own idle timeout (uvicorn, under vLLM, closes after 5 s) so a request never races the
-    # server closing the connection it was sent on.
-    keepalive: Duration = Field(30.0, gt=0)
-    headers: dict[str, str] = Field(default_factory=dict)
-    # Anthropic: version header and the max_tokens used when the client gives none.
-    api_version: str | None = None
-    default_max_tokens: int = Field(4096, ge=1)
-    models: list[str] = Field(default_factory=list)  # extra names to list in /v1/models
-
-    @field_validator("base_url")
-    @classmethod
-    def _strip_slash(cls, v: str) -> str:
-        return v.rstrip("/")
 
 
 class DeploymentConfig(Section):
@@ -113,13 +91,48 @@ class LoggingConfig(Section):
     log_prompts: bool = False  # prompts and answers reach the logs only when this is on
 
 
-KNOWN_PROVIDER_TYPES = ("openai", "anthropic", "cohere")
+KNOWN_PROVIDER_TYPES = tuple(registry.names())
 
 
-def _default_base_url(ptype: str) -> str:
-    from aigw.providers import registry
+def _did_you_mean(key: str, section: type[Section]) -> str:
+    import difflib
 
-    return registry.get(ptype).default_base_url
+    near = difflib.get_close_matches(key, list(section.model_fields), n=1)
+    return f" (did you mean {near[0]!r}?)" if near else ""
+
+
+def _provider_settings(name: str, raw: Any) -> Any:
+    """`providers.<name>` validated with its type's own settings model (errors keep the key
+    path); the type defaults to the name when that is a known type."""
+    if not isinstance(raw, dict):
+        return raw  # the field's own validation says what is wrong
+    ptype = raw.get("type") or name
+    if not isinstance(ptype, str) or ptype not in registry.SPECS:
+        if not raw.get("type"):
+            raise ValueError(
+                f"providers.{name}.type: missing (one of {', '.join(registry.names())})"
+            )
+        raise ValueError(
+            f"providers.{name}.type: unknown provider type {ptype!r} "
+            f"(one of {', '.join(registry.names())})"
+        )
+    spec = registry.spec(ptype)
+    try:
+        conf = spec.settings.model_validate({**raw, "name": name, "type": ptype})
+    except ValidationError as e:
+        lines = []  # every problem of this provider, each with its key path
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key" + _did_you_mean(str(err["loc"][-1]), spec.settings)
+            for prefix in ("Value error, ", "Assertion failed, "):
+                msg = msg.removeprefix(prefix)
+            lines.append(f"providers.{name}.{loc}: {msg}")
+        raise ValueError("\n".join(lines)) from None
+    if not conf.base_url:
+        conf.base_url = spec.default_base_url
+    return conf
 
 
 class Config(Section):
@@ -137,28 +150,36 @@ class Config(Section):
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
 
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _provider_types(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out, problems = {}, []
+        for name, raw in v.items():  # every provider's problems, not only the first one's
+            try:
+                out[name] = _provider_settings(str(name), raw)
+            except ValueError as e:
+                problems.append(str(e))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return out
+
     @model_validator(mode="after")
     def _link(self) -> Config:
-        from aigw.providers import registry
-
         problems: list[str] = []  # all of them at once, one line each
         for name, p in self.providers.items():
-            p.name = name
-            if not p.type:
-                if name not in KNOWN_PROVIDER_TYPES:
-                    problems.append(
-                        f"providers.{name}.type: missing (one of {', '.join(registry.names())})"
-                    )
-                    continue
-                p.type = name
-            if p.type not in registry.names():
+            if not p.name or not p.type:  # built in code, not from a file
+                p.name = p.name or name
+                p.type = p.type or name
+            if p.type not in registry.SPECS:
                 problems.append(
                     f"providers.{name}.type: unknown provider type {p.type!r} "
                     f"(one of {', '.join(registry.names())})"
                 )
                 continue
             if not p.base_url:
-                p.base_url = _default_base_url(p.type)
+                p.base_url = registry.spec(p.type).default_base_url
         for mname, m in self.models.items():
             if not m.deployments:
                 problems.append(f"models.{mname}: needs at least one deployment")
@@ -380,12 +401,8 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
     return from_dict(raw or {}, env, tokens)
 
 
-# Environment variables that turn a provider on when there is no config file.
-ENV_PROVIDERS = {
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL"),
-    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL"),
-    "cohere": ("COHERE_API_KEY", "COHERE_BASE_URL"),
-}
+# Environment variables that turn a provider on when there is no config file (from the specs).
+ENV_PROVIDERS = {s.type: (s.key_env, s.base_url_env) for s in registry.SPECS.values() if s.key_env}
 
 
 def no_provider_hint() -> str:
@@ -401,8 +418,6 @@ def no_provider_hint() -> str:
 def defaults_from_env(env: dict[str, str]) -> Config:
     """Embedded defaults: every provider whose key is in the environment, with its usual
     models; any other upstream model is reachable as `<provider>/<model>`."""
-    from aigw.providers import registry
-
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for name, (key_var, url_var) in ENV_PROVIDERS.items():
@@ -410,9 +425,9 @@ def defaults_from_env(env: dict[str, str]) -> Config:
         if not key:
             continue
         providers[name] = {"api_key": key}
-        if env.get(url_var):
+        if url_var and env.get(url_var):
             providers[name]["base_url"] = env[url_var]
-        for m in registry.get(name).default_models:
+        for m in registry.spec(name).default_models:
             models.setdefault(m, {"provider": name})
     raw: dict[str, Any] = {"providers": providers, "models": models}
     if env.get("AIGW_HOST"):

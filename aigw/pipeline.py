@@ -20,18 +20,40 @@ from aigw.types import Principal, Usage
 @dataclass(slots=True)
 class JSONResult:
     """A complete, non-streamed answer (OpenAI shape). `raw` is the upstream's bytes when the
-    gateway passes them through unchanged, so they need not be serialised again."""
+    gateway passes them through unchanged, so they need not be serialised again. `native`:
+    the upstream's own answer when it speaks the client's format (`ctx.native`), which the
+    endpoint sends instead of a translation."""
 
     body: dict[str, Any]
     status: int = 200
     raw: bytes | None = None
+    native: dict[str, Any] | None = None
+
+
+class NativeEvents:
+    """The upstream's own stream events (SSE name and data, in order) when it speaks the
+    client's format: filled as they arrive, taken by the endpoint after each chunk."""
+
+    __slots__ = ("_events",)
+
+    def __init__(self) -> None:
+        self._events: list[tuple[str | None, bytes]] = []
+
+    def add(self, event: str | None, data: bytes) -> None:
+        self._events.append((event, data))
+
+    def take(self) -> list[tuple[str | None, bytes]]:
+        events, self._events = self._events, []
+        return events
 
 
 @dataclass(slots=True)
 class StreamResult:
-    """A streamed answer: OpenAI `chat.completion.chunk` dicts, in order, as they arrive."""
+    """A streamed answer: OpenAI `chat.completion.chunk` dicts, in order, as they arrive
+    (and, as for JSONResult, the upstream's own events when it speaks the client's format)."""
 
     chunks: AsyncIterator[dict[str, Any]]
+    native: NativeEvents | None = None
 
 
 Result = JSONResult | StreamResult
@@ -51,6 +73,10 @@ class RequestContext:
     started: float = field(default_factory=time.perf_counter)
     deadline: float | None = None  # perf_counter() time after which the request must not start
     priority: int = 0
+    # The client's request in its own format when that is not OpenAI's (/v1/messages: the
+    # Anthropic request `body` was translated from). A deployment whose provider speaks it
+    # (capability MESSAGES) is sent this instead, and answers with a result's `native`.
+    native: dict[str, Any] | None = None
     # Filled on the way through:
     usage: Usage | None = None
     status: int = 0  # the final status, set once the answer (or error) has been sent

@@ -6,7 +6,7 @@ from typing import Any
 
 import orjson
 
-from aigw.providers.sse import SSEParser
+from aigw.providers.common.sse import SSEParser
 from tests.mock_providers import fixture
 
 

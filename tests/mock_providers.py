@@ -123,10 +123,81 @@ def _anthropic_error(status: int, type_: str, message: str) -> web.Response:
     return web.Response(status=status, body=orjson.dumps(body), content_type="application/json")
 
 
+ANTHROPIC_FIELDS = {
+    "model",
+    "messages",
+    "max_tokens",
+    "system",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "metadata",
+    "thinking",
+    "service_tier",
+}
+
+
+def check_cache_control(where: str, block: dict[str, Any]) -> None:
+    """`cache_control` where Anthropic takes it: `{"type": "ephemeral"}`, ttl 5m or 1h."""
+    cc = block.get("cache_control")
+    if cc is None:
+        return
+    if (
+        not isinstance(cc, dict)
+        or cc.get("type") != "ephemeral"
+        or set(cc) - {"type", "ttl"}
+        or cc.get("ttl", "5m") not in ("5m", "1h")
+    ):
+        raise Invalid(f"{where}.cache_control: Input should be {{'type': 'ephemeral'}}")
+
+
+def check_anthropic_extras(body: dict[str, Any]) -> None:
+    """Top-level fields Anthropic knows (others: 'Extra inputs are not permitted'), and the
+    shapes of thinking, top_k, metadata and every cache_control."""
+    extra = sorted(set(body) - ANTHROPIC_FIELDS)
+    if extra:
+        raise Invalid(f"{extra[0]}: Extra inputs are not permitted")
+    thinking = body.get("thinking")
+    if thinking is not None:
+        if not isinstance(thinking, dict) or thinking.get("type") not in ("enabled", "disabled"):
+            raise Invalid("thinking.type: Input should be 'enabled' or 'disabled'")
+        if thinking["type"] == "enabled":
+            budget = thinking.get("budget_tokens")
+            if not isinstance(budget, int) or budget < 1024:
+                raise Invalid("thinking.enabled.budget_tokens: Input should be >= 1024")
+            if budget >= body.get("max_tokens", 0):
+                raise Invalid("`max_tokens` must be greater than `thinking.budget_tokens`")
+    top_k = body.get("top_k")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < 0):
+        raise Invalid("top_k: Input should be a non-negative integer")
+    meta = body.get("metadata")
+    if meta is not None and (
+        not isinstance(meta, dict)
+        or set(meta) - {"user_id"}
+        or not isinstance(meta.get("user_id", ""), str | None)
+    ):
+        raise Invalid("metadata: only user_id (a string) is permitted")
+    system = body.get("system")
+    for j, b in enumerate(system if isinstance(system, list) else []):
+        check_cache_control(f"system.{j}", b)
+    for i, m in enumerate(body.get("messages") or []):
+        content = m.get("content") if isinstance(m, dict) else None
+        for j, b in enumerate(content if isinstance(content, list) else []):
+            if isinstance(b, dict):
+                check_cache_control(f"messages.{i}.content.{j}", b)
+    for i, t in enumerate(body.get("tools") or []):
+        check_cache_control(f"tools.{i}", t)
+
+
 def check_anthropic(body: dict[str, Any]) -> None:
     """The rules of Anthropic's Messages API that a translation can break."""
     if not isinstance(body.get("model"), str):
         raise Invalid("model: Field required")
+    check_anthropic_extras(body)
     mt = body.get("max_tokens")
     if not isinstance(mt, int) or isinstance(mt, bool) or mt < 1:
         raise Invalid("max_tokens: Field required")

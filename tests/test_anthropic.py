@@ -9,9 +9,9 @@ import openai
 import orjson
 import pytest
 
-from aigw.config import ProviderConfig
-from aigw.providers import anthropic
-from aigw.providers.anthropic import adapter
+from aigw.providers.anthropic.adapter import adapter
+from aigw.providers.anthropic.request import to_anthropic
+from aigw.providers.anthropic.settings import AnthropicSettings
 from aigw.types import GatewayError
 from tests.helpers_providers import assemble, check_chunk_shape, normalise_message, translate_stream
 from tests.mock_providers import UPSTREAM_KEY, MockAnthropic, fixture, fixture_json
@@ -37,8 +37,8 @@ TIME_TOOL = {
 }
 
 
-def conf(**kw: Any) -> ProviderConfig:
-    return ProviderConfig(name="claude", type="anthropic", api_key="sk-ant-test", **kw)
+def conf(**kw: Any) -> AnthropicSettings:
+    return AnthropicSettings(name="claude", type="anthropic", api_key="sk-ant-test", **kw)
 
 
 # --- request translation -------------------------------------------------------------------
@@ -89,10 +89,10 @@ def test_request_headers_and_version_override() -> None:
 
 def test_max_tokens_from_client_or_config() -> None:
     msgs = [{"role": "user", "content": "x"}]
-    assert anthropic.to_anthropic({"messages": msgs, "max_tokens": 50}, "m", 9)["max_tokens"] == 50
+    assert to_anthropic({"messages": msgs, "max_tokens": 50}, "m", 9)["max_tokens"] == 50
     body = {"messages": msgs, "max_completion_tokens": 70}
-    assert anthropic.to_anthropic(body, "m", 9)["max_tokens"] == 70
-    assert anthropic.to_anthropic({"messages": msgs}, "m", 9)["max_tokens"] == 9
+    assert to_anthropic(body, "m", 9)["max_tokens"] == 70
+    assert to_anthropic({"messages": msgs}, "m", 9)["max_tokens"] == 9
     req = adapter.chat_request(conf(default_max_tokens=123), {"messages": msgs}, "m", False)
     assert req.body["max_tokens"] == 123
 
@@ -105,7 +105,7 @@ def test_empty_turns_are_dropped_and_neighbours_merged() -> None:
             {"role": "user", "content": "two"},
         ]
     }
-    assert anthropic.to_anthropic(body, "m", 10)["messages"] == [
+    assert to_anthropic(body, "m", 10)["messages"] == [
         {
             "role": "user",
             "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}],
@@ -121,7 +121,7 @@ def test_several_system_messages_become_blocks() -> None:
             {"role": "user", "content": "x"},
         ]
     }
-    out = anthropic.to_anthropic(body, "m", 10)
+    out = to_anthropic(body, "m", 10)
     assert out["system"] == [{"type": "text", "text": "One."}, {"type": "text", "text": "Two."}]
     assert [m["role"] for m in out["messages"]] == ["user"]
 
@@ -158,7 +158,7 @@ def test_tools_tool_calls_and_parallel_results() -> None:
         "tool_choice": "required",
         "parallel_tool_calls": False,
     }
-    out = anthropic.to_anthropic(body, "m", 10)
+    out = to_anthropic(body, "m", 10)
     assert out["tools"] == [
         {
             "name": "get_weather",
@@ -213,7 +213,7 @@ def test_tool_choice(choice: Any, expected: dict) -> None:
         "tools": [WEATHER_TOOL],
         "tool_choice": choice,
     }
-    assert anthropic.to_anthropic(body, "m", 10)["tool_choice"] == expected
+    assert to_anthropic(body, "m", 10)["tool_choice"] == expected
 
 
 def test_tool_choice_none_keeps_tools() -> None:
@@ -222,7 +222,7 @@ def test_tool_choice_none_keeps_tools() -> None:
         "tools": [WEATHER_TOOL],
         "tool_choice": "none",
     }
-    out = anthropic.to_anthropic(body, "m", 10)
+    out = to_anthropic(body, "m", 10)
     assert out["tool_choice"] == {"type": "none"} and len(out["tools"]) == 1
 
 
@@ -239,7 +239,7 @@ def test_images() -> None:
             }
         ]
     }
-    content = anthropic.to_anthropic(body, "m", 10)["messages"][0]["content"]
+    content = to_anthropic(body, "m", 10)["messages"][0]["content"]
     assert content[1] == {
         "type": "image",
         "source": {"type": "base64", "media_type": "image/jpeg", "data": "/9j/4AAQ"},
@@ -252,7 +252,7 @@ def test_images() -> None:
 
 def test_rejects_what_anthropic_cannot_do() -> None:
     with pytest.raises(GatewayError) as e:
-        anthropic.to_anthropic({"messages": [{"role": "user", "content": "x"}], "n": 2}, "m", 10)
+        to_anthropic({"messages": [{"role": "user", "content": "x"}], "n": 2}, "m", 10)
     assert e.value.status == 400 and e.value.param == "n"
     bad_args = {
         "messages": [
@@ -263,7 +263,7 @@ def test_rejects_what_anthropic_cannot_do() -> None:
         ]
     }
     with pytest.raises(GatewayError) as e:
-        anthropic.to_anthropic(bad_args, "m", 10)
+        to_anthropic(bad_args, "m", 10)
     assert e.value.status == 400
     with pytest.raises(GatewayError) as e:
         adapter.embeddings_request(conf(), {"model": "claude", "input": "x"}, "m")
@@ -274,7 +274,7 @@ def test_rejects_what_anthropic_cannot_do() -> None:
 
 
 def test_text_response_and_cache_usage() -> None:
-    out = adapter.chat_response(fixture_json("anthropic", "text.json"), "claude-x")
+    out = adapter.chat_response(fixture_json("anthropic", "text.json"), "claude-x").body
     assert out["object"] == "chat.completion"
     assert out["id"] == "msg_01XFDUDYJgAACzvnptvVoYEL"
     assert out["model"] == "claude-sonnet-4-5-20250929"
@@ -295,7 +295,7 @@ def test_text_response_and_cache_usage() -> None:
 
 
 def test_tool_use_response() -> None:
-    out = adapter.chat_response(fixture_json("anthropic", "tool_use.json"), "m")
+    out = adapter.chat_response(fixture_json("anthropic", "tool_use.json"), "m").body
     choice = out["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert (
@@ -312,7 +312,7 @@ def test_tool_use_response() -> None:
 
 
 def test_parallel_tool_use_response_has_no_text() -> None:
-    out = adapter.chat_response(fixture_json("anthropic", "parallel_tools.json"), "m")
+    out = adapter.chat_response(fixture_json("anthropic", "parallel_tools.json"), "m").body
     msg = out["choices"][0]["message"]
     assert msg["content"] is None
     assert [c["function"]["name"] for c in msg["tool_calls"]] == ["get_weather", "get_time"]
@@ -331,7 +331,7 @@ def test_parallel_tool_use_response_has_no_text() -> None:
 )
 def test_finish_reasons(stop: str, finish: str) -> None:
     body = fixture_json("anthropic", "text.json") | {"stop_reason": stop}
-    assert adapter.chat_response(body, "m")["choices"][0]["finish_reason"] == finish
+    assert adapter.chat_response(body, "m").body["choices"][0]["finish_reason"] == finish
 
 
 # --- stream translation --------------------------------------------------------------------
@@ -344,7 +344,7 @@ def test_stream_assembles_to_the_non_streamed_answer(name: str) -> None:
     chunks = translate_stream("anthropic", f"{name}.sse", adapter.chat_stream("m"))
     check_chunk_shape(chunks)
     streamed = assemble(chunks)
-    whole = adapter.chat_response(fixture_json("anthropic", f"{name}.json"), "m")
+    whole = adapter.chat_response(fixture_json("anthropic", f"{name}.json"), "m").body
     assert normalise_message(streamed["message"]) == normalise_message(
         whole["choices"][0]["message"]
     )
@@ -404,7 +404,7 @@ def test_stream_error_event_raises_retryable_error() -> None:
 def test_stream_cut_short_is_an_error() -> None:
     s = adapter.chat_stream("m")
     raw = fixture("anthropic", "text.sse").split(b"event: message_delta")[0]
-    from aigw.providers.sse import SSEParser
+    from aigw.providers.common.sse import SSEParser
 
     chunks = [c for ev, data in SSEParser().feed(raw) for c in s.feed(ev, data)]
     assert assemble(chunks)["message"]["content"].startswith("Hello")

@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from aigw.config import ProviderConfig
-from aigw.providers import cohere
-from aigw.providers.cohere import adapter
+from aigw.providers.cohere import chat as cohere
+from aigw.providers.cohere.adapter import adapter
 from aigw.types import GatewayError
 from tests.helpers_providers import assemble, check_chunk_shape, normalise_message, translate_stream
 from tests.mock_providers import UPSTREAM_KEY, MockCohere, fake_vector, fixture, fixture_json
@@ -151,7 +151,7 @@ def test_response_format_and_images() -> None:
 
 
 def test_text_response_and_billed_usage() -> None:
-    out = adapter.chat_response(fixture_json("cohere", "text.json"), "command-a")
+    out = adapter.chat_response(fixture_json("cohere", "text.json"), "command-a").body
     assert out["object"] == "chat.completion"
     assert out["model"] == "command-a"
     assert out["choices"][0]["message"]["content"].startswith("LLMs stand for Large Language")
@@ -160,7 +160,7 @@ def test_text_response_and_billed_usage() -> None:
 
 
 def test_tool_call_response_carries_the_plan_as_content() -> None:
-    out = adapter.chat_response(fixture_json("cohere", "tool_call.json"), "m")
+    out = adapter.chat_response(fixture_json("cohere", "tool_call.json"), "m").body
     msg = out["choices"][0]["message"]
     assert out["choices"][0]["finish_reason"] == "tool_calls"
     assert msg["content"] == "I will look up the weather in Toronto."
@@ -186,7 +186,7 @@ def test_tool_call_response_carries_the_plan_as_content() -> None:
 )
 def test_finish_reasons(reason: str, finish: str) -> None:
     body = fixture_json("cohere", "text.json") | {"finish_reason": reason}
-    assert adapter.chat_response(body, "m")["choices"][0]["finish_reason"] == finish
+    assert adapter.chat_response(body, "m").body["choices"][0]["finish_reason"] == finish
 
 
 def test_usage_falls_back_to_tokens() -> None:
@@ -205,7 +205,7 @@ def test_stream_assembles_to_the_non_streamed_answer(name: str) -> None:
     chunks = translate_stream("cohere", f"{name}.sse", s)
     check_chunk_shape(chunks)
     streamed = assemble(chunks)
-    whole = adapter.chat_response(fixture_json("cohere", f"{name}.json"), "m")
+    whole = adapter.chat_response(fixture_json("cohere", f"{name}.json"), "m").body
     assert normalise_message(streamed["message"]) == normalise_message(
         whole["choices"][0]["message"]
     )
@@ -232,7 +232,7 @@ def test_stream_parallel_tool_indexes() -> None:
 def test_stream_cut_short_is_an_error() -> None:
     s = adapter.chat_stream("m")
     raw = fixture("cohere", "text.sse").split(b"event: message-end")[0]
-    from aigw.providers.sse import SSEParser
+    from aigw.providers.common.sse import SSEParser
 
     for ev, data in SSEParser().feed(raw):
         s.feed(ev, data)
@@ -265,12 +265,12 @@ def test_embed_request() -> None:
 
 def test_embed_response_float_and_base64() -> None:
     doc = fixture_json("cohere", "embed.json")
-    out = adapter.embeddings_response(doc, "embed-v4.0", {"encoding_format": "float"})
+    out = adapter.embeddings_response(doc, "embed-v4.0", {"encoding_format": "float"}).body
     assert out["object"] == "list" and out["model"] == "embed-v4.0"
     assert [d["index"] for d in out["data"]] == [0, 1]
     assert out["data"][0]["embedding"] == doc["embeddings"]["float"][0]
     assert out["usage"] == {"prompt_tokens": 2, "total_tokens": 2}
-    b64 = adapter.embeddings_response(doc, "m", {"encoding_format": "base64"})
+    b64 = adapter.embeddings_response(doc, "m", {"encoding_format": "base64"}).body
     raw = base64.b64decode(b64["data"][1]["embedding"])
     decoded = struct.unpack(f"<{len(raw) // 4}f", raw)
     assert decoded == pytest.approx(doc["embeddings"]["float"][1], rel=1e-6)

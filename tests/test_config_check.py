@@ -20,6 +20,7 @@ servr: {port: 8080}
 server: {prot: 1, read_timeout: soon}
 providers:
   openai: {api_key: "${AIGW_TEST_UNSET_VAR}", timeot: 5s}
+  mine: {base_url: http://x}
 models:
   gpt: {provider: openai, wieght: 2}
   multi:
@@ -33,6 +34,7 @@ EXPECTED = [
     "config error: server.read_timeout: invalid duration 'soon' (use e.g. 500ms, 30s, 5m)",
     "config error: server.prot: unknown key (did you mean 'port'?)",
     "config error: providers.openai.timeot: unknown key (did you mean 'timeout'?)",
+    "config error: providers.mine.type: missing (one of openai, anthropic, cohere)",
     # The short forms of `models:`: the path the user wrote, not `deployments.0`.
     "config error: models.gpt.wieght: unknown key (did you mean 'weight'?)",
     "config error: models.multi.0.max_concurency: unknown key (did you mean 'max_concurrency'?)",
@@ -55,14 +57,14 @@ def test_every_problem_at_once_as_written(tmp_path: Path) -> None:
     assert r.returncode == 2
     lines = r.stderr.splitlines()
     assert sorted(lines[:-1]) == sorted(EXPECTED)
-    assert lines[-1] == f"{cfg}: 8 problems"
+    assert lines[-1] == f"{cfg}: 9 problems"
     assert "more)" not in r.stderr and "deployments" not in r.stderr
 
 
 def test_cross_references_are_named_as_written(tmp_path: Path) -> None:
     cfg = tmp_path / "refs.yaml"
     cfg.write_text(
-        "providers: {openai: {api_key: k}, mine: {base_url: http://x}}\n"
+        "providers: {openai: {api_key: k}}\n"
         "models:\n"
         "  a: {provider: nowhere}\n"
         "  b: [{provider: openai}, {provider: gone}]\n"
@@ -70,11 +72,10 @@ def test_cross_references_are_named_as_written(tmp_path: Path) -> None:
     )
     r = CliRunner().invoke(cli_app, ["config", "check", "--config", str(cfg)])
     assert r.exit_code == 2
-    assert "config error: providers.mine.type: missing (one of" in r.stderr
     assert "config error: models.a.provider: unknown provider 'nowhere'" in r.stderr
     assert "config error: models.b.1.provider: unknown provider 'gone'" in r.stderr
     assert "config error: models.c.fallbacks: unknown model 'zz'" in r.stderr
-    assert r.stderr.splitlines()[-1] == f"{cfg}: 4 problems"
+    assert r.stderr.splitlines()[-1] == f"{cfg}: 3 problems"
 
 
 def test_a_good_config_is_ok(tmp_path: Path) -> None:

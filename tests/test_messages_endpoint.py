@@ -10,7 +10,8 @@ import anthropic
 import orjson
 import pytest
 
-from aigw.providers import anthropic_inbound as inbound
+from aigw.providers.anthropic import inbound
+from aigw.providers.anthropic.errors import error_body, error_status
 from aigw.types import GatewayError
 from tests.mock_providers import UPSTREAM_KEY, MockAnthropic, MockOpenAITools, fixture_json
 
@@ -158,15 +159,15 @@ def test_completion_to_message() -> None:
 
 def test_error_shape() -> None:
     e = GatewayError(503, "anthropic: overloaded: Overloaded", "api_error", "overloaded_error")
-    assert inbound.error_status(e) == 529
-    assert inbound.error_body(e)["error"]["type"] == "overloaded_error"
+    assert error_status(e) == 529
+    assert error_body(e)["error"]["type"] == "overloaded_error"
     e = GatewayError(429, "slow down", "rate_limit_error", "rate_limit_exceeded")
-    assert inbound.error_body(e, "req_1") == {
+    assert error_body(e, "req_1") == {
         "type": "error",
         "error": {"type": "rate_limit_error", "message": "slow down"},
         "request_id": "req_1",
     }
-    assert inbound.error_body(GatewayError(502, "x", "api_error"))["error"]["type"] == "api_error"
+    assert error_body(GatewayError(502, "x", "api_error"))["error"]["type"] == "api_error"
 
 
 def test_events_for_text_then_tools() -> None:

@@ -17,7 +17,12 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aigw.providers import anthropic, anthropic_inbound, cohere
+from aigw.providers.anthropic import inbound as anthropic_inbound
+from aigw.providers.anthropic.request import to_anthropic
+from aigw.providers.anthropic.response import from_anthropic
+from aigw.providers.anthropic.stream import AnthropicStream
+from aigw.providers.cohere.chat import from_cohere, to_cohere
+from aigw.providers.cohere.stream import CohereStream
 from aigw.server.routes import messages as messages_route
 from tests.helpers_providers import assemble, check_chunk_shape, normalise_message
 
@@ -101,7 +106,7 @@ def flatten_openai(msgs: list[dict[str, Any]]) -> list[tuple]:
 @given(conversations())
 def test_openai_anthropic_openai_round_trip(msgs: list[dict[str, Any]]) -> None:
     body = {"model": "m", "messages": msgs, "max_tokens": 10}
-    upstream = anthropic.to_anthropic(body, "claude", 100)
+    upstream = to_anthropic(body, "claude", 100)
     roles = [m["role"] for m in upstream["messages"]]
     # Anthropic's rules: user first, roles alternate, results right after their calls.
     assert roles[0] == "user"
@@ -129,7 +134,7 @@ def flatten_cohere(msgs: list[dict[str, Any]]) -> list[tuple]:
 @SETTINGS
 @given(conversations())
 def test_openai_to_cohere_keeps_everything(msgs: list[dict[str, Any]]) -> None:
-    out = cohere.to_cohere({"messages": msgs}, "command")
+    out = to_cohere({"messages": msgs}, "command")
     assert flatten_cohere(out["messages"]) == flatten_openai(msgs)
 
 
@@ -227,11 +232,11 @@ def anthropic_exchanges(draw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]
 @given(anthropic_exchanges())
 def test_anthropic_stream_equals_response(exchange: tuple[dict, list[dict]]) -> None:
     message, events = exchange
-    s = anthropic.AnthropicStream("m")
+    s = AnthropicStream("m")
     chunks = [c for e in events for c in s.feed(e["type"], orjson.dumps(e))] + s.close()
     check_chunk_shape(chunks)
     streamed = assemble(chunks)
-    whole = anthropic.from_anthropic(message, "m")
+    whole = from_anthropic(message, "m").body
     assert normalise_message(streamed["message"]) == normalise_message(
         whole["choices"][0]["message"]
     )
@@ -339,11 +344,11 @@ def cohere_exchanges(draw: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 @given(cohere_exchanges())
 def test_cohere_stream_equals_response(exchange: tuple[dict, list[dict]]) -> None:
     body, events = exchange
-    s = cohere.CohereStream("m")
+    s = CohereStream("m")
     chunks = [c for e in events for c in s.feed(e["type"], orjson.dumps(e))] + s.close()
     check_chunk_shape(chunks)
     streamed = assemble(chunks)
-    whole = cohere.from_cohere(body, "m")
+    whole = from_cohere(body, "m").body
     assert normalise_message(streamed["message"]) == normalise_message(
         whole["choices"][0]["message"]
     )

@@ -13,6 +13,7 @@ class PriceConfig(Section):
     input: float = Field(ge=0)
     output: float = Field(ge=0)
     cached_input: float | None = Field(default=None, ge=0)  # default: the input price
+    cache_write: float | None = Field(default=None, ge=0)  # prompt-cache writes (Anthropic)
 
 
 class BudgetLimits(Section):

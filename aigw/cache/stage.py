@@ -130,7 +130,7 @@ class CacheStage:
         if no_store:
             return result
         if isinstance(result, JSONResult):
-            if result.status == 200 and not _native(ctx, result.body):
+            if result.status == 200 and result.native is None:
                 body, raw = result.body, result.raw
 
                 async def store_json(c: RequestContext) -> None:
@@ -141,11 +141,13 @@ class CacheStage:
                 ctx.on_finish(store_json)
             return result
 
+        if result.native is not None:
+            return result
         seen: list[dict[str, Any]] = []
         done: list[bool] = []
 
         async def store_stream(c: RequestContext) -> None:
-            if done and c.status == 200 and _finished(seen) and not _native(c, seen[:1]):
+            if done and c.status == 200 and _finished(seen):
                 entry, data = stream_entry(seen, self.clock() + self.cfg.ttl)
                 await self._store(key, entry, data, sem, vec)
 
@@ -196,20 +198,7 @@ class CacheStage:
 
 def _client_request(ctx: RequestContext) -> dict[str, Any]:
     """What the client sent: for /v1/messages the Anthropic request behind the chat body."""
-    if ctx.endpoint == "messages":
-        native = getattr(ctx.body, "native", None)
-        if isinstance(native, dict):
-            return native
-    return ctx.body
-
-
-def _native(ctx: RequestContext, answer: Any) -> bool:
-    """An Anthropic upstream's own answer to /v1/messages (passed through, not cached).
-    `answer`: the JSON body, or a list holding a stream's first chunk."""
-    if ctx.endpoint != "messages":
-        return False
-    first = answer[0] if isinstance(answer, list) and answer else answer
-    return getattr(first, "native", None) is not None
+    return ctx.native if ctx.native is not None else ctx.body
 
 
 def _finished(chunks: list[dict[str, Any]]) -> bool:

@@ -150,7 +150,7 @@ def capture_contents(ctx: RequestContext, result: Result) -> Result:
             ctx.extra_log["answer"] = "".join(parts)
             await inner.aclose()  # type: ignore[attr-defined]
 
-    return StreamResult(relay())
+    return StreamResult(relay(), result.native)
 
 
 def _trace_finish_callbacks(ctx: RequestContext, span: Any, tr: Tracing, own: list[Any]) -> None:

@@ -1,18 +1,27 @@
-"""The seam every provider fills: pure translation between OpenAI's API and the provider's.
+"""The seam every provider fills: a spec (what the provider is) and an adapter (pure
+translation between OpenAI's API and the provider's).
 
-An adapter does no I/O. `providers/http.py` owns the sessions and makes the calls;
-`routing/dispatch.py` puts the two together. A new provider is one module with one adapter
-object and one line in `providers/registry.py`.
+An adapter does no I/O. `providers/http.py` owns the connections and makes the calls;
+`routing/dispatch.py` puts the two together. A provider is one package,
+`aigw/providers/<name>/`, whose `spec` is listed once in `providers/registry.py`
+(docs/PROVIDERS.md, "Adding a provider").
 """
 
 from __future__ import annotations
 
-import time
+import builtins
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from aigw.config import ProviderConfig
+from aigw.providers.settings import ProviderConfig
 from aigw.types import GatewayError, Usage
+
+# Capabilities a spec declares; the dispatcher asks for them, never for a provider by name.
+CHAT = "chat"
+EMBEDDINGS = "embeddings"
+COUNT_TOKENS = "count_tokens"  # counts a Messages request's input tokens (`/count_tokens`)
+MESSAGES = "messages"  # speaks Anthropic's Messages format: a /v1/messages request and its
+# answer pass through unchanged (see `RequestContext.native`)
 
 
 @dataclass(slots=True)
@@ -20,6 +29,16 @@ class UpstreamRequest:
     path: str  # appended to the provider's base_url, e.g. "/chat/completions"
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Answer:
+    """A translated upstream answer: the OpenAI-shaped body, its usage, and (for a provider
+    whose own format a client may speak) the upstream's own body."""
+
+    body: dict[str, Any]
+    usage: Usage | None
+    native: dict[str, Any] | None = None
 
 
 class StreamTranslator(Protocol):
@@ -33,14 +52,12 @@ class StreamTranslator(Protocol):
         ...
 
     def close(self) -> list[dict[str, Any]]:
-        """The upstream stream ended: any chunks still owed to the client."""
+        """The upstream stream ended: any chunks still owed to the client (or raise
+        `common.errors.stream_truncated`)."""
         ...
 
 
 class ProviderAdapter(Protocol):
-    type: str
-    default_base_url: str
-    default_models: tuple[str, ...]
     # True when the provider speaks OpenAI's format, so its bytes can be passed through.
     passthrough: bool
 
@@ -48,7 +65,7 @@ class ProviderAdapter(Protocol):
         self, conf: ProviderConfig, body: dict[str, Any], model: str, stream: bool
     ) -> UpstreamRequest: ...
 
-    def chat_response(self, body: dict[str, Any], model: str) -> dict[str, Any]: ...
+    def chat_response(self, body: dict[str, Any], model: str) -> Answer: ...
 
     def chat_stream(self, model: str) -> StreamTranslator: ...
 
@@ -58,122 +75,56 @@ class ProviderAdapter(Protocol):
 
     def embeddings_response(
         self, body: dict[str, Any], model: str, request: dict[str, Any]
-    ) -> dict[str, Any]: ...
+    ) -> Answer: ...
 
     def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
-        """Map an upstream error response to the client's error (and mark it retryable)."""
+        """Map an upstream error response to the client's error (and mark it retryable).
+        Pure: the same input always gives the same error."""
         ...
 
 
-def retry_after_seconds(headers: dict[str, str]) -> float | None:
-    """Retry-After (seconds or HTTP date) or the provider's ms variants, in seconds."""
-    for name in ("retry-after-ms", "x-ratelimit-reset-after-ms"):
-        v = headers.get(name) or headers.get(name.title())
-        if v:
-            try:
-                return float(v) / 1000.0
-            except ValueError:
-                pass
-    v = headers.get("retry-after") or headers.get("Retry-After")
-    if not v:
-        return None
-    try:
-        return max(0.0, float(v))
-    except ValueError:
-        import time
-        from email.utils import parsedate_to_datetime
+class NativeAdapter(ProviderAdapter, Protocol):
+    """An adapter with the MESSAGES and COUNT_TOKENS capabilities: it takes a /v1/messages
+    client's own request."""
 
-        try:
-            return max(0.0, parsedate_to_datetime(v).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
+    def messages_request(
+        self,
+        conf: ProviderConfig,
+        native: dict[str, Any],
+        body: dict[str, Any],
+        model: str,
+        stream: bool,
+    ) -> UpstreamRequest: ...
+
+    def count_tokens_request(
+        self, conf: ProviderConfig, native: dict[str, Any], model: str
+    ) -> UpstreamRequest: ...
+
+    def count_tokens_response(self, body: dict[str, Any]) -> int: ...
 
 
-def upstream_status_error(
-    status: int,
-    message: str,
-    headers: dict[str, str],
-    provider: str,
-    type_: str | None = None,
-    code: str | None = None,
-    param: str | None = None,
-) -> GatewayError:
-    """The gateway's common mapping of an upstream failure status:
-    4xx passes through (429 retryable, with its Retry-After), 5xx/529 -> 502 retryable."""
-    ra = retry_after_seconds(headers)
-    if status == 429:
-        return GatewayError(
-            429,
-            message,
-            type_ or "rate_limit_error",
-            code or "rate_limit_exceeded",
-            param,
-            retryable=True,
-            retry_after=ra,
-        )
-    if status in (408,):
-        return GatewayError(
-            504,
-            f"{provider}: upstream timed out: {message}",
-            "api_error",
-            "upstream_timeout",
-            retryable=True,
-            retry_after=ra,
-        )
-    if 400 <= status < 500:
-        return GatewayError(status, message, type_ or "invalid_request_error", code, param)
-    return GatewayError(
-        502,
-        f"{provider}: upstream error {status}: {message}",
-        "api_error",
-        code or "upstream_error",
-        retryable=True,
-        retry_after=ra,
-    )
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """What a provider type is: listed once in `providers/registry.py`."""
+
+    type: str  # the `type:` in the config file (and the provider's name when it is one)
+    default_base_url: str
+    adapter: ProviderAdapter
+    # Environment variables: with `key_env` set, `aigw serve` without a config file enables
+    # the provider (and `base_url_env`, when set, overrides its URL).
+    key_env: str | None = None
+    base_url_env: str | None = None
+    settings: builtins.type[ProviderConfig] = ProviderConfig  # its `providers.<name>` model
+    capabilities: frozenset[str] = frozenset({CHAT})
+    default_models: tuple[str, ...] = ()  # listed when enabled from the environment
 
 
-def text_of(content: Any) -> str:
-    """The text of an OpenAI message `content` (a string, or a list of parts)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(p.get("text") or "")
-            for p in content
-            if isinstance(p, dict) and p.get("type") in ("text", "input_text")
-        )
-    return str(content)
+S = TypeVar("S", bound=ProviderConfig)
 
 
-def chat_completion(
-    id_: str,
-    model: str,
-    text: str,
-    tool_calls: list[dict[str, Any]],
-    reasoning: str,
-    finish_reason: str,
-    usage: Usage,
-) -> dict[str, Any]:
-    """An OpenAI `chat.completion` with one assistant choice, as every translating provider
-    answers: `content` is null when the answer is only tool calls, as OpenAI sends it."""
-    message: dict[str, Any] = {
-        "role": "assistant",
-        "content": text if text or not tool_calls else None,
-        "refusal": None,
-    }
-    if tool_calls:
-        message["tool_calls"] = tool_calls
-    if reasoning:
-        message["reasoning_content"] = reasoning
-    return {
-        "id": id_,
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": model,
-        "choices": [
-            {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
-        ],
-        "usage": usage.to_openai(),
-    }
+def settings_as(conf: ProviderConfig, cls: type[S]) -> S:
+    """A provider's own settings model (the loader built it from the spec); a plain
+    ProviderConfig (built in code) gets the model's defaults."""
+    if isinstance(conf, cls):
+        return conf
+    return cls.model_validate(conf.model_dump())

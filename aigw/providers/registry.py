@@ -1,21 +1,28 @@
-"""Provider types by name. Adding a provider: write its module, add one line here."""
+"""Provider types by name. Adding a provider: its package under `aigw/providers/`, and one
+line here (docs/PROVIDERS.md, "Adding a provider")."""
 
 from __future__ import annotations
 
-from aigw.providers.base import ProviderAdapter
+from aigw.providers import anthropic, cohere, openai
+from aigw.providers.base import ProviderAdapter, ProviderSpec
 
-_ADAPTERS: dict[str, str] = {
-    "openai": "aigw.providers.openai",
-    "anthropic": "aigw.providers.anthropic",
-    "cohere": "aigw.providers.cohere",
+SPECS: dict[str, ProviderSpec] = {
+    s.type: s
+    for s in (
+        openai.spec,
+        anthropic.spec,
+        cohere.spec,
+    )
 }
 
 
 def names() -> list[str]:
-    return list(_ADAPTERS)
+    return list(SPECS)
+
+
+def spec(type_: str) -> ProviderSpec:
+    return SPECS[type_]
 
 
 def get(type_: str) -> ProviderAdapter:
-    import importlib
-
-    return importlib.import_module(_ADAPTERS[type_]).adapter
+    return SPECS[type_].adapter

@@ -34,10 +34,15 @@ class Coalescer:
     async def run(
         self, ctx: RequestContext, call: Callable[[RequestContext], Coroutine[Any, Any, Result]]
     ) -> Result:
+        # The client's own request: two /v1/messages requests that differ only in fields
+        # the chat form has no room for (thinking, cache_control) are different requests.
+        asked = ctx.native if ctx.native is not None else ctx.body
         key = (
             ctx.principal.org_id.encode()
             + b"\0"
-            + orjson.dumps(ctx.body, option=orjson.OPT_SORT_KEYS)
+            + ctx.endpoint.encode()
+            + b"\0"
+            + orjson.dumps(asked, option=orjson.OPT_SORT_KEYS)
         )
         hit = self._inflight.get(key)
         if hit is not None:
@@ -46,7 +51,7 @@ class Coalescer:
             result = await asyncio.shield(task)
             _follow(ctx, leader)
             if isinstance(result, JSONResult):
-                return JSONResult(result.body, result.status, result.raw)
+                return JSONResult(result.body, result.status, result.raw, result.native)
             return result
         task = asyncio.get_running_loop().create_task(call(ctx))
         self._inflight[key] = (task, ctx)

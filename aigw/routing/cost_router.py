@@ -27,6 +27,8 @@ from aigw.types import GatewayError
 MAX_SCORED_CHARS = 8000
 # Longer texts than this are scored off the event loop (the thread hop costs ~0.1 ms).
 INLINE_CHARS = 1500
+# Chat, and Anthropic's Messages with its count_tokens (their `ctx.body` is the chat form).
+ROUTED_ENDPOINTS = frozenset({"chat", "messages", "count_tokens"})
 
 
 class Scorer(Protocol):
@@ -79,7 +81,7 @@ class CostRouterStage:
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
         router = self.routers.get(ctx.model)
-        if router is None or ctx.endpoint != "chat":
+        if router is None or ctx.endpoint not in ROUTED_ENDPOINTS:
             return await call_next(ctx)
         text = last_user_text(ctx.body.get("messages"))
         if len(text) <= INLINE_CHARS:

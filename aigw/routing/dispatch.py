@@ -23,10 +23,12 @@ from typing import Any
 
 import orjson
 
-from aigw.pipeline import JSONResult, RequestContext, Result, StreamResult
+from aigw.limits.estimate import estimate_prompt_tokens
+from aigw.pipeline import JSONResult, NativeEvents, RequestContext, Result, StreamResult
+from aigw.providers.base import COUNT_TOKENS, MESSAGES, NativeAdapter, StreamTranslator
+from aigw.providers.common.sse import SSEParser
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
-from aigw.providers.sse import SSEParser
 from aigw.queue import admission
 from aigw.queue.batcher import EmbeddingBatcher
 from aigw.queue.coalesce import Coalescer, coalescible
@@ -167,6 +169,12 @@ class Dispatcher:
         if self.batcher is not None:
             return await self._failover(ctx, self._embeddings_batched, slots=False)
         return await self._failover(ctx, self._embeddings_once)
+
+    async def count_tokens(self, ctx: RequestContext) -> Result:
+        """A Messages request's input tokens (`ctx.native`): the provider's own count where
+        it has one (COUNT_TOKENS), with retries and failover like any call; else the
+        gateway's estimate, said so in `x-aigw-token-count`."""
+        return await self._failover(ctx, self._count_tokens_once, slots=False)
 
     def snapshot(self) -> dict[str, dict[str, Any]]:
         """Per deployment, right now: in_flight, queued, limit, breaker_state, ewma_ms, ...
@@ -341,7 +349,16 @@ class Dispatcher:
         return {"X-Request-ID": ctx.request_id}
 
     async def _chat_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
-        req = t.adapter.chat_request(t.provider, ctx.body, t.upstream_model, ctx.stream)
+        # A /v1/messages client's own request goes as it came to a provider that speaks it.
+        native = ctx.native is not None and t.can(MESSAGES)
+        if native:
+            adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+            assert ctx.native is not None
+            req = adapter.messages_request(
+                t.provider, ctx.native, ctx.body, t.upstream_model, ctx.stream
+            )
+        else:
+            req = t.adapter.chat_request(t.provider, ctx.body, t.upstream_model, ctx.stream)
         t0 = time.perf_counter()
         if not ctx.stream:
             status, headers, raw = await self.client.post(
@@ -351,12 +368,17 @@ class Dispatcher:
             if status >= 400:
                 raise t.adapter.error(status, raw, headers)
             body = _json(raw, t)
-            out = t.adapter.chat_response(body, t.upstream_model)
-            ctx.usage = Usage.from_openai(out.get("usage"))
-            passthrough = out is body and t.adapter.passthrough
-            return JSONResult(out, raw=raw if passthrough else None)
+            answer = t.adapter.chat_response(body, t.upstream_model)
+            ctx.usage = answer.usage
+            passthrough = answer.body is body and t.adapter.passthrough
+            return JSONResult(
+                answer.body,
+                raw=raw if passthrough else None,
+                native=answer.native if native else None,
+            )
 
         resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
+        frames = NativeEvents() if native else None
         try:
             if resp.status >= 400:
                 raw = await resp.read()
@@ -366,6 +388,8 @@ class Dispatcher:
             # Wait for the first chunk before committing to this deployment.
             first: list[dict[str, Any]] = []
             async for ev, data in events:
+                if frames is not None:
+                    frames.add(ev, data)
                 first = translator.feed(ev, data)
                 if first:
                     break
@@ -373,7 +397,24 @@ class Dispatcher:
         except BaseException:
             resp.close()
             raise
-        return StreamResult(_relay(ctx, resp, events, translator, first, t0, release))
+        return StreamResult(
+            _relay(ctx, resp, events, translator, first, t0, release, frames), frames
+        )
+
+    async def _count_tokens_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
+        if ctx.native is None or not t.can(COUNT_TOKENS):
+            ctx.response_headers["x-aigw-token-count"] = "estimate"
+            return JSONResult({"input_tokens": estimate_prompt_tokens("chat", ctx.body)})
+        adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+        req = adapter.count_tokens_request(t.provider, ctx.native, t.upstream_model)
+        t0 = time.perf_counter()
+        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
+        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+        if status >= 400:
+            raise t.adapter.error(status, raw, headers)
+        count = adapter.count_tokens_response(_json(raw, t))
+        ctx.response_headers["x-aigw-token-count"] = "upstream"
+        return JSONResult({"input_tokens": count})
 
     async def _embeddings_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
@@ -383,11 +424,10 @@ class Dispatcher:
         if status >= 400:
             raise t.adapter.error(status, raw, headers)
         body = _json(raw, t)
-        out = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
-        u = out.get("usage") or {}
-        ctx.usage = Usage(prompt_tokens=int(u.get("prompt_tokens") or 0))
-        passthrough = out is body and t.adapter.passthrough
-        return JSONResult(out, raw=raw if passthrough else None)
+        answer = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
+        ctx.usage = answer.usage
+        passthrough = answer.body is body and t.adapter.passthrough
+        return JSONResult(answer.body, raw=raw if passthrough else None)
 
     async def _embeddings_batched(
         self, ctx: RequestContext, t: Target, release: _Release
@@ -412,7 +452,7 @@ class Dispatcher:
             )
             if status >= 400:
                 raise t.adapter.error(status, raw, headers)
-            return t.adapter.embeddings_response(_json(raw, t), t.upstream_model, body)
+            return t.adapter.embeddings_response(_json(raw, t), t.upstream_model, body).body
         finally:
             if st.slots is not None:
                 st.slots.release()
@@ -448,17 +488,21 @@ async def _relay(
     ctx: RequestContext,
     resp: Response,
     events: AsyncIterator[tuple[str | None, bytes]],
-    translator: Any,
+    translator: StreamTranslator,
     first: list[dict[str, Any]],
     t0: float,
     release: _Release,
+    frames: NativeEvents | None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Yield chunks as they arrive. Closing this generator (the client went away) closes the
-    upstream connection, which cancels the upstream request."""
+    """Yield chunks as they arrive (keeping the upstream's own events in `frames` for a
+    client that speaks its format). Closing this generator (the client went away) closes
+    the upstream connection, which cancels the upstream request."""
     try:
         for c in first:
             yield c
         async for ev, data in events:
+            if frames is not None:
+                frames.add(ev, data)
             for c in translator.feed(ev, data):
                 yield c
         for c in translator.close():

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig, no_provider_hint
 from aigw.providers import registry
-from aigw.providers.base import ProviderAdapter
+from aigw.providers.base import ProviderAdapter, ProviderSpec
 from aigw.types import model_not_found, no_provider_configured
 
 if TYPE_CHECKING:
@@ -20,7 +20,14 @@ class Target:
     model_name: str  # the client-facing name this target serves
     deployment: DeploymentConfig
     provider: ProviderConfig
-    adapter: ProviderAdapter
+    spec: ProviderSpec
+
+    @property
+    def adapter(self) -> ProviderAdapter:
+        return self.spec.adapter
+
+    def can(self, capability: str) -> bool:
+        return capability in self.spec.capabilities
 
     @property
     def name(self) -> str:
@@ -48,7 +55,7 @@ class Router:
 
     def _target(self, model_name: str, d: DeploymentConfig) -> Target:
         p = self.config.providers[d.provider]
-        return Target(model_name, d, p, registry.get(p.type))
+        return Target(model_name, d, p, registry.spec(p.type))
 
     def model_names(self) -> list[str]:
         """The configured (listed) model names; `<provider>/<model>` names are not listed."""

@@ -15,7 +15,7 @@ from typing import Any
 from aigw.config import Config
 from aigw.limits.stage import build as build_limits
 from aigw.observability.component import Observability
-from aigw.pipeline import Handler, Stage
+from aigw.pipeline import Handler, Stage, compose
 from aigw.providers.http import UpstreamClient
 from aigw.routing.dispatch import Dispatcher
 from aigw.routing.router import Router
@@ -88,6 +88,12 @@ class Gateway:
         self.chat: Handler = self.observability.compose(self.stages, self.dispatcher.chat)
         self.embeddings: Handler = self.observability.compose(
             self.stages, self.dispatcher.embeddings
+        )
+        # /v1/messages/count_tokens (authenticated by its route): the cost router, then the
+        # dispatcher; no usage, limits or cache for a count.
+        self.count_tokens: Handler = compose(
+            [self.cost_router] if self.cost_router is not None else [],
+            self.dispatcher.count_tokens,
         )
 
     def on_start(self, hook: Hook) -> None:

@@ -15,15 +15,13 @@ from typing import Any
 from aiohttp import web
 
 from aigw.auth.stage import authenticate_request
-from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.pipeline import JSONResult, RequestContext, Result
-from aigw.providers import anthropic_inbound as inbound
-from aigw.providers.anthropic import AnthropicAdapter
-from aigw.providers.base import UpstreamRequest
+from aigw.providers.anthropic import inbound
+from aigw.providers.anthropic.errors import error_body, error_status
 from aigw.server.request import new_context, read_json
 from aigw.server.responses import SSE_HEADERS, gateway_headers, run
 from aigw.server.state import REQUEST_ID, config, gateway
-from aigw.types import GatewayError, model_not_found
+from aigw.types import GatewayError
 
 log = logging.getLogger("aigw")
 
@@ -32,9 +30,7 @@ def error_response(e: GatewayError, request_id: str) -> web.Response:
     headers = e.response_headers()
     headers["X-Request-ID"] = request_id
     headers["request-id"] = request_id  # where Anthropic's SDKs look for it
-    return web.json_response(
-        inbound.error_body(e, request_id), status=inbound.error_status(e), headers=headers
-    )
+    return web.json_response(error_body(e, request_id), status=error_status(e), headers=headers)
 
 
 async def messages(request: web.Request) -> web.StreamResponse:
@@ -47,6 +43,7 @@ async def messages(request: web.Request) -> web.StreamResponse:
         ctx = new_context(
             request, "messages", inbound.to_openai(body), stream=bool(body.get("stream"))
         )
+        ctx.native = body  # for a deployment that speaks Anthropic's format itself
         if not ctx.stream:
             return await run(request, ctx, _as_message(request))
         return await _stream(request, ctx)
@@ -55,11 +52,11 @@ async def messages(request: web.Request) -> web.StreamResponse:
 
 
 async def count_tokens(request: web.Request) -> web.Response:
-    """POST /v1/messages/count_tokens: the provider's own count for a model on an Anthropic
-    upstream; for every other model an estimate (about four characters per token, the same
-    one rate limits reserve with), said so in `x-aigw-token-count: estimate`."""
+    """POST /v1/messages/count_tokens: the provider's own count for a model on a provider
+    that counts (Anthropic), through the dispatcher (breakers, retries, failover); for every
+    other model an estimate (about four characters per token, the same one rate limits
+    reserve with). `x-aigw-token-count` says which: upstream | estimate."""
     rid = request[REQUEST_ID]
-    headers = {"X-Request-ID": rid, "request-id": rid}
     try:
         principal = await authenticate_request(request)
         try:
@@ -68,27 +65,15 @@ async def count_tokens(request: web.Request) -> web.Response:
             raise GatewayError(e.status, e.reason or "bad request") from None
         # Validates it as a Messages request would be (count_tokens takes no max_tokens).
         chat = inbound.to_openai({**body, "max_tokens": 1, "stream": False})
-        model = body["model"]
         gw = gateway(request)
-        gw.accounts.auth.authorize(principal, "messages", model)
-        targets = gw.router.targets(model)
-        if not targets and model not in gw.config.routers:
-            raise model_not_found(model)
-        t = targets[0] if targets else None
-        if t is not None and isinstance(t.adapter, AnthropicAdapter):
-            native = {k: v for k, v in body.items() if k not in ("stream", "max_tokens")}
-            native["model"] = t.upstream_model
-            req = UpstreamRequest(
-                "/v1/messages/count_tokens", native, t.adapter.headers(t.provider)
-            )
-            status, up_headers, raw = await gw.client.post(t.provider, req, {"X-Request-ID": rid})
-            if status >= 400:
-                raise t.adapter.error(status, raw, up_headers)
-            headers["x-aigw-token-count"] = "upstream"
-            return web.Response(body=raw, content_type="application/json", headers=headers)
-        headers["x-aigw-token-count"] = "estimate"
-        count = {"input_tokens": estimate_prompt_tokens("chat", chat)}
-        return web.json_response(count, headers=headers)
+        gw.accounts.auth.authorize(principal, "messages", chat["model"])
+        ctx = new_context(request, "count_tokens", chat)
+        ctx.principal = principal
+        ctx.native = {k: v for k, v in body.items() if k not in ("stream", "max_tokens")}
+        result = await gw.count_tokens(ctx)
+        assert isinstance(result, JSONResult)
+        headers = {**gateway_headers(ctx), "request-id": rid}
+        return web.json_response(result.body, headers=headers)
     except GatewayError as e:
         return error_response(e, rid)
 
@@ -99,9 +84,8 @@ def _as_message(request: web.Request) -> Any:
     async def handler(ctx: RequestContext) -> Result:
         result = await chat(ctx)
         if isinstance(result, JSONResult):
-            native = inbound.native_message(result.body, ctx.model)
-            if native is not None:
-                return JSONResult(native, result.status)
+            if result.native is not None:  # an Anthropic upstream's own message
+                return JSONResult(inbound.native_message(result.native, ctx.model), result.status)
             return JSONResult(inbound.to_message(result.body, ctx.model), result.status)
         # A stream for a request that asked for none (a replayed cache entry): gather it.
         chunks = [c async for c in result.chunks]
@@ -146,28 +130,27 @@ async def _stream(request: web.Request, ctx: RequestContext) -> web.StreamRespon
         await asyncio.shield(ctx.finish())
         raise
     events = inbound.MessageEvents(ctx.model)
+    native = None  # an Anthropic upstream's own events, passed through
     if isinstance(result, JSONResult):
         chunks: Any = _aiter(inbound.completion_chunks(result.body))
     else:
-        chunks = result.chunks
+        chunks, native = result.chunks, result.native
     resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **gateway_headers(ctx)})
     write_timeout = config(request).server.write_timeout
     try:
         await resp.prepare(request)
         try:
-            native: bool | None = None  # passing an Anthropic upstream's events through?
             async for chunk in chunks:
-                raw = inbound.native_events(chunk, ctx.model)
-                if native is None:
-                    native = raw is not None
-                if native:
-                    out = raw or b""
+                if native is not None:
+                    out = inbound.native_events(native.take(), ctx.model)
                 else:
                     out = b"".join(inbound.sse(name, data) for name, data in events.feed(chunk))
                 if out:
                     async with asyncio.timeout(write_timeout):
                         await resp.write(out)
-            if not native:
+            if native is not None:
+                await resp.write(inbound.native_events(native.take(), ctx.model))
+            else:
                 await resp.write(b"".join(inbound.sse(n, d) for n, d in events.close()))
             ctx.status = 200
         except GatewayError as e:
@@ -178,7 +161,7 @@ async def _stream(request: web.Request, ctx: RequestContext) -> web.StreamRespon
                 "stream ended by upstream error",
                 extra={"status": e.status, "error": ctx.error_kind},
             )
-            await resp.write(inbound.sse("error", inbound.error_body(e, ctx.request_id)))
+            await resp.write(inbound.sse("error", error_body(e, ctx.request_id)))
         await resp.write_eof()
     except (ConnectionResetError, asyncio.CancelledError, TimeoutError):
         ctx.status = 499

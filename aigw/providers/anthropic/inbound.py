@@ -13,8 +13,7 @@ from typing import Any
 
 import orjson
 
-from aigw.providers.anthropic import Native
-from aigw.types import GatewayError
+from aigw.providers.anthropic.errors import invalid
 
 STOP_REASONS = {
     "stop": "end_turn",
@@ -24,33 +23,25 @@ STOP_REASONS = {
     "content_filter": "refusal",
 }
 
-# Anthropic's error type for each status the gateway answers with.
-ERROR_TYPES = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    413: "request_too_large",
-    429: "rate_limit_error",
-}
-
-
-def invalid(message: str) -> GatewayError:
-    return GatewayError(400, message, "invalid_request_error")
-
-
 # --- request: Anthropic -> OpenAI ----------------------------------------------------------
 
 
-def _image_part(block: dict[str, Any]) -> dict[str, Any]:
-    src = block.get("source") or {}
+def _image_part(block: dict[str, Any], where: str) -> dict[str, Any]:
+    src = block.get("source")
+    if not isinstance(src, dict):
+        raise invalid(f"{where}.source: Input should be an object")
     if src.get("type") == "base64":
         url = f"data:{src.get('media_type') or 'image/png'};base64,{src.get('data') or ''}"
     elif src.get("type") == "url" and src.get("url"):
         url = src["url"]
     else:
-        raise invalid("image.source: only base64 and url image sources are supported")
+        raise invalid(f"{where}.source: only base64 and url image sources are supported")
     return {"type": "image_url", "image_url": {"url": url}}
+
+
+def _source_type(block: dict[str, Any]) -> Any:
+    src = block.get("source")
+    return src.get("type") if isinstance(src, dict) else None
 
 
 def _text_content(parts: list[dict[str, Any]]) -> str | list[dict[str, Any]]:
@@ -95,12 +86,12 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
         blocks = _blocks(m.get("content"), where)
         if role == "user":
             parts: list[dict[str, Any]] = []
-            for b in blocks:
+            for j, b in enumerate(blocks):
                 kind = b["type"]
                 if kind == "text":
                     parts.append({"type": "text", "text": b.get("text") or ""})
                 elif kind == "image":
-                    parts.append(_image_part(b))
+                    parts.append(_image_part(b, f"{where}.content.{j}"))
                 elif kind == "tool_result":
                     # Tool results answer the previous turn's calls: they come first.
                     out.append(
@@ -110,7 +101,7 @@ def convert_messages(messages: Any) -> list[dict[str, Any]]:
                             "content": _tool_result_content(b.get("content")),
                         }
                     )
-                elif kind == "document" and (b.get("source") or {}).get("type") == "text":
+                elif kind == "document" and _source_type(b) == "text":
                     parts.append({"type": "text", "text": b["source"].get("data") or ""})
                 else:
                     raise invalid(f"{where}: content blocks of type {kind!r} are not supported")
@@ -210,23 +201,31 @@ def to_openai(body: dict[str, Any]) -> dict[str, Any]:
     for k in ("temperature", "top_p"):
         if body.get(k) is not None:
             out[k] = body[k]
-    if body.get("stop_sequences"):
-        out["stop"] = list(body["stop_sequences"])
+    stops = body.get("stop_sequences")
+    if stops is not None:
+        if not isinstance(stops, list) or not all(isinstance(x, str) for x in stops):
+            raise invalid("stop_sequences: Input should be a valid list of strings")
+        if stops:
+            out["stop"] = list(stops)
+    tc = body.get("tool_choice")
+    if tc is not None and not isinstance(tc, dict):
+        raise invalid("tool_choice: Input should be an object")
     if body.get("tools"):
         out["tools"] = convert_tools(body["tools"])
-        tc = body.get("tool_choice")
         if tc is not None:
             out["tool_choice"] = convert_tool_choice(tc)
             if tc.get("disable_parallel_tool_use"):
                 out["parallel_tool_calls"] = False
-    user = (body.get("metadata") or {}).get("user_id")
+    meta = body.get("metadata")
+    if meta is not None and not isinstance(meta, dict):
+        raise invalid("metadata: Input should be an object")
+    user = (meta or {}).get("user_id")
     if isinstance(user, str) and user:
         out["user"] = user
     if body.get("stream"):
         out["stream"] = True
         out["stream_options"] = {"include_usage": True}
-    # The client's own request rides along: an Anthropic upstream gets it as it came.
-    return Native(out, body)
+    return out
 
 
 # --- response: OpenAI -> Anthropic ---------------------------------------------------------
@@ -290,27 +289,23 @@ def to_message(completion: dict[str, Any], model: str) -> dict[str, Any]:
     }
 
 
-def native_message(result: dict[str, Any], model: str) -> dict[str, Any] | None:
-    """The Anthropic upstream's own message behind an OpenAI answer, if there is one."""
-    native = getattr(result, "native", None)
-    if isinstance(native, dict) and native.get("type") == "message":
-        return {**native, "model": model}
-    return None
+def native_message(native: dict[str, Any], model: str) -> dict[str, Any]:
+    """An Anthropic upstream's own message, as the client gets it: with the model name the
+    client asked for."""
+    return {**native, "model": model}
 
 
-def native_events(chunk: dict[str, Any], model: str) -> bytes | None:
-    """The Anthropic upstream's own events behind a chunk, framed for the client (None: the
-    chunk did not come from an Anthropic upstream)."""
-    events = getattr(chunk, "native", None)
-    if not isinstance(events, list):
-        return None
+def native_events(events: list[tuple[str | None, bytes]], model: str) -> bytes:
+    """An Anthropic upstream's own stream events, framed for the client as they came (the
+    `message_start` with the model name the client asked for)."""
     out = []
     for name, data in events:
-        if name == "message_start":  # the client sees the model name it asked for
+        kind = name or "message"
+        if kind == "message_start":
             ev = orjson.loads(data)
             ev.setdefault("message", {})["model"] = model
             data = orjson.dumps(ev)
-        out.append(b"event: " + name.encode() + b"\ndata: " + data + b"\n\n")
+        out.append(b"event: " + kind.encode() + b"\ndata: " + data + b"\n\n")
     return b"".join(out)
 
 
@@ -456,27 +451,6 @@ class MessageEvents:
         )
         events.append(("message_stop", {"type": "message_stop"}))
         return events
-
-
-# --- errors --------------------------------------------------------------------------------
-
-
-def error_status(e: GatewayError) -> int:
-    """Anthropic's SDKs treat 529 as "overloaded" (and retry it): say so in their terms."""
-    return 529 if e.code == "overloaded_error" else e.status
-
-
-def error_body(e: GatewayError, request_id: str | None = None) -> dict[str, Any]:
-    if e.code == "overloaded_error":
-        type_ = "overloaded_error"
-    else:
-        type_ = ERROR_TYPES.get(
-            e.status, "api_error" if e.status >= 500 else "invalid_request_error"
-        )
-    body: dict[str, Any] = {"type": "error", "error": {"type": type_, "message": e.message}}
-    if request_id:
-        body["request_id"] = request_id
-    return body
 
 
 def sse(event: str, data: dict[str, Any]) -> bytes:

@@ -10,8 +10,14 @@ from typing import Any
 
 import orjson
 
-from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest, upstream_status_error
+from aigw.providers.base import Answer, UpstreamRequest
+from aigw.providers.common.errors import (
+    fallback_message,
+    json_object,
+    unreadable_event,
+    upstream_status_error,
+)
+from aigw.providers.settings import ProviderConfig
 from aigw.types import GatewayError, Usage
 
 
@@ -27,12 +33,7 @@ class OpenAIStream:
         try:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
-            raise GatewayError(
-                502,
-                "upstream sent an unreadable stream event",
-                "api_error",
-                "bad_upstream_response",
-            ) from None
+            raise unreadable_event("upstream") from None
         if not isinstance(chunk, dict):
             return []
         if "error" in chunk and "choices" not in chunk:
@@ -56,22 +57,34 @@ class OpenAIStream:
         return []
 
 
-class OpenAIAdapter:
-    type = "openai"
-    default_base_url = "https://api.openai.com/v1"
-    default_models = (
-        "gpt-4o",
-        "gpt-4o-mini",
-        "gpt-4.1",
-        "gpt-4.1-mini",
-        "gpt-4.1-nano",
-        "o4-mini",
-        "text-embedding-3-small",
-        "text-embedding-3-large",
+def error_from(status: int, body: bytes, headers: dict[str, str], provider: str) -> GatewayError:
+    """OpenAI's `{"error": {message, type, param, code}}` (or a bare string) -> the client's."""
+    message, type_, code, param = fallback_message(status, body), None, None, None
+    parsed = json_object(body)
+    if parsed is not None:
+        message = f"upstream returned HTTP {status}"
+        err = parsed.get("error")
+        if isinstance(err, dict):
+            message = str(err.get("message") or message)
+            type_, code, param = err.get("type"), err.get("code"), err.get("param")
+        elif isinstance(err, str):
+            message = err
+    return upstream_status_error(
+        status,
+        message,
+        headers,
+        provider,
+        type_ if isinstance(type_, str) else None,
+        str(code) if code is not None else None,
+        param if isinstance(param, str) else None,
     )
-    passthrough = True
 
-    def _headers(self, conf: ProviderConfig) -> dict[str, str]:
+
+class OpenAIAdapter:
+    passthrough = True
+    name = "openai"
+
+    def headers(self, conf: ProviderConfig) -> dict[str, str]:
         h = {"Content-Type": "application/json"}
         if conf.api_key:
             h["Authorization"] = f"Bearer {conf.api_key}"
@@ -84,13 +97,15 @@ class OpenAIAdapter:
         out = dict(body)
         out["model"] = model
         if stream:
-            opts = dict(out.get("stream_options") or {})
+            opts = out.get("stream_options")
+            opts = dict(opts) if isinstance(opts, dict) else {}
             opts["include_usage"] = True
             out["stream_options"] = opts
-        return UpstreamRequest("/chat/completions", out, self._headers(conf))
+        return UpstreamRequest("/chat/completions", out, self.headers(conf))
 
-    def chat_response(self, body: dict[str, Any], model: str) -> dict[str, Any]:
-        return body
+    def chat_response(self, body: dict[str, Any], model: str) -> Answer:
+        u = body.get("usage")
+        return Answer(body, Usage.from_openai(u) if isinstance(u, dict) else None)
 
     def chat_stream(self, model: str) -> OpenAIStream:
         return OpenAIStream()
@@ -100,34 +115,17 @@ class OpenAIAdapter:
     ) -> UpstreamRequest:
         out = dict(body)
         out["model"] = model
-        return UpstreamRequest("/embeddings", out, self._headers(conf))
+        return UpstreamRequest("/embeddings", out, self.headers(conf))
 
     def embeddings_response(
         self, body: dict[str, Any], model: str, request: dict[str, Any]
-    ) -> dict[str, Any]:
-        return body
+    ) -> Answer:
+        u = body.get("usage")
+        tokens = u.get("prompt_tokens") if isinstance(u, dict) else None
+        return Answer(body, Usage(prompt_tokens=int(tokens or 0)))
 
     def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
-        message, type_, code, param = f"upstream returned HTTP {status}", None, None, None
-        try:
-            err = orjson.loads(body).get("error")
-            if isinstance(err, dict):
-                message = str(err.get("message") or message)
-                type_, code, param = err.get("type"), err.get("code"), err.get("param")
-            elif isinstance(err, str):
-                message = err
-        except (orjson.JSONDecodeError, AttributeError):
-            if body:
-                message = f"{message}: {body[:200].decode('utf-8', 'replace')}"
-        return upstream_status_error(
-            status,
-            message,
-            headers,
-            "openai",
-            type_,
-            str(code) if code is not None else None,
-            param,
-        )
+        return error_from(status, body, headers, self.name)
 
 
 adapter = OpenAIAdapter()
