@@ -110,3 +110,16 @@ async def test_aigw_hash_secret_is_the_pepper_of_the_embedded_defaults(tmp_path:
                     assert r.status == status, await r.text()
     finally:
         await srv.stop()
+
+
+def test_the_readme_lists_every_variable_the_embedded_defaults_read() -> None:
+    from aigw.config import ENV_PROVIDERS
+
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("### Environment variables of the embedded defaults")
+    table = readme[start : readme.index("\n## ", start)]
+    read = {v for pair in ENV_PROVIDERS.values() for v in pair if v}
+    read |= set(re.findall(r'(?:env|os\.environ)\.get\("(AIGW_[A-Z_]+)"', CODE))
+    assert {"OPENAI_BASE_URL", "AIGW_DATA_DIR", "AIGW_HASH_SECRET", "AIGW_ADMIN_KEY"} <= read
+    missing = sorted(v for v in read if f"`{v}`" not in table)
+    assert not missing, f"README's table misses {missing}"
