@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from typing import Any
 
 import typer
 from aiohttp import web
@@ -20,10 +21,44 @@ def register(app: typer.Typer) -> None:
     app.command("mock")(mock)
 
 
+def _bad_request(path: str, message: str) -> web.Response:
+    """A 400 in the shape of the provider whose path was called."""
+    if path.startswith("/v1/messages"):
+        body: dict[str, Any] = {
+            "type": "error",
+            "error": {"type": "invalid_request_error", "message": message},
+        }
+    elif path.startswith("/v2/"):
+        body = {"message": message}
+    else:
+        body = {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        }
+    return web.json_response(body, status=400)
+
+
+@web.middleware
+async def _malformed_is_400(request: web.Request, handler: Any) -> web.StreamResponse:
+    # The mocks read what a well-formed request holds; anything else is the caller's
+    # mistake, answered like the provider would, never a 500 with a traceback.
+    try:
+        return await handler(request)
+    except web.HTTPException:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as e:
+        return _bad_request(request.path, f"malformed request: {type(e).__name__}")
+
+
 def mock_app(text: str = DEFAULT_TEXT) -> web.Application:
     """One app, three providers' paths: OpenAI under /v1/chat/completions, /v1/embeddings,
     /v1/models; Anthropic under /v1/messages; Cohere under /v2/chat and /v2/embed."""
     app = MockOpenAI(text=text, quiet_calls=True).app()
+    app.middlewares.append(_malformed_is_400)
     MockAnthropic(text).routes(app)
     MockCohere(text).routes(app)
     return app
