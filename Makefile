@@ -24,8 +24,9 @@ dev: $(VENV)/.dev-installed
 run: $(VENV)/.installed  ## start the gateway (embedded defaults, or CONFIG=file)
 	$(BIN)/aigw serve $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
-PORT ?= 8080
-MOCK_PORT ?= 9999
+# Set on the command line (`make try PORT=8081`); a PORT in the environment is ignored.
+PORT := 8080
+MOCK_PORT := 9999
 try: $(VENV)/.installed  ## a first answer without provider keys: aigw in front of `aigw mock`
 	@$(BIN)/aigw mock --port $(MOCK_PORT) & mock=$$!; trap 'kill $$mock 2>/dev/null' EXIT INT TERM; \
 	OPENAI_BASE_URL=http://127.0.0.1:$(MOCK_PORT)/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:$(MOCK_PORT) \
