@@ -181,22 +181,56 @@ class Config(Section):
             if not p.base_url:
                 p.base_url = registry.spec(p.type).default_base_url
         for mname, m in self.models.items():
-            if not m.deployments:
-                problems.append(f"models.{mname}: needs at least one deployment")
-            for i, d in enumerate(m.deployments):
-                if d.provider not in self.providers:
-                    problems.append(
-                        f"models.{mname}.deployments.{i}.provider: unknown provider "
-                        f"{d.provider!r} (configured: {', '.join(self.providers) or 'none'})"
-                    )
+            for d in m.deployments:
                 d.model = d.model or mname
                 d.name = f"{d.provider}/{d.model}"
-            for fb in m.fallbacks:
-                if fb not in self.models:
-                    problems.append(f"models.{mname}.fallbacks: unknown model {fb!r}")
+        problems += references(
+            list(self.providers),
+            {n: ([d.provider for d in m.deployments], m.fallbacks) for n, m in self.models.items()},
+        )
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+
+def references(providers: list[str], models: dict[str, tuple[list[Any], list[Any]]]) -> list[str]:
+    """What `models:` names that does not exist: each model's deployment providers and its
+    fallbacks (model -> (providers of its deployments, fallbacks))."""
+    problems = []
+    for mname, (deployed, fallbacks) in models.items():
+        if not deployed:
+            problems.append(f"models.{mname}: needs at least one deployment")
+        for i, prov in enumerate(deployed):
+            if prov not in providers:
+                problems.append(
+                    f"models.{mname}.deployments.{i}.provider: unknown provider "
+                    f"{prov!r} (configured: {', '.join(providers) or 'none'})"
+                )
+        for fb in fallbacks:
+            if fb not in models:
+                problems.append(f"models.{mname}.fallbacks: unknown model {fb!r}")
+    return problems
+
+
+def _raw_references(data: Any) -> list[str]:
+    """`references` of a file that failed validation elsewhere, read from its raw mapping
+    (short forms included), so those problems are reported with the others, not after."""
+    providers, models = data.get("providers") or {}, data.get("models") or {}
+    if not isinstance(providers, dict) or not isinstance(models, dict):
+        return []
+    shaped: dict[str, tuple[list[Any], list[Any]]] = {}
+    for name, m in models.items():
+        deps: Any = m
+        fallbacks: Any = []
+        if isinstance(m, dict):
+            deps = m.get("deployments", [m] if "provider" in m else [])
+            fallbacks = m.get("fallbacks") or []
+        if not isinstance(deps, list) or not isinstance(fallbacks, list):
+            continue
+        if not all(isinstance(d, dict) and isinstance(d.get("provider"), str) for d in deps):
+            continue  # the section's own validation says what is wrong
+        shaped[str(name)] = ([d["provider"] for d in deps], fallbacks)
+    return references([str(p) for p in providers], shaped)
 
 
 # --- loading ------------------------------------------------------------------------------
@@ -372,7 +406,14 @@ def from_dict(
         cfg = Config.model_validate(data)
     except ValidationError as e:
         # A value left empty by an unset variable is reported as that, not twice.
-        rest = [p for p in config_problems(e, data) if p.split(": ")[1] not in unset]
+        found = config_problems(e, data)
+        # Validation may stop before the cross-references: check them on the raw file too.
+        for p in _raw_references(data):
+            where, what = p.split(": ", 1)
+            line = f"config error: {_written_path(where.split('.'), data)}: {what}"
+            if line not in found:
+                found.append(line)
+        rest = [p for p in found if p.split(": ")[1] not in unset]
         raise ConfigError("\n".join([*unset.values(), *rest])) from None
     if unset:
         raise ConfigError("\n".join(unset.values()))

@@ -25,6 +25,7 @@ models:
   gpt: {provider: openai, wieght: 2}
   multi:
     - {provider: openai, model: a, max_concurency: 3}
+  bad: {provider: nowhere, fallbacks: [gpt, zz]}
 cache: {enabled: true, semantic: {top_kk: 3}}
 """
 
@@ -39,6 +40,9 @@ EXPECTED = [
     "config error: models.gpt.wieght: unknown key (did you mean 'weight'?)",
     "config error: models.multi.0.max_concurency: unknown key (did you mean 'max_concurrency'?)",
     "config error: cache.semantic.top_kk: unknown key (did you mean 'top_k'?)",
+    # Cross-references, in the same run as the problems of the sections themselves.
+    "config error: models.bad.provider: unknown provider 'nowhere' (configured: openai, mine)",
+    "config error: models.bad.fallbacks: unknown model 'zz'",
     "config error: servr: unknown key (did you mean 'server'?)",
 ]
 
@@ -57,7 +61,7 @@ def test_every_problem_at_once_as_written(tmp_path: Path) -> None:
     assert r.returncode == 2
     lines = r.stderr.splitlines()
     assert sorted(lines[:-1]) == sorted(EXPECTED)
-    assert lines[-1] == f"{cfg}: 9 problems"
+    assert lines[-1] == f"{cfg}: 11 problems"
     assert "more)" not in r.stderr and "deployments" not in r.stderr
 
 
