@@ -95,7 +95,15 @@ async def test_make_try_then_curl_is_the_first_answer(tmp_path: Path) -> None:
     log = tmp_path / "make-try.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [*shlex.split(make), f"PORT={port}", f"MOCK_PORT={mock_port}", f"VENV={BIN.parent}"],
+            [
+                *shlex.split(make),
+                f"PORT={port}",
+                f"MOCK_PORT={mock_port}",
+                f"VENV={BIN.parent}",
+                # This venv is installed already: never a pip run inside the test's deadline.
+                "-o",
+                f"{BIN.parent}/.installed",
+            ],
             cwd=ROOT,
             env=_env(tmp_path),
             stdout=out,
