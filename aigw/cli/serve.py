@@ -206,7 +206,8 @@ def _worker_main(
     try:
         code = run_worker(cfg, sock, worker_id)
     except StartupFailed as e:
-        print(e, file=sys.stderr, flush=True)
+        # One write per line: workers failing together must not interleave their lines.
+        os.write(sys.stderr.fileno(), f"{e}\n".encode())
         code = 1
     sys.exit(code)
 
