@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run try test test-integration test-load lint fmt vet build binary test-binary bench clean venv dev
+.PHONY: run try test test-contract test-integration test-load fuzz lint fmt vet build binary test-binary bench clean venv dev
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -34,6 +34,12 @@ try: $(VENV)/.installed  ## a first answer without provider keys: aigw in front 
 
 test: $(VENV)/.dev-installed  ## the whole suite (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q $(ARGS)
+
+fuzz: $(VENV)/.dev-installed  ## long hypothesis fuzz of every POST endpoint (FUZZ_EXAMPLES per endpoint and kind)
+	AIGW_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),2000) $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py $(ARGS)
+
+test-contract: $(VENV)/.dev-installed  ## schemathesis against a real gateway + mock upstream: no 5xx, answers match /openapi.json
+	$(BIN)/pytest -q -p no:cacheprovider tests/contract_schemathesis.py $(ARGS)
 
 test-integration: $(VENV)/.dev-installed  ## only the tests that use Redis/PostgreSQL
 	$(BIN)/pytest -q -m integration $(ARGS)

@@ -17,6 +17,7 @@ import yaml
 from pydantic import (
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -40,6 +41,7 @@ from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.conf
     parse_size,
 )
 from aigw.store.settings import DatabaseConfig
+from aigw.ui.settings import UIConfig
 
 # --- sections owned by this module ----------------------------------------------------------
 
@@ -53,6 +55,9 @@ class ServerConfig(Section):
     max_body_bytes: Size = 10 * 1000**2
     drain_timeout: Duration = 30.0  # on SIGTERM: how long in-flight requests may finish
     request_timeout: Duration = 600.0  # default deadline of a whole request
+    header_timeout: Duration = Field(10.0, gt=0)  # request line + headers must arrive within
+    idle_timeout: Duration = Field(75.0, gt=0)  # an idle keep-alive connection is closed after
+    max_connections: int = Field(10_000, ge=0)  # open client connections per worker (0: no cap)
 
 
 class DeploymentConfig(Section):
@@ -95,9 +100,11 @@ class LoggingConfig(Section):
 KNOWN_PROVIDER_TYPES = tuple(registry.names())
 
 
-def _provider_settings(name: str, raw: Any) -> Any:
+def _provider_settings(name: str, raw: Any, env: dict[str, str] | None) -> Any:
     """`providers.<name>` validated with its type's own settings model (errors keep the key
-    path); the type defaults to the name when that is a known type."""
+    path); the type defaults to the name when that is a known type, and an entry named after
+    its type takes the settings it leaves out from the type's environment variables
+    (`providers: {groq: {}}` with GROQ_API_KEY set is enough)."""
     if not isinstance(raw, dict):
         return raw  # the field's own validation says what is wrong
     ptype = raw.get("type") or name
@@ -111,6 +118,14 @@ def _provider_settings(name: str, raw: Any) -> Any:
             f"(one of {', '.join(registry.names())})"
         )
     spec = registry.spec(ptype)
+    # Only the entry named after its type takes the type's variables: `vllm: {type: openai}`
+    # must never be sent OPENAI_API_KEY.
+    if env and name == ptype:
+        from_env = {"api_key": spec.key_env, "base_url": spec.base_url_env, **spec.env_settings}
+        raw = {
+            **{k: env[var] for k, var in from_env.items() if var and env.get(var)},
+            **{k: v for k, v in raw.items() if v is not None},
+        }
     try:
         conf = spec.settings.model_validate({**raw, "name": name, "type": ptype})
     except ValidationError as e:
@@ -145,16 +160,18 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
 
     @field_validator("providers", mode="before")
     @classmethod
-    def _provider_types(cls, v: Any) -> Any:
+    def _provider_types(cls, v: Any, info: ValidationInfo) -> Any:
         if not isinstance(v, dict):
             return v
+        env = (info.context or {}).get("env")
         out, problems = {}, []
         for name, raw in v.items():  # every provider's problems, not only the first one's
             try:
-                out[name] = _provider_settings(str(name), raw)
+                out[name] = _provider_settings(str(name), raw, env)
             except ValueError as e:
                 problems.append(str(e))
         if problems:
@@ -262,7 +279,7 @@ def from_dict(
     unset: dict[str, str] = {}
     data = interpolate(raw, env, tokens=tokens, unset=unset)
     try:
-        cfg = Config.model_validate(data)
+        cfg = Config.model_validate(data, context={"env": env})
     except ValidationError as e:
         # Validation may stop before the cross-references: they are checked on the raw file.
         found = with_references(config_problems(e, data, Config), data)
@@ -304,7 +321,8 @@ def no_provider_hint() -> str:
     """How to configure a first provider: said at start-up and in a request's 404."""
     keys = [key_var for key_var, _ in ENV_PROVIDERS.values()]
     return (
-        f"set {keys[0]} (or {', '.join(keys[1:])}) before `aigw serve`, or pass --config "
+        f"set {keys[0]} (or {', '.join(keys[1:3])}, ...: one per provider) before "
+        "`aigw serve`, or pass --config "
         "with a `providers:` section (see config.example.yaml); to try aigw without a "
         "provider key, run `aigw mock` and point OPENAI_BASE_URL at it (README)"
     )
@@ -315,15 +333,20 @@ def defaults_from_env(env: dict[str, str]) -> Config:
     models; any other upstream model is reachable as `<provider>/<model>`."""
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
-    for name, (key_var, url_var) in ENV_PROVIDERS.items():
-        key = env.get(key_var)
-        if not key:
+    for spec in registry.SPECS.values():
+        key = env.get(spec.key_env) if spec.key_env else None
+        base_url = env.get(spec.base_url_env) if spec.base_url_env else None
+        if not key or not (base_url or spec.default_base_url):
             continue
-        providers[name] = {"api_key": key}
-        if url_var and env.get(url_var):
-            providers[name]["base_url"] = env[url_var]
-        for m in registry.spec(name).default_models:
-            models.setdefault(m, {"provider": name})
+        p: dict[str, Any] = {"api_key": key}
+        if base_url:
+            p["base_url"] = base_url
+        for setting, var in spec.env_settings.items():
+            if env.get(var):
+                p[setting] = env[var]
+        providers[spec.type] = p
+        for m in spec.default_models:
+            models.setdefault(m, {"provider": spec.type})
     raw: dict[str, Any] = {"providers": providers, "models": models}
     if env.get("AIGW_HOST"):
         raw.setdefault("server", {})["host"] = env["AIGW_HOST"]

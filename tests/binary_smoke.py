@@ -111,6 +111,15 @@ async def test_serve_proxy_cache_and_sigterm(tmp_path: Path) -> None:
             assert second.headers.get("x-aigw-cache") == "hit"
             assert mock.count == 1
         await client.close()
+        # The console's files are in the executable: the sign-in page and its script.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url + "/ui/login") as r:
+                assert r.status == 200 and "Admin console" in await r.text()
+                assert "script-src 'self'" in r.headers["Content-Security-Policy"]
+            async with http.get(url + "/ui/static/app.js") as r:
+                assert r.status == 200 and "AigwCharts" in await r.text()
+            async with http.get(url + "/openapi.json") as r:
+                assert r.status == 200 and (await r.json())["openapi"].startswith("3.1")
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)

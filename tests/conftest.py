@@ -20,6 +20,7 @@ from aiohttp import web
 from aigw import config as configmod
 from aigw.bench.mock_upstream import MockOpenAI
 from aigw.server.app import create_app
+from aigw.server.connections import GatewayRunner
 from aigw.server.gateway import Gateway
 from aigw.server.state import GATEWAY
 
@@ -88,7 +89,7 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[
             cfg.setdefault("data_dir", str(tmp_path / f"data{len(started)}"))
             cfg = configmod.from_dict(cfg)
         app = create_app(cfg)
-        runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
+        runner = GatewayRunner(app, cfg.server, handler_cancellation=True, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

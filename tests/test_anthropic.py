@@ -640,7 +640,7 @@ async def test_e2e_rate_limit_carries_retry_after(client: openai.AsyncOpenAI) ->
 
 async def test_e2e_upstream_key_rejected(upstream: MockAnthropic, start_gateway: Any) -> None:
     gw = await start_gateway(anthropic_config(upstream.url, api_key="sk-wrong"))
-    with pytest.raises(openai.AuthenticationError) as e:
+    with pytest.raises(openai.InternalServerError) as e:
         await gw.openai().chat.completions.create(
             model="claude", messages=[{"role": "user", "content": "x"}]
         )

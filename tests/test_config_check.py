@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from aigw.cli import _register
 from aigw.cli import app as cli_app
+from aigw.providers import registry
 
 _register()
 
@@ -35,7 +36,7 @@ EXPECTED = [
     "config error: server.read_timeout: invalid duration 'soon' (use e.g. 500ms, 30s, 5m)",
     "config error: server.prot: unknown key (did you mean 'port'?)",
     "config error: providers.openai.timeot: unknown key (did you mean 'timeout'?)",
-    "config error: providers.mine.type: missing (one of openai, anthropic, cohere)",
+    f"config error: providers.mine.type: missing (one of {', '.join(registry.names())})",
     # The short forms of `models:`: the path the user wrote, not `deployments.0`.
     "config error: models.gpt.wieght: unknown key (did you mean 'weight'?)",
     "config error: models.multi.0.max_concurency: unknown key (did you mean 'max_concurrency'?)",

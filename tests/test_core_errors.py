@@ -35,6 +35,13 @@ def _shape(err: dict) -> dict:
         ({"model": "gpt-test", "messages": []}, "messages", None),
         ({"model": "gpt-test", "messages": ["hi"]}, "messages[0]", None),
         ({"model": "gpt-test", "messages": MSGS, "stream": "yes"}, "stream", None),
+        ({"model": "gpt-test", "messages": MSGS, "max_tokens": ["1"]}, "max_tokens", None),
+        ({"model": "gpt-test", "messages": MSGS, "max_tokens": 0}, "max_tokens", None),
+        (
+            {"model": "gpt-test", "messages": MSGS, "max_completion_tokens": 1.5},
+            "max_completion_tokens",
+            None,
+        ),
     ],
 )
 async def test_bad_requests_are_400(gw, mock: MockOpenAI, body, param, code) -> None:
@@ -52,6 +59,8 @@ async def test_bad_embeddings_are_400(gw) -> None:
         ({"model": "embed-test", "input": ""}, "input"),
         ({"model": "embed-test", "input": [{"a": 1}]}, "input"),
         ({"model": "embed-test", "input": "x", "encoding_format": "hex"}, "encoding_format"),
+        ({"model": "embed-test", "input": "x", "dimensions": [None]}, "dimensions"),
+        ({"model": "embed-test", "input": "x", "dimensions": True}, "dimensions"),
     ]:
         status, err, _ = await _post(gw, body, "/v1/embeddings")
         assert status == 400 and _shape(err)["param"] == param
@@ -94,9 +103,12 @@ async def test_upstream_4xx_passes_through_faithfully(gw, mock: MockOpenAI) -> N
     with pytest.raises(openai.BadRequestError) as ei:
         await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
     assert ei.value.body == upstream_err["error"]
+    # 401/403: the upstream refused the gateway's credentials, not the client's (a 502 with
+    # the gateway's own message; tests/test_upstream_errors.py)
     mock.fail(Fail(401, body={"error": {"message": "Incorrect API key", "type": "x", "code": "k"}}))
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.InternalServerError) as e5:
         await gw.openai().chat.completions.create(model="gpt-test", messages=MSGS)
+    assert (e5.value.status_code, e5.value.code) == (502, "upstream_auth_failed")
 
 
 async def test_upstream_5xx_is_502_and_timeout_is_504(mock: MockOpenAI, start_gateway) -> None:

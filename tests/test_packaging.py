@@ -114,6 +114,18 @@ def test_pyinstaller_spec_bundles_everything() -> None:
     spec = (PKG / "aigw.spec").read_text()
     compile(spec, "aigw.spec", "exec")  # valid Python
     assert 'collect_submodules("aigw"' in spec  # lazily imported modules included
-    for pattern in ("**/*.sql", "**/*.lua", "**/*.json", "models/**/*"):
+    for pattern in ("**/*.sql", "**/*.lua", "**/*.json", "models/**/*", "ui/static/*"):
         assert pattern in spec
+
+
+def test_console_files_ship_in_the_wheel() -> None:
+    """The console's pages are package data (pyproject's package-data), none left out."""
+    import tomllib
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "ui/static/*" in data["package-data"]["aigw"]
+    static = ROOT / "aigw" / "ui" / "static"
+    names = {p.name for p in static.iterdir()}
+    assert {"index.html", "login.html", "app.js", "app.css", "charts.js", "login.js"} <= names
+    assert all(p.is_file() for p in static.iterdir())  # "ui/static/*" takes no subfolders
     assert (PKG / "aigw_entry.py").is_file()

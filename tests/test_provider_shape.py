@@ -78,6 +78,25 @@ def test_each_provider_type_validates_its_own_settings_with_key_paths() -> None:
     assert _err({"x": {}}).startswith("config error: providers.x.type: missing (one of ")
 
 
+def test_only_the_entry_named_after_its_type_reads_the_types_variables() -> None:
+    env = {"OPENAI_API_KEY": "sk-openai", "OPENAI_BASE_URL": "https://proxy.example/v1"}
+    cfg = configmod.from_dict(
+        {
+            "providers": {
+                "openai": {},
+                "vllm": {"type": "openai", "base_url": "http://127.0.0.1:8001/v1"},
+                "explicit": {"type": "openai", "api_key": "sk-own"},
+            }
+        },
+        env=env,
+    )
+    p = cfg.providers
+    assert (p["openai"].api_key, p["openai"].base_url) == ("sk-openai", "https://proxy.example/v1")
+    assert p["vllm"].api_key is None  # a self-hosted server never gets the OpenAI key
+    assert p["explicit"].api_key == "sk-own"
+    assert p["explicit"].base_url == "https://api.openai.com/v1"
+
+
 def test_a_plain_provider_config_gets_the_types_defaults() -> None:
     conf = ProviderConfig(name="c", type="anthropic", api_key="k")
     req = registry.get("anthropic").chat_request(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 import os
+from typing import Protocol
 
 from aiohttp import web
 
@@ -43,32 +44,18 @@ def _accounts_auth(request: web.Request):  # type: ignore[no-untyped-def]
     return getattr(accounts, "auth", None)
 
 
-def require_admin(request: web.Request) -> None:
-    """Raise 401/403 unless the caller is an admin. Synchronous: the admin key, an admin
-    JWT, or an admin-scoped API key already in the key cache (routes that can await use
-    `authorize_admin`, which also reads the store)."""
-    token = token_from(request.headers)
-    if token is None:
-        raise _missing()
-    if _is_admin_key(token):
-        return
-    auth = _accounts_auth(request)
-    if auth is not None:
-        p: Principal | None = None
-        if auth.jwt is not None and token.count(".") == 2:
-            p = auth.jwt.principal(token)
-        else:
-            p = auth.peek_key(token)
-        if p is not None and p.is_admin:
-            return
-    raise _not_admin()
+class SessionAuth(Protocol):
+    """Another way in for /v1/admin/*: the admin console's signed-in session (aigw/ui)."""
+
+    async def principal(self, request: web.Request) -> Principal | None: ...
 
 
-async def authorize_admin(request: web.Request) -> Principal:
-    """The admin principal: admin key, admin JWT, or admin-scoped API key (from the store)."""
-    token = token_from(request.headers)
-    if token is None:
-        raise _missing()
+# The console registers its sessions here when it is on (aigw/ui/routes.py).
+ADMIN_SESSIONS: web.AppKey[SessionAuth] = web.AppKey("admin_sessions")
+
+
+async def admin_from_token(request: web.Request, token: str) -> Principal:
+    """The admin principal of a bearer credential, or 403."""
     if _is_admin_key(token):
         return Principal(org_id="admin", is_admin=True, via="admin_key")
     auth = _accounts_auth(request)
@@ -78,3 +65,21 @@ async def authorize_admin(request: web.Request) -> Principal:
     if not p.is_admin:
         raise _not_admin()
     return p
+
+
+async def session_admin(request: web.Request) -> Principal | None:
+    """The console session's admin principal, when the request carries no bearer token."""
+    sessions = request.app.get(ADMIN_SESSIONS)
+    return None if sessions is None else await sessions.principal(request)
+
+
+async def authorize_admin(request: web.Request) -> Principal:
+    """The admin principal: admin key, admin JWT, admin-scoped API key (from the store), or
+    the console's session cookie (with its CSRF token on changes)."""
+    token = token_from(request.headers)
+    if token is None:
+        p = await session_admin(request)
+        if p is None:
+            raise _missing()
+        return p
+    return await admin_from_token(request, token)

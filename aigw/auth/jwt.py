@@ -35,6 +35,19 @@ def _invalid(why: str) -> GatewayError:
     return GatewayError(401, f"Invalid token: {why}.", "invalid_request_error", "invalid_api_key")
 
 
+def _strings(claims: dict[str, Any], name: str, *, split: bool) -> list[str]:
+    """A claim that holds names: a string (space-separated when `split`, as OAuth scopes) or a
+    list of strings; null or absent is none. Anything else refuses the token."""
+    v = claims.get(name)
+    if v is None:
+        return []
+    if isinstance(v, str):
+        return v.split() if split else [v]
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return v
+    raise _invalid(f"claim {name!r} must be a string or a list of strings")
+
+
 def _load_pem(value: str) -> Any:
     text = value if "-----BEGIN" in value else Path(value).read_text()
     return serialization.load_pem_public_key(text.encode())
@@ -160,19 +173,18 @@ class JWTVerifier:
         org = claims.get(c.org) or self.cfg.default_org
         if not isinstance(org, str) or not org:
             raise _invalid(f"no organisation (claim {c.org!r})")
-        scopes = claims.get(c.scopes) or []
-        if isinstance(scopes, str):
-            scopes = scopes.split()
-        roles = claims.get(c.role) or []
-        if isinstance(roles, str):
-            roles = [roles]
-        models = claims.get(c.models)
+        scopes = _strings(claims, c.scopes, split=True)
+        roles = _strings(claims, c.role, split=False)
+        # models: absent means every model; a string is that one model; never "all" by accident
+        models = (
+            _strings(claims, c.models, split=False) if claims.get(c.models) is not None else None
+        )
         user = claims.get(c.user)
         return Principal(
             org_id=org,
             user_id=str(user) if user is not None else None,
-            scopes=frozenset(str(s) for s in scopes),
-            allowed_models=frozenset(models) if isinstance(models, list) else None,
+            scopes=frozenset(scopes),
+            allowed_models=frozenset(models) if models is not None else None,
             is_admin=self.cfg.admin_role in roles,
             via="jwt",
         )

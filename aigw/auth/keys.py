@@ -11,6 +11,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
+from aigw.auth import key_spec
 from aigw.store.base import KeyRecord, Store
 
 KEY_PREFIX = "aigw_"
@@ -72,19 +73,29 @@ class KeyService:
         cache_enabled: bool = True,
         actor: str = "cli",
     ) -> tuple[str, KeyRecord]:
-        """-> (the plain key, to show once; its record)."""
-        if not org_id:
-            raise ValueError("a key needs an organisation")
+        """-> (the plain key, to show once; its record). `InvalidKeySpec` names a bad field."""
+        spec = key_spec.check(
+            org_id=org_id,
+            user_id=user_id,
+            name=name,
+            models=models,
+            scopes=scopes,
+            limits=limits,
+            budget=budget,
+            priority=priority,
+            expires_in=expires_in,
+        )
+        org_id, name = spec["org_id"], spec["name"]
         plain = generate()
         rec = self._new_record(
             plain,
             org_id=org_id,
-            user_id=user_id or None,
+            user_id=spec["user_id"],
             name=name,
-            scopes=sorted(set(scopes or [])),
-            models=sorted(set(models)) if models else None,
-            limits=limits or {},
-            budget=budget or None,
+            scopes=sorted(set(spec["scopes"] or [])),
+            models=sorted(set(spec["models"])) if spec["models"] else None,
+            limits=spec["limits"] or {},
+            budget=spec["budget"],
             priority=priority,
             may_set_priority=may_set_priority,
             cache_enabled=cache_enabled,

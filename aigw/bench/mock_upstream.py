@@ -335,6 +335,8 @@ class MockOpenAI:
             await self._busy()
         inp = body.get("input")
         items = [inp] if isinstance(inp, str) else list(inp or [])
+        if items and all(isinstance(t, int) for t in items):
+            items = [items]  # an array of token ids is one input, as OpenAI reads it
         data = []
         tokens = 0
         for i, item in enumerate(items):

@@ -27,6 +27,9 @@ def usage_cost(u: Usage, p: Price) -> float:
     ) / _M
 
 
+_MAX_MEMO = 4096
+
+
 class Pricer:
     """Finds the price of a deployment or model once and remembers it."""
 
@@ -48,8 +51,10 @@ class Pricer:
         if key in self._memo:
             return self._memo[key]
         p = self._find(deployment or self._first_deployment.get(model), model)
+        if len(self._memo) >= _MAX_MEMO:  # model names come from clients: stay bounded
+            self._memo.clear()
         self._memo[key] = p
-        if p is None and model not in self._warned:
+        if p is None and model not in self._warned and len(self._warned) < _MAX_MEMO:
             self._warned.add(model)
             log.warning(
                 "no price for model: its requests are recorded at cost 0 "

@@ -83,6 +83,36 @@ SHIPPED: dict[str, Price] = {
     "embed-v4.0": Price.of(0.12, 0.0),
     "embed-english-v3.0": Price.of(0.10, 0.0),
     "embed-multilingual-v3.0": Price.of(0.10, 0.0),
+    # Azure OpenAI: the OpenAI names above (Global Standard deployments cost the same); a
+    # deployment named after its model (`gpt-4o-prod`) finds its price by prefix.
+    # Mistral
+    "mistral-large": Price.of(2.0, 6.0),
+    "mistral-medium": Price.of(0.40, 2.0),
+    "mistral-small": Price.of(0.10, 0.30),
+    "codestral": Price.of(0.30, 0.90),
+    "open-mistral-nemo": Price.of(0.15, 0.15),
+    "mistral-embed": Price.of(0.10, 0.0),
+    # Groq
+    "llama-3.3-70b-versatile": Price.of(0.59, 0.79),
+    "llama-3.1-8b-instant": Price.of(0.05, 0.08),
+    "openai/gpt-oss-120b": Price.of(0.15, 0.75),
+    "openai/gpt-oss-20b": Price.of(0.075, 0.30),
+    # DeepSeek (cached input: a prompt-cache hit)
+    "deepseek-chat": Price.of(0.28, 0.42, 0.028),
+    "deepseek-reasoner": Price.of(0.28, 0.42, 0.028),
+    # Together
+    "meta-llama/Llama-3.3-70B-Instruct-Turbo": Price.of(0.88, 0.88),
+    "meta-llama/Meta-Llama-3.1-8B-Instruct-Turbo": Price.of(0.18, 0.18),
+    # Fireworks
+    "accounts/fireworks/models/llama-v3p3-70b-instruct": Price.of(0.90, 0.90),
+    "accounts/fireworks/models/llama-v3p1-8b-instruct": Price.of(0.20, 0.20),
+    # xAI
+    "grok-4": Price.of(3.0, 15.0, 0.75),
+    "grok-4-fast": Price.of(0.20, 0.50, 0.05),
+    "grok-3": Price.of(3.0, 15.0, 0.75),
+    "grok-3-mini": Price.of(0.30, 0.50, 0.075),
+    "grok-code-fast-1": Price.of(0.20, 1.50, 0.02),
+    # OpenRouter: `vendor/model` names find the model's own price above by its last part.
 }
 
 

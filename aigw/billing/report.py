@@ -12,31 +12,45 @@ GROUPS = ("model", "day", "key", "org")
 _REL = re.compile(r"^(\d+)([dh])$")
 
 
+MAX_TIME = 253402300799.0  # 9999-12-31T23:59:59Z
+
+
 def parse_time(value: str | None, *, end: bool = False) -> float | None:
     """`2026-11-01` | `2026-11-01T12:00:00Z` | UNIX seconds | `7d` / `12h` (ago) -> seconds.
     A bare date as an end bound means the end of that day."""
     if value is None or value == "":
         return None
     v = value.strip()
+    bad = ValueError(
+        f"invalid time {value[:40]!r} (use 2026-11-01, 2026-11-01T12:00:00Z, UNIX seconds "
+        "up to year 9999, or 7d)"
+    )
     m = _REL.match(v)
     if m:
         n = int(m.group(1))
+        if n > 3_650_000:  # 10,000 years back is before any record; larger overflows
+            raise bad
         delta = timedelta(days=n) if m.group(2) == "d" else timedelta(hours=n)
         return (datetime.now(UTC) - delta).timestamp()
     try:
-        return float(v)
+        t = float(v)
     except ValueError:
         pass
+    else:
+        if not 0 <= t <= MAX_TIME:  # also rejects inf and nan (1e309 parses as inf)
+            raise bad
+        return t
     try:
         d = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(
-            f"invalid time {value!r} (use 2026-11-01, 2026-11-01T12:00:00Z, UNIX seconds, or 7d)"
-        ) from None
+        raise bad from None
     if d.tzinfo is None:
         d = d.replace(tzinfo=UTC)
     if end and len(v) == 10:
-        d += timedelta(days=1)
+        try:
+            d += timedelta(days=1)
+        except OverflowError:
+            raise bad from None
     return d.timestamp()
 
 

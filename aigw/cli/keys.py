@@ -12,10 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from aigw.auth.key_spec import SCOPES, InvalidKeySpec
 from aigw.auth.keys import KeyHasher, KeyNotFound, KeyService
-from aigw.auth.validation import check_limits, check_scopes
 from aigw.cli.migrate import ConfigOption, load_config, with_store
 from aigw.config import Config, parse_duration
+from aigw.config_problems import did_you_mean
+from aigw.limits.settings import LIMIT_FIELDS
 from aigw.store import Store
 from aigw.store import migrations as mig
 
@@ -44,6 +46,9 @@ def _run(cfg: Config, work: Any) -> Any:
         except KeyNotFound as e:
             typer.echo(f"error: {e.args[0]}", err=True)
             raise typer.Exit(1) from None
+        except InvalidKeySpec as e:  # the same rules as the admin API (auth/key_spec.py)
+            typer.echo(f"error: {e}", err=True)
+            raise typer.Exit(2) from None
 
     try:
         return with_store(cfg, go)
@@ -64,21 +69,36 @@ def _split(values: list[str] | None) -> list[str] | None:
 
 
 def _parse_limits(items: list[str]) -> dict[str, int | None]:
-    """`--limit NAME=VALUE` (VALUE an integer, or none/off) -> checked limits."""
-    raw: dict[str, Any] = {}
+    """`--limit NAME=VALUE` (VALUE an integer, or none/off) -> limits; the values' rules
+    are the admin API's (`key_spec`), applied when the key is created."""
+    out: dict[str, int | None] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        key = key.strip()
+        if not sep or not key:
             raise ValueError(f"{item!r}: use NAME=VALUE")
+        if key not in LIMIT_FIELDS:
+            raise ValueError(
+                f"unknown limit {key!r}{did_you_mean(key, list(LIMIT_FIELDS))}; "
+                f"valid limits: {', '.join(LIMIT_FIELDS)}"
+            )
         v = value.strip().lower()
-        if v in ("none", "null", "off"):
-            raw[key.strip()] = None
-            continue
         try:
-            raw[key.strip()] = int(v)
+            out[key] = None if v in ("none", "null", "off") else int(v)
         except ValueError:
             raise ValueError(f"{item!r}: the value must be an integer") from None
-    return check_limits(raw)
+    return out
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    # A typo gets the closest scope; the full rules are `key_spec`'s, at creation.
+    for s in scopes:
+        if s not in SCOPES:
+            raise ValueError(
+                f"unknown scope {s!r}{did_you_mean(s, list(SCOPES))}; "
+                f"valid scopes: {', '.join(SCOPES)}"
+            )
+    return scopes
 
 
 def _unrouted(cfg: Config, models: list[str]) -> list[str]:
@@ -138,7 +158,7 @@ def create(
         typer.echo(f"error: --limit: {e}", err=True)
         raise typer.Exit(2) from None
     try:
-        scope_list = check_scopes(_split(scopes) or [])
+        scope_list = _check_scopes(_split(scopes) or [])
     except ValueError as e:
         typer.echo(f"error: --scopes: {e}", err=True)
         raise typer.Exit(2) from None

@@ -139,13 +139,15 @@ async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
     from aiohttp import web
 
     from aigw.server.app import create_app
+    from aigw.server.connections import GatewayRunner
 
     try:
         app = create_app(cfg)
     except OSError as e:  # e.g. the embedding model's directory
         raise StartupFailed(f"cannot start: {_reason(e)}") from None
-    runner = web.AppRunner(
+    runner = GatewayRunner(
         app,
+        cfg.server,
         handler_cancellation=True,
         shutdown_timeout=cfg.server.drain_timeout,
         access_log=None,

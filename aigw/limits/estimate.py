@@ -17,8 +17,12 @@ def completion_cap(body: dict[str, Any], default: int) -> int:
         v = body.get(name)
         if isinstance(v, int) and not isinstance(v, bool) and v > 0:
             n = body.get("n")
-            return v * n if isinstance(n, int) and n > 1 else v
+            cap = v * n if isinstance(n, int) and n > 1 else v
+            return min(cap, MAX_CAP)  # a database integer holds it (8-byte columns)
     return default
+
+
+MAX_CAP = 2**40
 
 
 def estimate_prompt_tokens(endpoint: str, body: dict[str, Any]) -> int:

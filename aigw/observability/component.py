@@ -3,12 +3,14 @@ metrics, the tracer, the outermost stage and the upstream-client hook."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aigw.config import Config
 from aigw.observability.metrics import Metrics
+from aigw.observability.recent import RecentContents
 from aigw.observability.stage import ObservabilityStage
 from aigw.observability.tracing import Tracing
 from aigw.observability.upstream import UpstreamObserver
@@ -121,14 +123,20 @@ def _wire_usage_writer(metrics: Metrics, writer: Any) -> None:
 
 
 def _wire_routing(metrics: Metrics, snap: Callable[[], dict[str, dict[str, Any]]]) -> None:
-    def field(name: str, conv: Callable[[Any], float | None] = float) -> Callable[[], Any]:
+    def field(
+        name: str,
+        conv: Callable[[Any], float | None] = float,
+        combine: Callable[[float, float], float] = operator.add,
+    ) -> Callable[[], Any]:
         def read() -> dict[str, float]:
-            out = {}
+            out: dict[str, float] = {}
             for dep, st in snap().items():
                 v = st.get(name)
                 v = conv(v) if v is not None else None
                 if v is not None:
-                    out[dep] = v
+                    # `<provider>/<model>` deployments past the label cap share "other"
+                    label = metrics.model_label(dep)
+                    out[label] = combine(out[label], v) if label in out else v
             return out
 
         return read
@@ -142,14 +150,14 @@ def _wire_routing(metrics: Metrics, snap: Callable[[], dict[str, dict[str, Any]]
     )
     metrics.register_gauge_source(
         "deployment_concurrency_limit",
-        field("limit"),
+        field("limit", combine=max),
         "Configured concurrency cap (max_concurrency).",
         dep,
         mode="max",
     )
     metrics.register_gauge_source(
         "breaker_state",
-        field("breaker_state", BREAKER_STATES.get),
+        field("breaker_state", BREAKER_STATES.get, max),
         "Circuit breaker: 0 closed, 1 half-open, 2 open.",
         dep,
         mode="max",
@@ -173,7 +181,12 @@ class Observability:
         s = config.observability
         self.settings = s
         self.metrics = (
-            Metrics(s.metrics, model_names(config), model_prices(config))
+            Metrics(
+                s.metrics,
+                model_names(config),
+                model_prices(config),
+                [d.name for m in config.models.values() for d in m.deployments],
+            )
             if s.metrics.enabled
             else None
         )
@@ -182,6 +195,7 @@ class Observability:
         on = self.metrics is not None or self.tracing is not None
         self.upstream = UpstreamObserver(self.metrics, self.tracing, types) if on else None
         log_prompts = config.logging.log_prompts
+        self.recent_contents = RecentContents() if log_prompts else None
         self.stage: Stage | None = (
             ObservabilityStage(
                 self.tracing,
@@ -189,6 +203,7 @@ class Observability:
                 self.upstream.forget if self.upstream else None,
                 log_prompts=log_prompts,
                 metrics=self.metrics,
+                recent=self.recent_contents,
             )
             if on or log_prompts
             else None

@@ -129,9 +129,14 @@ class Metrics:
         settings: MetricsSettings,
         model_names: Iterable[str],
         prices: Mapping[str, Mapping[str, float]] | None = None,
+        deployment_names: Iterable[str] = (),
     ) -> None:
         self.settings = settings
         self.models = frozenset(model_names)
+        # Label values for `model` and `deployment`: the configured names, plus at most
+        # `max_models` `<provider>/<model>` names that an upstream answered; the rest "other".
+        self._known = self.models | frozenset(deployment_names)
+        self._direct: set[str] = set()
         self.prices = dict(prices or {})  # model -> {input, output} USD per 1M tokens
         self.mp_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
         if self.mp_dir and not getattr(values.ValueClass, "_multiprocess", False):
@@ -272,8 +277,16 @@ class Metrics:
             c = self._c[key] = metric.labels(*labels)
         return c
 
-    def model_label(self, model: str | None) -> str:
-        return model if model in self.models else "other"
+    def model_label(self, model: str | None, ok: bool = False) -> str:
+        """`model` (or a deployment name) as a label value, from a bounded set. A name the
+        config does not know gets its own value only once an upstream answered it (`ok`)
+        and while fewer than `max_models` such names have one."""
+        if model in self._known or model in self._direct:
+            return model  # type: ignore[return-value]
+        if ok and model and len(self._direct) < self.settings.max_models:
+            self._direct.add(model)
+            return model
+        return "other"
 
     def _org(self, org_id: str | None) -> tuple[str, ...]:
         if not self._org_on:
@@ -340,10 +353,12 @@ class Metrics:
         return b
 
     def _llm(self, ctx: Any, status: int) -> None:
-        model = ctx.model if ctx.model in self.models else "other"
+        ok = status < 400
+        model = self.model_label(ctx.model, ok)
         provider = ctx.provider or "none"
         org = self._org(ctx.principal.org_id) if self._org_on else ()
-        b = self._bundle(model, provider, ctx.deployment or "none", status, org)
+        dep = self.model_label(ctx.deployment, ok) if ctx.deployment else "none"
+        b = self._bundle(model, provider, dep, status, org)
         b.requests.inc()
         kind = _CACHE_HITS.get(ctx.cache) if ctx.cache else None
         u = ctx.usage
@@ -380,7 +395,7 @@ class Metrics:
         if ctx.extra_log:
             qms = ctx.extra_log.get("queue_ms")
             if qms is not None:
-                self._child(self.queue_wait, ctx.deployment or "none").observe(qms / 1000)
+                self._child(self.queue_wait, dep).observe(qms / 1000)
 
     def savings(self, ctx: Any) -> float:
         """USD a cache hit saved: its usage at the model's price (`prices`), 0 without one."""
@@ -396,6 +411,7 @@ class Metrics:
         self, provider: str, deployment: str, status: int | None, code: str | None = None
     ) -> None:
         """One upstream attempt ended (headers received, or a transport failure)."""
+        deployment = self.model_label(deployment, status is not None and status < 400)
         key = (provider, deployment, status, code)
         children = self._attempts.get(key)
         if children is None:
@@ -409,7 +425,7 @@ class Metrics:
             c.inc()
 
     def observe_queue_wait(self, deployment: str, seconds: float) -> None:
-        self._child(self.queue_wait, deployment).observe(seconds)
+        self._child(self.queue_wait, self.model_label(deployment)).observe(seconds)
 
     # --- scrape-time gauges ------------------------------------------------------------
 

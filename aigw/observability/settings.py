@@ -18,6 +18,9 @@ class MetricsSettings(Section):
     # are bounded by the orgs that exist, but every org multiplies the series.
     org_label: bool = False
     max_orgs: int = Field(200, ge=1)  # past this many distinct orgs: org="other"
+    # `<provider>/<model>` names (not in the config) that get their own model/deployment
+    # label; past this many, model="other". Configured names always have theirs.
+    max_models: int = Field(50, ge=0)
     # Multi-worker mode: how often each worker publishes its scrape-time gauges (queue
     # length, breaker state, ...) for the scrape to sum.
     gauge_refresh: Duration = Field(1.0, gt=0)

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from aigw.observability.metrics import Metrics
+from aigw.observability.recent import RecentContents
 from aigw.observability.tracing import Tracing, request_attributes, result_attributes
 from aigw.pipeline import FinishCallback, Handler, JSONResult, RequestContext, Result, StreamResult
 from aigw.types import GatewayError
@@ -45,8 +46,10 @@ class ObservabilityStage:
         forget: Callable[[RequestContext], None] | None = None,
         log_prompts: bool = False,
         metrics: Metrics | None = None,
+        recent: RecentContents | None = None,
     ) -> None:
         self.tracing = tracing
+        self.recent = recent  # log_prompts: the latest contents, for the console
         self.metrics = metrics
         self.log_prompts = log_prompts  # logging.log_prompts: contents in the access line
         self.provider_types = provider_types or {}
@@ -63,6 +66,8 @@ class ObservabilityStage:
                 # Registered before the inner stages' callbacks: runs after them, when the
                 # cost (billing) and the cache outcome are known.
                 ctx.on_finish(self.metrics.llm_finished)
+            if self.recent is not None:
+                ctx.on_finish(self.recent.remember)
             if self.tracing is None:
                 try:
                     result = await call_next(ctx)

@@ -114,6 +114,8 @@ class ProviderSpec:
     # the provider (and `base_url_env`, when set, overrides its URL).
     key_env: str | None = None
     base_url_env: str | None = None
+    # More settings from the environment when enabled that way: {setting: variable}.
+    env_settings: dict[str, str] = field(default_factory=dict)
     settings: builtins.type[ProviderConfig] = ProviderConfig  # its `providers.<name>` model
     capabilities: frozenset[str] = frozenset({CHAT})
     default_models: tuple[str, ...] = ()  # listed when enabled from the environment

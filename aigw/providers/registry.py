@@ -3,7 +3,7 @@ line here (docs/PROVIDERS.md, "Adding a provider")."""
 
 from __future__ import annotations
 
-from aigw.providers import anthropic, cohere, openai
+from aigw.providers import anthropic, azure, cohere, openai, presets
 from aigw.providers.base import ProviderAdapter, ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
@@ -12,6 +12,14 @@ SPECS: dict[str, ProviderSpec] = {
         openai.spec,
         anthropic.spec,
         cohere.spec,
+        azure.spec,
+        presets.mistral,
+        presets.groq,
+        presets.deepseek,
+        presets.together,
+        presets.fireworks,
+        presets.openrouter,
+        presets.xai,
     )
 }
 

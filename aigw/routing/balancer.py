@@ -12,6 +12,7 @@ deployments share the load.
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -50,18 +51,43 @@ class DeploymentState:
 
 
 class DeploymentStates(dict[str, DeploymentState]):
-    """Every deployment's state by name, created on first sight (`<provider>/<model>` names
-    reach deployments that are not in the config)."""
+    """Every deployment's state by name, created on first sight. Configured deployments stay;
+    `<provider>/<model>` names come from clients, so theirs are kept in an LRU of at most
+    `max_direct` (the least recently used is dropped, its in-flight calls finish unharmed)."""
 
-    def __init__(self, factory: Callable[[Target], DeploymentState]) -> None:
+    def __init__(
+        self,
+        factory: Callable[[Target], DeploymentState],
+        max_direct: int = 256,
+        on_drop: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__()
         self.factory = factory
+        self.configured: set[str] = set()  # filled by the dispatcher from the config
+        self.max_direct = max_direct
+        self.on_drop = on_drop
+        self._direct: OrderedDict[str, None] = OrderedDict()  # ad-hoc names, oldest first
 
     def of(self, t: Target) -> DeploymentState:
-        st = self.get(t.name)
+        name = t.name
+        st = self.get(name)
         if st is None:
-            st = self[t.name] = self.factory(t)
+            st = self[name] = self.factory(t)
+            if name not in self.configured:
+                self._direct[name] = None
+                while len(self._direct) > self.max_direct:
+                    self.forget(next(iter(self._direct)))
+        elif self._direct and name in self._direct:
+            self._direct.move_to_end(name)
         return st
+
+    def forget(self, name: str) -> None:
+        """Drop an ad-hoc deployment's state (configured ones are never dropped)."""
+        if name in self._direct:
+            del self._direct[name]
+            self.pop(name, None)
+            if self.on_drop is not None:
+                self.on_drop(name)
 
 
 class Balancer:

@@ -192,6 +192,10 @@ class SharedBreakers:
     def key(self, name: str) -> str:
         return f"{self.prefix}breaker:{name}"
 
+    def unwatch(self, name: str) -> None:
+        """Stop sharing a deployment's breaker (its state was dropped)."""
+        self._states.pop(name, None)
+
     def watch(self, st: Any) -> None:
         """Share this deployment's breaker: its local trips and closings are published."""
         if st.name in self._states:

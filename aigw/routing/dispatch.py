@@ -19,13 +19,20 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
 from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.pipeline import JSONResult, NativeEvents, RequestContext, Result, StreamResult
-from aigw.providers.base import COUNT_TOKENS, MESSAGES, NativeAdapter, StreamTranslator
+from aigw.providers.base import (
+    COUNT_TOKENS,
+    EMBEDDINGS,
+    MESSAGES,
+    NativeAdapter,
+    StreamTranslator,
+)
+from aigw.providers.common.errors import no_embeddings
 from aigw.providers.common.sse import SSEParser
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
@@ -36,6 +43,7 @@ from aigw.queue.leases import ClusterLeases
 from aigw.queue.slots import SlotPool
 from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
 from aigw.routing.breaker import CLOSED, Breaker, SharedBreakers
+from aigw.routing.redact import UpstreamErrors
 from aigw.routing.retry import RetryPolicy
 from aigw.routing.router import Router, Target
 from aigw.routing.settings import RoutingSettings
@@ -100,7 +108,14 @@ class Dispatcher:
                 update={"failure_threshold": 1 << 30, "error_rate": 1.0, "min_requests": 1 << 30}
             )
         )
-        self.states = DeploymentStates(self._new_state)
+        # upstream error text loses anything shaped like a credential (routing/redact.py)
+        self.upstream_errors = UpstreamErrors(p.api_key for p in router.config.providers.values())
+        self.states = DeploymentStates(
+            self._new_state, router.config.routing.max_direct_models, self._dropped
+        )
+        self.states.configured = {
+            d.name for m in router.config.models.values() for d in m.deployments
+        }
         self.balancer = Balancer(self.states, rng)
         router.balancer = self.balancer
         self.retry = RetryPolicy(settings.retries, sleep=sleep, clock=self._now, rng=rng)
@@ -117,6 +132,10 @@ class Dispatcher:
 
     def _now(self) -> float:
         return self.clock()
+
+    def _dropped(self, name: str) -> None:
+        if self.shared_breakers is not None:
+            self.shared_breakers.unwatch(name)
 
     def _new_state(self, t: Target) -> DeploymentState:
         limit = t.deployment.max_concurrency
@@ -267,6 +286,10 @@ class Dispatcher:
                 breaker.failure()
             else:
                 breaker.success()  # the deployment answered; the request was at fault
+                if 400 <= e.status < 500 and t.name not in self.states.configured:
+                    # a `<provider>/<model>` name the upstream refused: keep nothing of it
+                    self.router.forget(t.model_name)
+                    self.states.forget(t.name)
             raise
         except BaseException:
             release()
@@ -345,6 +368,14 @@ class Dispatcher:
             },
         )
 
+    def upstream_error(
+        self, t: Target, status: int, raw: bytes, headers: dict[str, str]
+    ) -> GatewayError:
+        """The adapter's mapping of an upstream error answer, scrubbed of credentials."""
+        return self.upstream_errors.scrub(
+            t.adapter.error(status, raw, headers), status, t.provider.name
+        )
+
     def _upstream_headers(self, ctx: RequestContext) -> dict[str, str]:
         return {"X-Request-ID": ctx.request_id}
 
@@ -352,7 +383,7 @@ class Dispatcher:
         # A /v1/messages client's own request goes as it came to a provider that speaks it.
         native = ctx.native is not None and t.can(MESSAGES)
         if native:
-            adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+            adapter = cast(NativeAdapter, t.adapter)  # the MESSAGES capability says so
             assert ctx.native is not None
             req = adapter.messages_request(
                 t.provider, ctx.native, ctx.body, t.upstream_model, ctx.stream
@@ -366,7 +397,7 @@ class Dispatcher:
             )
             ctx.upstream_ms = (time.perf_counter() - t0) * 1000
             if status >= 400:
-                raise t.adapter.error(status, raw, headers)
+                raise self.upstream_error(t, status, raw, headers)
             body = _json(raw, t)
             answer = t.adapter.chat_response(body, t.upstream_model)
             ctx.usage = answer.usage
@@ -382,7 +413,7 @@ class Dispatcher:
         try:
             if resp.status >= 400:
                 raw = await resp.read()
-                raise t.adapter.error(resp.status, raw, resp.headers)
+                raise self.upstream_error(t, resp.status, raw, resp.headers)
             translator = t.adapter.chat_stream(t.upstream_model)
             events = _stream_events(resp, t.provider.name)
             # Wait for the first chunk before committing to this deployment.
@@ -394,35 +425,41 @@ class Dispatcher:
                 if first:
                     break
             ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
+        except GatewayError as e:  # an error event of the provider's: its text, scrubbed
+            resp.close()
+            raise self.upstream_errors.clean(e) from None
         except BaseException:
             resp.close()
             raise
         return StreamResult(
-            _relay(ctx, resp, events, translator, first, t0, release, frames), frames
+            _relay(ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors),
+            frames,
         )
 
     async def _count_tokens_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         if ctx.native is None or not t.can(COUNT_TOKENS):
             ctx.response_headers["x-aigw-token-count"] = "estimate"
             return JSONResult({"input_tokens": estimate_prompt_tokens("chat", ctx.body)})
-        adapter: NativeAdapter = t.adapter  # type: ignore[assignment]
+        adapter = cast(NativeAdapter, t.adapter)  # the COUNT_TOKENS capability says so
         req = adapter.count_tokens_request(t.provider, ctx.native, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         if status >= 400:
-            raise t.adapter.error(status, raw, headers)
+            raise self.upstream_error(t, status, raw, headers)
         count = adapter.count_tokens_response(_json(raw, t))
         ctx.response_headers["x-aigw-token-count"] = "upstream"
         return JSONResult({"input_tokens": count})
 
     async def _embeddings_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
+        if not t.can(EMBEDDINGS):
+            raise no_embeddings(t.provider.type, ctx.model)
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
         t0 = time.perf_counter()
         status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         if status >= 400:
-            raise t.adapter.error(status, raw, headers)
+            raise self.upstream_error(t, status, raw, headers)
         body = _json(raw, t)
         answer = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
         ctx.usage = answer.usage
@@ -446,12 +483,14 @@ class Dispatcher:
         st = self.states.of(t)
         lease = await self._take_slot(ctx, st) if st.slots is not None else None
         try:  # from here on the slot is ours to give back
+            if not t.can(EMBEDDINGS):
+                raise no_embeddings(t.provider.type, ctx.model)
             req = t.adapter.embeddings_request(t.provider, body, t.upstream_model)
             status, headers, raw = await self.client.post(
                 t.provider, req, self._upstream_headers(ctx)
             )
             if status >= 400:
-                raise t.adapter.error(status, raw, headers)
+                raise self.upstream_error(t, status, raw, headers)
             return t.adapter.embeddings_response(_json(raw, t), t.upstream_model, body).body
         finally:
             if st.slots is not None:
@@ -493,6 +532,7 @@ async def _relay(
     t0: float,
     release: _Release,
     frames: NativeEvents | None,
+    errors: UpstreamErrors,
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield chunks as they arrive (keeping the upstream's own events in `frames` for a
     client that speaks its format). Closing this generator (the client went away) closes
@@ -507,6 +547,8 @@ async def _relay(
                 yield c
         for c in translator.close():
             yield c
+    except GatewayError as e:  # a provider's error event mid-stream: its text, scrubbed
+        raise errors.clean(e) from None
     finally:
         ctx.upstream_ms = (time.perf_counter() - t0) * 1000
         ctx.usage = translator.usage or ctx.usage

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -38,9 +39,6 @@ class Target:
         return self.deployment.model or self.model_name
 
 
-MAX_DIRECT_TARGETS = 1024  # `<provider>/<model>` names remembered between requests
-
-
 class Router:
     def __init__(
         self, config: Config, rng: random.Random | None = None, balancer: Balancer | None = None
@@ -52,6 +50,7 @@ class Router:
             name: [self._target(name, d) for d in m.deployments]
             for name, m in config.models.items()
         }
+        self._direct: OrderedDict[str, list[Target]] = OrderedDict()  # `<provider>/<model>`
 
     def _target(self, model_name: str, d: DeploymentConfig) -> Target:
         p = self.config.providers[d.provider]
@@ -70,17 +69,26 @@ class Router:
         ts = self._targets.get(model)
         if ts is not None:
             return ts
+        direct = self._direct
+        ts = direct.get(model)
+        if ts is not None:
+            direct.move_to_end(model)
+            return ts
         prov, sep, upstream = model.partition("/")
         if sep and upstream and prov in self.config.providers:
             d = DeploymentConfig(provider=prov, model=upstream, name=model)
-            ts = [self._target(model, d)]
-            # Cache a bounded number: these names come from clients.
-            if len(self._targets) < len(self.config.models) + MAX_DIRECT_TARGETS:
-                self._targets[model] = ts
+            ts = direct[model] = [self._target(model, d)]
+            # These names come from clients: keep the most recently used few.
+            while len(direct) > self.config.routing.max_direct_models:
+                direct.popitem(last=False)
             return ts
         if not self.config.providers:
             raise no_provider_configured(model, no_provider_hint())
         raise model_not_found(model)
+
+    def forget(self, model: str) -> None:
+        """Drop a `<provider>/<model>` route (the upstream rejected that model)."""
+        self._direct.pop(model, None)
 
     def plan(self, model: str) -> list[list[Target]]:
         """Groups to try in order: the model's own deployments (balanced), then each

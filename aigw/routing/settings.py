@@ -57,6 +57,9 @@ class RoutingSettings(Section):
     queue: QueueSettings = Field(default_factory=QueueSettings)
     redis_url: str | None = None  # shared breakers and cluster-wide concurrency caps
     redis_prefix: str = "aigw:"
+    # `<provider>/<model>` names come from clients: the routes and per-deployment state
+    # (breaker, latency) of at most this many are kept, least recently used dropped first.
+    max_direct_models: int = Field(256, ge=1)
 
     @model_validator(mode="after")
     def _check(self) -> RoutingSettings:

@@ -5,10 +5,19 @@ from __future__ import annotations
 from aiohttp import web
 
 from aigw.config import Config
-from aigw.server import middleware
+from aigw.server import middleware, openapi
 from aigw.server.gateway import Gateway
 from aigw.server.routes import admin as admin_keys
-from aigw.server.routes import admin_routing, chat, embeddings, health, messages, metrics, models
+from aigw.server.routes import (
+    admin_reports,
+    admin_routing,
+    chat,
+    embeddings,
+    health,
+    messages,
+    metrics,
+    models,
+)
 from aigw.server.routes import usage as usage_routes
 from aigw.server.state import CONFIG, GATEWAY
 
@@ -18,7 +27,9 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     app = web.Application(
         client_max_size=config.server.max_body_bytes,
         middlewares=[middleware.request_context],
-        handler_args={"max_field_size": 16384},
+        # Request bodies are inflated by server/inflate.py (bounded, off the loop), not by
+        # aiohttp's parser inside data_received.
+        handler_args={"max_field_size": 16384, "auto_decompress": False},
     )
     app[GATEWAY] = gw
     app[CONFIG] = config
@@ -32,7 +43,13 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     admin_keys.add_routes(app)  # /v1/admin/api-keys, /v1/admin/users
     usage_routes.add_routes(app)  # /v1/usage, /v1/usage/costs
     app.router.add_get("/v1/admin/deployments", admin_routing.deployments)
+    admin_reports.add_routes(app)  # /v1/admin/overview, /v1/admin/requests, /v1/admin/audit
     metrics.add_routes(app, config.observability.metrics.path)
+    openapi.add_routes(app)  # /openapi.json
+    if config.ui.enabled:
+        from aigw.ui import routes as ui
+
+        ui.add_routes(app)  # /ui: the admin console
 
     async def start(_: web.Application) -> None:
         await gw.start()

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 from aigw.pipeline import RequestContext
+from aigw.server.inflate import inflate
 from aigw.server.state import CTX, REQUEST_ID, config
 from aigw.types import bad_request
 
@@ -22,6 +23,9 @@ async def read_json(request: web.Request) -> dict[str, Any]:
                 raw = await request.read()  # raises 413 past server.max_body_bytes
         except TimeoutError:
             raise web.HTTPRequestTimeout() from None
+    encoding = request.headers.get("Content-Encoding")
+    if encoding is not None:
+        raw = await inflate(raw, encoding, config(request).server.max_body_bytes)
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:

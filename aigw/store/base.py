@@ -345,15 +345,65 @@ class Store(ABC):
             _j(detail),
         )
 
-    async def audit_entries(self, limit: int = 100) -> list[dict[str, Any]]:
-        rows = await self.fetch(
-            "SELECT ts, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?",
-            limit,
-        )
+    async def audit_entries(
+        self, limit: int = 100, *, before: int | None = None, action: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Newest first; `before` (an entry id) pages back, `action` filters (`keys.create`)."""
+        sql = "SELECT id, ts, actor, action, target, detail FROM audit_log WHERE 1=1"
+        args: list[Any] = []
+        if before is not None:
+            sql += " AND id < ?"
+            args.append(before)
+        if action:
+            sql += " AND action = ?"
+            args.append(action)
+        rows = await self.fetch(sql + " ORDER BY id DESC LIMIT ?", *args, limit)
         return [
-            {"ts": r[0], "actor": r[1], "action": r[2], "target": r[3], "detail": _unj(r[4])}
+            {
+                "id": int(r[0]),
+                "ts": r[1],
+                "actor": r[2],
+                "action": r[3],
+                "target": r[4],
+                "detail": _unj(r[5]),
+            }
             for r in rows
         ]
+
+    # --- admin console sessions (hashes of the tokens only) ----------------------------
+    async def session_insert(
+        self, token_hash: str, actor: str, now: float, expires_at: float
+    ) -> None:
+        await self.execute(
+            "INSERT INTO console_sessions (token_hash, actor, created_at, last_seen_at, "
+            "expires_at) VALUES (?, ?, ?, ?, ?)",
+            token_hash,
+            actor,
+            now,
+            now,
+            expires_at,
+        )
+
+    async def session_get(self, token_hash: str) -> dict[str, Any] | None:
+        r = await self.fetchone(
+            "SELECT actor, created_at, last_seen_at, expires_at FROM console_sessions "
+            "WHERE token_hash = ?",
+            token_hash,
+        )
+        if r is None:
+            return None
+        return {"actor": r[0], "created_at": r[1], "last_seen_at": r[2], "expires_at": r[3]}
+
+    async def session_touch(self, token_hash: str, now: float) -> None:
+        await self.execute(
+            "UPDATE console_sessions SET last_seen_at = ? WHERE token_hash = ?", now, token_hash
+        )
+
+    async def session_delete(self, token_hash: str) -> None:
+        await self.execute("DELETE FROM console_sessions WHERE token_hash = ?", token_hash)
+
+    async def session_purge(self, now: float) -> None:
+        await self.execute("DELETE FROM console_sessions WHERE expires_at <= ?", now)
 
     # --- usage -------------------------------------------------------------------------
     async def insert_usage(self, records: Sequence[dict[str, Any]]) -> None:
@@ -518,6 +568,60 @@ class Store(ABC):
                     tokens,
                     lkey,
                 )
+
+    async def recent_usage(
+        self,
+        limit: int = 50,
+        *,
+        before: str | None = None,
+        since: float | None = None,
+        org_id: str | None = None,
+        key_id: str | None = None,
+        model: str | None = None,
+        deployment: str | None = None,
+        errors_only: bool = False,
+    ) -> list[dict[str, Any]]:
+        """The latest usage records, newest first (record ids sort by time: the primary
+        key serves the order), each with its key's prefix. `before`: a record id, to page."""
+        where, args = ["1=1"], []
+        for col, op, val in (
+            ("u.id", "<", before),
+            ("u.ts", ">=", since),
+            ("u.org_id", "=", org_id),
+            ("u.key_id", "=", key_id),
+            ("u.model", "=", model),
+            ("u.deployment", "=", deployment),
+        ):
+            if val is not None:
+                where.append(f"{col} {op} ?")
+                args.append(val)
+        if errors_only:
+            where.append("u.status >= 400")
+        cols = ", ".join("u." + c for c in USAGE_COLUMNS)
+        rows = await self.fetch(
+            f"SELECT {cols}, k.prefix FROM usage_records u "
+            "LEFT JOIN api_keys k ON k.id = u.key_id WHERE "
+            + " AND ".join(where)
+            + " ORDER BY u.id DESC LIMIT ?",
+            *args,
+            limit,
+        )
+        n = len(USAGE_COLUMNS)
+        return [{**dict(zip(USAGE_COLUMNS, r[:n], strict=True)), "key_prefix": r[n]} for r in rows]
+
+    async def usage_health(self, since: float, sample: int = 10_000) -> dict[str, Any]:
+        """Errors since a time, and the latencies (ms) of the latest `sample` requests in it."""
+        r = await self.fetchone(
+            "SELECT COALESCE(SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END),0) "
+            "FROM usage_records WHERE ts >= ?",
+            since,
+        )
+        lat = await self.fetch(
+            "SELECT latency_ms FROM usage_records WHERE ts >= ? ORDER BY id DESC LIMIT ?",
+            since,
+            sample,
+        )
+        return {"errors": int(r[0]) if r else 0, "latencies_ms": [float(x[0]) for x in lat]}
 
     async def usage_rows(self, request_id: str | None = None) -> list[dict[str, Any]]:
         sql = f"SELECT {', '.join(USAGE_COLUMNS)} FROM usage_records"

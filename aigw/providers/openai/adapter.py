@@ -37,17 +37,7 @@ class OpenAIStream:
         if not isinstance(chunk, dict):
             return []
         if "error" in chunk and "choices" not in chunk:
-            err = (
-                chunk["error"]
-                if isinstance(chunk["error"], dict)
-                else {"message": str(chunk["error"])}
-            )
-            raise GatewayError(
-                502,
-                str(err.get("message") or "upstream stream error"),
-                err.get("type") or "api_error",
-                err.get("code") or "upstream_error",
-            )
+            raise stream_error(chunk["error"])
         u = chunk.get("usage")
         if u:
             self.usage = Usage.from_openai(u)
@@ -57,8 +47,20 @@ class OpenAIStream:
         return []
 
 
+def stream_error(raw: Any) -> GatewayError:
+    """An `{"error": ...}` event in the middle of a stream."""
+    err = raw if isinstance(raw, dict) else {"message": str(raw)}
+    return GatewayError(
+        502,
+        str(err.get("message") or "upstream stream error"),
+        str(err.get("type") or "api_error"),
+        str(err.get("code") or "upstream_error"),
+    )
+
+
 def error_from(status: int, body: bytes, headers: dict[str, str], provider: str) -> GatewayError:
-    """OpenAI's `{"error": {message, type, param, code}}` (or a bare string) -> the client's."""
+    """OpenAI's `{"error": {message, type, param, code}}` (or a bare string, or a top-level
+    `message` as some compatible servers send) -> the client's error."""
     message, type_, code, param = fallback_message(status, body), None, None, None
     parsed = json_object(body)
     if parsed is not None:
@@ -69,6 +71,9 @@ def error_from(status: int, body: bytes, headers: dict[str, str], provider: str)
             type_, code, param = err.get("type"), err.get("code"), err.get("param")
         elif isinstance(err, str):
             message = err
+        elif parsed.get("message"):
+            m = parsed["message"]
+            message = m if isinstance(m, str) else orjson.dumps(m).decode()[:500]
     return upstream_status_error(
         status,
         message,

@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from aigw.auth.admin import authorize_admin
+from aigw.auth.key_spec import InvalidKeySpec
 from aigw.auth.keys import KeyNotFound
-from aigw.billing.settings import BudgetLimits
 from aigw.config import parse_duration
 from aigw.server.middleware import json_response
 from aigw.server.request import read_json
@@ -25,7 +23,7 @@ from aigw.types import GatewayError, Principal, bad_request
 Route = Callable[[web.Request], Awaitable[web.Response]]
 
 
-def _store_errors(handler: Route) -> Route:
+def store_errors(handler: Route) -> Route:
     """A database that is down is a 503 (retry later), not an internal error."""
 
     @functools.wraps(handler)
@@ -52,67 +50,47 @@ def _not_found(e: KeyNotFound) -> GatewayError:
     return GatewayError(404, e.args[0], "invalid_request_error", "key_not_found")
 
 
-def _str_list(body: dict[str, Any], name: str) -> list[str] | None:
-    v = body.get(name)
-    if v is None:
-        return None
-    if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-        raise bad_request(f"'{name}' must be a list of strings", name)
-    return v
-
-
-@_store_errors
+@store_errors
 async def create_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     body = await read_json(request)
-    org = body.get("org")
-    if not isinstance(org, str) or not org:
-        raise bad_request("'org' (the organisation id) is required", "org")
     expires_in = None
     if body.get("expires_in") is not None:
         try:
             expires_in = parse_duration(body["expires_in"])
         except ValueError as e:
             raise bad_request(f"'expires_in': {e}", "expires_in") from None
-    for name, typ in (("user", str), ("name", str), ("priority", int)):
-        if body.get(name) is not None and not isinstance(body[name], typ):
-            raise bad_request(f"'{name}' must be a {typ.__name__}", name)
-    for name in ("limits", "budget"):
-        if body.get(name) is not None and not isinstance(body[name], dict):
-            raise bad_request(f"'{name}' must be an object", name)
-    budget = None
-    if body.get("budget"):
-        try:
-            budget = BudgetLimits.model_validate(body["budget"]).model_dump(exclude_none=True)
-        except ValidationError as e:
-            err = e.errors()[0]
-            where = ".".join(str(x) for x in err["loc"])
-            raise bad_request(f"'budget.{where}': {err['msg']}", "budget") from None
-    plain, rec = await gateway(request).accounts.keys.create(
-        org,
-        user_id=body.get("user"),
-        name=body.get("name") or "",
-        expires_in=expires_in,
-        models=_str_list(body, "models"),
-        scopes=_str_list(body, "scopes"),
-        limits=body.get("limits"),
-        budget=budget or None,
-        priority=body.get("priority") or 0,
-        may_set_priority=bool(body.get("may_set_priority")),
-        cache_enabled=body.get("cache_enabled") is not False,
-        actor=_actor(admin),
-    )
+    for name in ("may_set_priority", "cache_enabled"):
+        if body.get(name) is not None and not isinstance(body[name], bool):
+            raise bad_request(f"'{name}' must be a boolean", name)
+    try:
+        plain, rec = await gateway(request).accounts.keys.create(
+            body.get("org", ""),
+            user_id=body.get("user"),
+            name=body.get("name") or "",
+            expires_in=expires_in,
+            models=body.get("models"),
+            scopes=body.get("scopes"),
+            limits=body.get("limits"),
+            budget=body.get("budget") or None,
+            priority=body.get("priority") or 0,
+            may_set_priority=bool(body.get("may_set_priority")),
+            cache_enabled=body.get("cache_enabled") is not False,
+            actor=_actor(admin),
+        )
+    except InvalidKeySpec as e:  # the same rules as `aigw keys create` (auth/key_spec.py)
+        raise bad_request(f"'{e.field}' {e.message}", e.field) from None
     return json_response({"object": "api_key", "key": plain, **rec.public()}, status=201)
 
 
-@_store_errors
+@store_errors
 async def list_keys(request: web.Request) -> web.Response:
     await authorize_admin(request)
     recs = await gateway(request).accounts.keys.list(request.query.get("org") or None)
     return json_response({"object": "list", "data": [r.public() for r in recs]})
 
 
-@_store_errors
+@store_errors
 async def revoke_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     accounts = gateway(request).accounts
@@ -124,7 +102,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     return json_response({"object": "api_key", **rec.public()})
 
 
-@_store_errors
+@store_errors
 async def rotate_key(request: web.Request) -> web.Response:
     admin = await authorize_admin(request)
     grace = None
@@ -148,7 +126,7 @@ async def rotate_key(request: web.Request) -> web.Response:
     )
 
 
-@_store_errors
+@store_errors
 async def list_users(request: web.Request) -> web.Response:
     await authorize_admin(request)
     users = await gateway(request).accounts.store.list_users(request.query.get("org") or None)

@@ -21,8 +21,39 @@ def check_chat(body: dict) -> None:
             raise bad_request(
                 f"messages[{i}] must be an object with a string 'role'", f"messages[{i}]"
             )
+        content = m.get("content")
+        if not (content is None or isinstance(content, str) or _parts(content)):
+            raise bad_request(
+                f"messages[{i}].content must be a string or an array of content parts, "
+                "each an object with a string 'type'",
+                f"messages[{i}].content",
+            )
     if "stream" in body and not isinstance(body["stream"], bool):
         raise bad_request("'stream' must be a boolean", "stream")
+    opts = body.get("stream_options")
+    if opts is not None and not isinstance(opts, dict):
+        raise bad_request("'stream_options' must be an object", "stream_options")
+    # The gateway reserves max_tokens x n against limits and budgets: bound them as OpenAI does.
+    for name in ("max_tokens", "max_completion_tokens"):
+        v = body.get(name)
+        if v is not None and not _int_in(v, 1, MAX_TOKENS):
+            raise bad_request(f"'{name}' must be an integer from 1 to {MAX_TOKENS}", name)
+    n = body.get("n")
+    if n is not None and not _int_in(n, 1, 128):
+        raise bad_request("'n' must be an integer from 1 to 128", "n")
+
+
+MAX_TOKENS = 2**31 - 1
+
+
+def _parts(content: object) -> bool:
+    return isinstance(content, list) and all(
+        isinstance(p, dict) and isinstance(p.get("type"), str) for p in content
+    )
+
+
+def _int_in(v: object, lo: int, hi: int) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi
 
 
 async def chat_completions(request: web.Request) -> web.StreamResponse:

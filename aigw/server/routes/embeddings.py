@@ -10,21 +10,29 @@ from aigw.server.state import gateway
 from aigw.types import bad_request
 
 
-def _is_input_item(x: object) -> bool:
-    """A string, one token id, or an array of token ids."""
-    if isinstance(x, str | int):
-        return not isinstance(x, bool)
-    return isinstance(x, list) and all(isinstance(t, int) for t in x)
+def _is_token(x: object) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_input(inp: object) -> bool:
+    """A string, or a non-empty array of strings, of token ids, or of token-id arrays (one
+    kind per array, as OpenAI's API takes them)."""
+    if isinstance(inp, str):
+        return inp != ""
+    if not isinstance(inp, list) or not inp:
+        return False
+    return (
+        all(isinstance(x, str) for x in inp)
+        or all(_is_token(x) for x in inp)
+        or all(isinstance(x, list) and x and all(_is_token(t) for t in x) for x in inp)
+    )
 
 
 def check_embeddings(body: dict) -> None:
     if not isinstance(body.get("model"), str) or not body["model"]:
         raise bad_request("you must provide a model parameter", "model")
     inp = body.get("input")
-    ok = (isinstance(inp, str) and inp != "") or (
-        isinstance(inp, list) and len(inp) > 0 and all(_is_input_item(x) for x in inp)
-    )
-    if not ok:
+    if not _is_input(inp):
         raise bad_request(
             "'input' must be a non-empty string, array of strings, or array of token arrays",
             "input",
@@ -32,6 +40,11 @@ def check_embeddings(body: dict) -> None:
     fmt = body.get("encoding_format", "float")
     if fmt not in ("float", "base64"):
         raise bad_request("'encoding_format' must be 'float' or 'base64'", "encoding_format")
+    dims = body.get("dimensions")
+    if dims is not None and (
+        not isinstance(dims, int) or isinstance(dims, bool) or not 1 <= dims <= 65536
+    ):
+        raise bad_request("'dimensions' must be an integer from 1 to 65536", "dimensions")
 
 
 async def embeddings(request: web.Request) -> web.StreamResponse:

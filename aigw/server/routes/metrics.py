@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from aigw.auth.admin import require_admin
+from aigw.auth.admin import authorize_admin
 from aigw.observability import metrics as metricsmod
 from aigw.observability.summary import summary
 from aigw.server.middleware import json_response
@@ -27,14 +27,14 @@ def _metrics(request: web.Request) -> metricsmod.Metrics:
 async def prometheus(request: web.Request) -> web.Response:
     m = _metrics(request)
     if m.settings.auth == "admin":
-        require_admin(request)
+        await authorize_admin(request)
     return web.Response(
         body=await m.exposition(), headers={"Content-Type": metricsmod.CONTENT_TYPE}
     )
 
 
 async def admin_summary(request: web.Request) -> web.Response:
-    require_admin(request)
+    await authorize_admin(request)  # reads the store: a key fresh from the admin API works
     return json_response(await summary(_metrics(request)))
 
 

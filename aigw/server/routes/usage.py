@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from aigw.auth.authenticator import forbidden
+from aigw.auth.admin import session_admin
+from aigw.auth.authenticator import forbidden, token_from
 from aigw.auth.stage import authenticate_request
 from aigw.billing import report
 from aigw.server.middleware import json_response
@@ -19,7 +20,9 @@ from aigw.types import GatewayError, bad_request
 
 
 async def _report(request: web.Request) -> dict:
-    p = await authenticate_request(request, "usage")
+    p = None if token_from(request.headers) else await session_admin(request)  # the console
+    if p is None:
+        p = await authenticate_request(request, "usage")
     q = request.query
     org, key = q.get("org") or None, q.get("key") or None
     if p.is_admin:
@@ -32,9 +35,12 @@ async def _report(request: web.Request) -> dict:
         org, key = p.org_id, p.key_id or key
     try:
         since = report.parse_time(q.get("start") or q.get("since"))
-        until = report.parse_time(q.get("end") or q.get("until"), end=True)
     except ValueError as e:
         raise bad_request(str(e), "start") from None
+    try:
+        until = report.parse_time(q.get("end") or q.get("until"), end=True)
+    except ValueError as e:
+        raise bad_request(str(e), "end") from None
     groups = [g for g in (q.get("group_by") or "model,day").split(",") if g]
     allowed = report.GROUPS if p.is_admin else ("model", "day")
     for g in groups:
