@@ -77,10 +77,11 @@ def _parse_limits(items: list[str]) -> dict[str, int | None]:
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"{item!r}: use NAME=VALUE")
-        if key not in LIMIT_FIELDS:
-            raise ValueError(
+        if key not in LIMIT_FIELDS:  # named as key_spec names it, with the closest name
+            raise InvalidKeySpec(
+                f"limits.{key}",
                 f"unknown limit {key!r}{did_you_mean(key, list(LIMIT_FIELDS))}; "
-                f"valid limits: {', '.join(LIMIT_FIELDS)}"
+                f"valid limits: {', '.join(LIMIT_FIELDS)}",
             )
         v = value.strip().lower()
         try:
@@ -94,9 +95,10 @@ def _check_scopes(scopes: list[str]) -> list[str]:
     # A typo gets the closest scope; the full rules are `key_spec`'s, at creation.
     for s in scopes:
         if s not in SCOPES:
-            raise ValueError(
+            raise InvalidKeySpec(
+                "scopes",
                 f"unknown scope {s!r}{did_you_mean(s, list(SCOPES))}; "
-                f"valid scopes: {', '.join(SCOPES)}"
+                f"valid scopes: {', '.join(SCOPES)}",
             )
     return scopes
 
@@ -154,13 +156,12 @@ def create(
         raise typer.Exit(2) from None
     try:
         limits = _parse_limits(limit or [])
+        scope_list = _check_scopes(_split(scopes) or [])
+    except InvalidKeySpec as e:  # a name key_spec would refuse, said with the closest one
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
     except ValueError as e:
         typer.echo(f"error: --limit: {e}", err=True)
-        raise typer.Exit(2) from None
-    try:
-        scope_list = _check_scopes(_split(scopes) or [])
-    except ValueError as e:
-        typer.echo(f"error: --scopes: {e}", err=True)
         raise typer.Exit(2) from None
     model_list = _split(models)
     for m in _unrouted(cfg, model_list or []):
