@@ -250,13 +250,17 @@ async def test_embeddings_and_errors(azure: MockAzure, start_gateway: Any) -> No
     with pytest.raises(openai.NotFoundError) as nf:
         await client.chat.completions.create(model="missing", messages=HELLO)
     assert "deployment for this resource does not exist" in nf.value.message
+    # Azure refusing the gateway's own key or token is the gateway's problem (issue 13 item
+    # 4): a 502 with the gateway's message, never Azure's text about the credential.
     bad = await start_gateway(azure_config(azure.url, api_key="wrong"))
-    with pytest.raises(openai.AuthenticationError):
+    with pytest.raises(openai.InternalServerError) as wrong:
         await bad.openai().chat.completions.create(model="gpt-4o-azure", messages=HELLO)
+    assert (wrong.value.status_code, wrong.value.code) == (502, "upstream_auth_failed")
     expired = await start_gateway(azure_config(azure.url, ad_token="expired"))
-    with pytest.raises(openai.AuthenticationError) as au:
+    with pytest.raises(openai.InternalServerError) as au:
         await expired.openai().chat.completions.create(model="gpt-4o-azure", messages=HELLO)
-    assert "Access token is missing, invalid" in au.value.message
+    assert au.value.code == "upstream_auth_failed"
+    assert "Access token" not in au.value.message and "expired" not in au.value.message
 
 
 async def test_enabled_from_the_environment(azure: MockAzure, start_gateway: Any) -> None:
