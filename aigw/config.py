@@ -30,6 +30,7 @@ from aigw.limits.settings import RateLimitSettings
 from aigw.observability.settings import ObservabilityConfig
 from aigw.providers import registry
 from aigw.providers.settings import ProviderConfig
+from aigw.responses.settings import ResponsesConfig
 from aigw.routing.router_settings import RoutersConfig
 from aigw.routing.settings import RoutingSettings
 from aigw.sections import (  # noqa: F401  (re-exported for callers of aigw.config)
@@ -160,6 +161,7 @@ class Config(Section):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     observability: ObservabilityConfig = Field(default_factory=ObservabilityConfig)
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
 
     @field_validator("providers", mode="before")

@@ -91,6 +91,7 @@ class RequestContext:
     cost: float | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
     extra_log: dict[str, Any] = field(default_factory=dict)
+    turn: Any = None  # /v1/responses: the conversation turn (aigw/responses/turn.py)
     _on_finish: list[FinishCallback] = field(default_factory=list)
 
     def on_finish(self, cb: FinishCallback) -> None:

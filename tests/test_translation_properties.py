@@ -17,13 +17,13 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aigw.cache.replay import chunks_to_completion
 from aigw.providers.anthropic import inbound as anthropic_inbound
 from aigw.providers.anthropic.request import to_anthropic
 from aigw.providers.anthropic.response import from_anthropic
 from aigw.providers.anthropic.stream import AnthropicStream
 from aigw.providers.cohere.chat import from_cohere, to_cohere
 from aigw.providers.cohere.stream import CohereStream
-from aigw.server.routes import messages as messages_route
 from tests.helpers_providers import assemble, check_chunk_shape, normalise_message
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -464,6 +464,7 @@ def test_openai_stream_to_anthropic_events_equals_message(stream: tuple[dict, li
     chunks2 = anthropic_inbound.completion_chunks(completion)
     again = accumulate_anthropic([e for c in chunks2 for e in replay.feed(c)] + replay.close())
     assert (again["content"], again["stop_reason"]) == (whole["content"], whole["stop_reason"])
-    # ...and a stream for a request that wanted one answer gathers to the same message.
-    gathered = anthropic_inbound.to_message(messages_route._collect(chunks), "m")
+    # ...and a stream for a request that wanted one answer gathers (in the one writer,
+    # server/writer.py) to the same message.
+    gathered = anthropic_inbound.to_message(chunks_to_completion(chunks), "m")
     assert gathered["content"] == whole["content"] and gathered["usage"] == whole["usage"]

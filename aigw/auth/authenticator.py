@@ -22,7 +22,12 @@ log = logging.getLogger("aigw.auth")
 
 API_SCOPES = ("chat", "embeddings", "models", "usage")
 ADMIN_SCOPE = "admin"
-_ENDPOINT_SCOPE = {"chat": "chat", "messages": "chat", "embeddings": "embeddings"}
+_ENDPOINT_SCOPE = {
+    "chat": "chat",
+    "messages": "chat",
+    "responses": "chat",
+    "embeddings": "embeddings",
+}
 
 
 @dataclass(slots=True)

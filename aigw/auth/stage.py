@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from aigw.auth.authenticator import Authenticator, token_from
+from aigw.component import StageComponent
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.types import Principal
 
@@ -13,7 +14,7 @@ from aigw.types import Principal
 PRINCIPAL_MODELS = web.RequestKey("principal_models", frozenset)
 
 
-class AuthStage:
+class AuthStage(StageComponent):
     def __init__(self, auth: Authenticator) -> None:
         self.auth = auth
 

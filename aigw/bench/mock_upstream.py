@@ -6,7 +6,11 @@ Used by the tests (it records every call and fails on command) and by `aigw benc
 Wire format follows OpenAI's API reference: `chat.completion` objects, `chat.completion.chunk`
 events as `data: {...}\\n\\n` ending with `data: [DONE]`, usage in a final chunk with empty
 `choices` when `stream_options.include_usage` is set, `list` of `embedding` objects (float
-arrays, or base64 of little-endian float32 when `encoding_format` is "base64").
+arrays, or base64 of little-endian float32 when `encoding_format` is "base64"), and the
+Responses API (`response` objects; `response.*` events with `event:` names and sequence
+numbers; a function_call item when function tools are given and the input does not end with
+their output; a `web_search_call` item for a `web_search` tool; JSON text for a
+`json_schema` format).
 """
 
 from __future__ import annotations
@@ -106,6 +110,7 @@ class MockOpenAI:
         app = web.Application(client_max_size=64 * 1024**2)
         app.router.add_post("/v1/chat/completions", self.chat)
         app.router.add_post("/v1/embeddings", self.embeddings)
+        app.router.add_post("/v1/responses", self.responses)
         app.router.add_get("/v1/models", self.models)
         return app
 
@@ -323,6 +328,139 @@ class MockOpenAI:
             self.active -= 1
         return resp
 
+    async def responses(self, request: web.Request) -> web.StreamResponse:
+        body = await self._record(request)
+        stream = bool(body.get("stream"))
+        failed = await self._maybe_fail(stream, body.get("model"))
+        if isinstance(failed, web.Response):
+            return failed
+        if not isinstance(body.get("input"), str | list) or "previous_response_id" in body:
+            return web.json_response(
+                {
+                    "error": {
+                        "message": "mock: stateless input expected",
+                        "type": "invalid_request_error",
+                        "param": "input",
+                        "code": None,
+                    }
+                },
+                status=400,
+            )
+        rid = "resp_" + hashlib.md5(str(self.count).encode()).hexdigest() * 2
+        items = response_output(body, self.text, rid)
+        inp = body["input"]
+        prompt = inp if isinstance(inp, str) else orjson.dumps(inp).decode()
+        out_text = "".join(p["text"] for i in items if i["type"] == "message" for p in i["content"])
+        usage = {
+            "input_tokens": count_tokens(prompt),
+            "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+            "output_tokens": max(1, len(words(out_text))),
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": count_tokens(prompt) + max(1, len(words(out_text))),
+        }
+        done = response_object(body, rid, "completed", items, usage)
+        if not stream:
+            return web.json_response(done)
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        self.stream_started.set()
+        fail = failed if isinstance(failed, Fail) else None
+        seq = 0
+
+        async def send(type_: str, **fields: Any) -> None:
+            nonlocal seq
+            ev = {"type": type_, "sequence_number": seq, **fields}
+            seq += 1
+            await resp.write(b"event: " + type_.encode() + b"\ndata: " + orjson.dumps(ev) + b"\n\n")
+
+        start = response_object(body, rid, "in_progress", [], None)
+        try:
+            await send("response.created", response=start)
+            await send("response.in_progress", response=start)
+            for idx, item in enumerate(items):
+                if item["type"] == "message":
+                    text = item["content"][0]["text"]
+                    await send(
+                        "response.output_item.added",
+                        output_index=idx,
+                        item={**item, "status": "in_progress", "content": []},
+                    )
+                    part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+                    await send(
+                        "response.content_part.added",
+                        item_id=item["id"],
+                        output_index=idx,
+                        content_index=0,
+                        part=part,
+                    )
+                    for n, piece in enumerate(words(text)):
+                        if self.tokens_per_second:
+                            await asyncio.sleep(1.0 / self.tokens_per_second)
+                        if fail is not None and n == fail.after_chunks:
+                            await send(
+                                "error",
+                                code="server_error",
+                                message="mock failure mid-stream",
+                                param=None,
+                            )
+                            return resp
+                        await send(
+                            "response.output_text.delta",
+                            item_id=item["id"],
+                            output_index=idx,
+                            content_index=0,
+                            delta=piece,
+                            logprobs=[],
+                        )
+                    await send(
+                        "response.output_text.done",
+                        item_id=item["id"],
+                        output_index=idx,
+                        content_index=0,
+                        text=text,
+                        logprobs=[],
+                    )
+                    await send(
+                        "response.content_part.done",
+                        item_id=item["id"],
+                        output_index=idx,
+                        content_index=0,
+                        part={**part, "text": text},
+                    )
+                elif item["type"] == "function_call":
+                    await send(
+                        "response.output_item.added",
+                        output_index=idx,
+                        item={**item, "status": "in_progress", "arguments": ""},
+                    )
+                    await send(
+                        "response.function_call_arguments.delta",
+                        item_id=item["id"],
+                        output_index=idx,
+                        delta=item["arguments"],
+                    )
+                    await send(
+                        "response.function_call_arguments.done",
+                        item_id=item["id"],
+                        output_index=idx,
+                        name=item["name"],
+                        arguments=item["arguments"],
+                    )
+                else:
+                    await send(
+                        "response.output_item.added",
+                        output_index=idx,
+                        item={**item, "status": "in_progress"},
+                    )
+                await send("response.output_item.done", output_index=idx, item=item)
+            await send("response.completed", response=done)
+            await resp.write_eof()
+            self.streams_completed += 1
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.streams_cancelled += 1
+            raise
+        return resp
+
     async def embeddings(self, request: web.Request) -> web.Response:
         body = await self._record(request)
         failed = await self._maybe_fail(False, body.get("model"))
@@ -372,3 +510,86 @@ async def serve_forever(host: str, port: int, **kw: Any) -> None:
     mock = MockOpenAI(quiet_calls=True, **kw)
     await mock.start(host, port)
     await asyncio.Event().wait()
+
+
+def response_output(body: dict[str, Any], text: str, rid: str) -> list[dict[str, Any]]:
+    """What the mock model answers a Responses request with."""
+    tools = body.get("tools") or []
+    inp = body.get("input")
+    last = inp[-1] if isinstance(inp, list) and inp else {}
+    items: list[dict[str, Any]] = []
+    if any(t.get("type") == "web_search" for t in tools):
+        items.append(
+            {
+                "id": "ws_" + rid[5:29],
+                "type": "web_search_call",
+                "status": "completed",
+                "action": {"type": "search", "query": "mock query"},
+            }
+        )
+    functions = [t for t in tools if t.get("type") == "function"]
+    if functions and last.get("type") != "function_call_output":
+        items.append(
+            {
+                "id": "fc_" + rid[5:29],
+                "type": "function_call",
+                "status": "completed",
+                "call_id": "call_" + rid[5:21],
+                "name": functions[0]["name"],
+                "arguments": '{"location":"Paris"}',
+            }
+        )
+        return items
+    fmt = (body.get("text") or {}).get("format") or {}
+    if fmt.get("type") == "json_schema":
+        props = (fmt.get("schema") or {}).get("properties") or {}
+        text = orjson.dumps({k: "mock" for k in props}).decode()
+    elif last.get("type") == "function_call_output":
+        text = "The tool said: " + str(last.get("output"))
+    items.append(
+        {
+            "id": "msg_" + rid[5:29],
+            "type": "message",
+            "status": "completed",
+            "role": "assistant",
+            "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        }
+    )
+    return items
+
+
+def response_object(
+    body: dict[str, Any],
+    rid: str,
+    status: str,
+    output: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "id": rid,
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": status,
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "max_tool_calls": None,
+        "model": body.get("model", "mock"),
+        "output": output,
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": None,
+        "reasoning": {"effort": None, "summary": None},
+        "service_tier": "default",
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": {"format": (body.get("text") or {}).get("format") or {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": body.get("tools") or [],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": "disabled",
+        "usage": usage,
+        "user": None,
+        "metadata": {},
+    }

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aigw.billing.cost import Pricer
+from aigw.component import StageComponent
 from aigw.config import Config
 from aigw.ids import hex_id
 from aigw.limits.estimate import completion_cap, estimate_prompt_tokens
@@ -67,7 +68,7 @@ class Hold:
     tokens: int = 0
 
 
-class BudgetStage:
+class BudgetStage(StageComponent):
     def __init__(self, config: Config, store: Store, pricer: Pricer) -> None:
         self.store = store
         self.pricer = pricer

@@ -31,12 +31,13 @@ from aigw.cache.semantic import SemanticCache
 from aigw.cache.settings import CacheConfig
 from aigw.cache.store_memory import MemoryStore
 from aigw.cache.store_redis import RedisStore
+from aigw.component import Gauge, StageComponent
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
 
 log = logging.getLogger("aigw.cache")
 
 SIMILARITY_HEADER = "x-aigw-cache-similarity"
-CACHED_ENDPOINTS = frozenset({"chat", "embeddings", "messages"})
+CACHED_ENDPOINTS = frozenset({"chat", "embeddings", "messages", "responses"})
 
 
 def _cache_control(headers: Any) -> tuple[bool, bool]:
@@ -48,7 +49,7 @@ def _cache_control(headers: Any) -> tuple[bool, bool]:
     return "no-cache" in tokens, "no-store" in tokens
 
 
-class CacheStage:
+class CacheStage(StageComponent):
     def __init__(
         self,
         cfg: CacheConfig,
@@ -81,6 +82,17 @@ class CacheStage:
     async def close(self) -> None:
         await self.store.close()
 
+    stop = close
+
+    def gauges(self) -> list[Gauge]:
+        store = self.store
+        if not isinstance(store, MemoryStore):
+            return []  # a Redis store is measured on Redis itself
+        return [
+            Gauge("cache_entries", lambda: len(store), "Answers held in the in-process cache."),
+            Gauge("cache_bytes", lambda: store.bytes, "Bytes held in the in-process cache."),
+        ]
+
     # --- the request's way ----------------------------------------------------------------
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
@@ -88,7 +100,9 @@ class CacheStage:
             ctx.cache = "bypass"
             return await call_next(ctx)
         no_cache, no_store = _cache_control(ctx.headers)
-        if no_cache and no_store:
+        # A Responses request with OpenAI's built-in tools: the chat form the key is made of
+        # does not hold them.
+        if (no_cache and no_store) or (ctx.turn is not None and ctx.turn.needs_openai):
             ctx.cache = "bypass"
             return await call_next(ctx)
 

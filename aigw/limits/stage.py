@@ -22,6 +22,7 @@ import logging
 import math
 from typing import Any
 
+from aigw.component import Gauge, StageComponent
 from aigw.config import Config, parse_duration
 from aigw.limits.fallback import ClusterLimiter
 from aigw.limits.headers import format_reset, put
@@ -55,7 +56,7 @@ def rules_of(limits: dict[str, Any]) -> tuple[Rule, ...]:
     return tuple(out)
 
 
-class RateLimitStage:
+class RateLimitStage(StageComponent):
     def __init__(self, settings: RateLimitSettings, limiter: LocalLimiter | ClusterLimiter):
         self.settings = settings
         self.limiter = limiter
@@ -184,29 +185,37 @@ class RateLimitStage:
         ctx.on_finish(settle)
         return result
 
-    def register_metrics(self, metrics: Any) -> None:
-        """Scrape-time gauges (observability's `register_gauge_source`): whether this
-        instance limits locally because Redis is away, and what the outages cost."""
+    async def start(self) -> None:
+        await self.limiter.start()
+
+    async def stop(self) -> None:
+        await self.limiter.close()
+
+    def gauges(self) -> list[Gauge]:
+        """Whether this instance limits locally because Redis is away, and what the outages
+        cost (nothing to report without Redis)."""
         lim = self.limiter
         if not isinstance(lim, ClusterLimiter):
-            return
-        metrics.register_gauge_source(
-            "ratelimit_fallback_active",
-            lambda: 0.0 if lim.redis_up else 1.0,
-            "1 while Redis is unreachable and rate limits are enforced locally (or refused).",
-            mode="max",
-        )
-        metrics.register_gauge_source(
-            "ratelimit_redis_errors",
-            lambda: float(lim.redis_errors),
-            "Rate-limit calls to Redis that failed, since start (live workers, summed).",
-        )
-        metrics.register_gauge_source(
-            "ratelimit_fallback_decisions",
-            lambda: {lim.policy: float(lim.fallback_decisions)},
-            "Rate-limit decisions taken without Redis, since start, by on_redis_error policy.",
-            ("policy",),
-        )
+            return []
+        return [
+            Gauge(
+                "ratelimit_fallback_active",
+                lambda: 0.0 if lim.redis_up else 1.0,
+                "1 while Redis is unreachable and rate limits are enforced locally (or refused).",
+                mode="max",
+            ),
+            Gauge(
+                "ratelimit_redis_errors",
+                lambda: float(lim.redis_errors),
+                "Rate-limit calls to Redis that failed, since start (live workers, summed).",
+            ),
+            Gauge(
+                "ratelimit_fallback_decisions",
+                lambda: {lim.policy: float(lim.fallback_decisions)},
+                "Rate-limit decisions taken without Redis, since start, by on_redis_error policy.",
+                ("policy",),
+            ),
+        ]
 
     def _headers(self, checks: list[Check], outcome: Outcome) -> dict[str, str]:
         h: dict[str, str] = {}

@@ -86,7 +86,7 @@ class ObservabilityStage:
         otel_context, trace = tr.otel_context, tr.otel_trace
         Status, StatusCode = trace.Status, trace.StatusCode
         parent = tr.extract(ctx.headers)
-        op = "chat" if ctx.endpoint in ("chat", "messages") else ctx.endpoint
+        op = "chat" if ctx.endpoint in ("chat", "messages", "responses") else ctx.endpoint
         span = tr.tracer.start_span(f"{op} {ctx.model}", context=parent, kind=trace.SpanKind.SERVER)
         if span.is_recording():  # attributes only for the requests that are kept
             span.set_attributes(request_attributes(ctx))

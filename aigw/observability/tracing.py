@@ -149,7 +149,7 @@ class TracedStage:
 
 def request_attributes(ctx: RequestContext) -> dict[str, Any]:
     """GenAI request attributes: parameters, never message contents."""
-    op = "chat" if ctx.endpoint in ("chat", "messages") else ctx.endpoint
+    op = "chat" if ctx.endpoint in ("chat", "messages", "responses") else ctx.endpoint
     a: dict[str, Any] = {
         "gen_ai.operation.name": op,
         "gen_ai.request.model": ctx.model,

@@ -7,13 +7,14 @@ from urllib.parse import urlsplit
 
 import orjson
 
+from aigw.component import Component
 from aigw.config import ProviderConfig
 from aigw.providers.base import UpstreamRequest
 from aigw.providers.http1 import Pool, Response, TransportError, UpstreamTimeout
 from aigw.types import GatewayError
 
 
-class UpstreamClient:
+class UpstreamClient(Component):
     """A keep-alive connection pool per provider (aigw/providers/http1.py), opened at
     start-up; timeouts and the connection cap from the provider's config."""
 
@@ -36,6 +37,8 @@ class UpstreamClient:
         pools, self._pools = self._pools, {}
         for p in pools.values():
             await p.close()
+
+    stop = close
 
     async def open(
         self,

@@ -18,6 +18,7 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from aigw.component import StageComponent
 from aigw.config import Config
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.routing.router_settings import RouterConfig
@@ -28,7 +29,7 @@ MAX_SCORED_CHARS = 8000
 # Longer texts than this are scored off the event loop (the thread hop costs ~0.1 ms).
 INLINE_CHARS = 1500
 # Chat, and Anthropic's Messages with its count_tokens (their `ctx.body` is the chat form).
-ROUTED_ENDPOINTS = frozenset({"chat", "messages", "count_tokens"})
+ROUTED_ENDPOINTS = frozenset({"chat", "messages", "count_tokens", "responses"})
 
 
 class Scorer(Protocol):
@@ -74,7 +75,7 @@ def last_user_text(messages: Any) -> str:
     return ""
 
 
-class CostRouterStage:
+class CostRouterStage(StageComponent):
     def __init__(self, routers: dict[str, CostRouter]) -> None:
         # Request model name -> router: the routers' own names and models with `router:`.
         self.routers = routers

@@ -23,6 +23,7 @@ from typing import Any, cast
 
 import orjson
 
+from aigw.component import Component, Gauge
 from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.pipeline import JSONResult, NativeEvents, RequestContext, Result, StreamResult
 from aigw.providers.base import (
@@ -41,8 +42,10 @@ from aigw.queue.batcher import EmbeddingBatcher
 from aigw.queue.coalesce import Coalescer, coalescible
 from aigw.queue.leases import ClusterLeases
 from aigw.queue.slots import SlotPool
+from aigw.responses import native as native_responses
 from aigw.routing.balancer import Balancer, DeploymentState, DeploymentStates
 from aigw.routing.breaker import CLOSED, Breaker, SharedBreakers
+from aigw.routing.gauges import deployment_gauges
 from aigw.routing.redact import UpstreamErrors
 from aigw.routing.retry import RetryPolicy
 from aigw.routing.router import Router, Target
@@ -84,7 +87,7 @@ class _Release:
 Once = Callable[[RequestContext, Target, _Release], Awaitable[Result]]
 
 
-class Dispatcher:
+class Dispatcher(Component):
     def __init__(
         self,
         router: Router,
@@ -184,10 +187,18 @@ class Dispatcher:
     async def _chat(self, ctx: RequestContext) -> Result:
         return await self._failover(ctx, self._chat_once)
 
+    async def responses(self, ctx: RequestContext) -> Result:
+        """POST /v1/responses (`ctx.turn`): an OpenAI deployment that speaks the Responses
+        API is sent the request itself; every other one its chat translation (`ctx.body`)."""
+        return await self._failover(ctx, self._responses_once)
+
     async def embeddings(self, ctx: RequestContext) -> Result:
         if self.batcher is not None:
             return await self._failover(ctx, self._embeddings_batched, slots=False)
         return await self._failover(ctx, self._embeddings_once)
+
+    def gauges(self) -> list[Gauge]:
+        return deployment_gauges(self.snapshot)
 
     async def count_tokens(self, ctx: RequestContext) -> Result:
         """A Messages request's input tokens (`ctx.native`): the provider's own count where
@@ -497,6 +508,57 @@ class Dispatcher:
                 st.slots.release()
             if lease is not None and self.leases is not None:
                 self.leases.release(lease)
+
+    async def _responses_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
+        turn = ctx.turn
+        if not native_responses.speaks_responses(t.provider):
+            if turn.needs_openai:
+                raise GatewayError(
+                    400,
+                    f"`{ctx.model}` is served by {t.provider.type}, which has no OpenAI "
+                    "built-in tools: only function tools can be used with it.",
+                    "invalid_request_error",
+                    "unsupported_tool",
+                    "tools",
+                )
+            return await self._chat_once(ctx, t, release)
+        req = native_responses.request(t.provider, turn, t.upstream_model, ctx.stream)
+        t0 = time.perf_counter()
+        if not ctx.stream:
+            status, headers, raw = await self.client.post(
+                t.provider, req, self._upstream_headers(ctx)
+            )
+            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+            if status >= 400:
+                raise self.upstream_error(t, status, raw, headers)
+            answer = _json(raw, t)
+            ctx.usage = native_responses.usage_of(answer.get("usage"))
+            return JSONResult(native_responses.to_chat(answer), native=answer)
+        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
+        frames = NativeEvents()  # the upstream's own events, for the client
+        try:
+            if resp.status >= 400:
+                raw = await resp.read()
+                raise self.upstream_error(t, resp.status, raw, resp.headers)
+            translator = native_responses.NativeStream()
+            events = _stream_events(resp, t.provider.name)
+            first: list[dict[str, Any]] = []
+            async for ev, data in events:
+                frames.add(ev, data)
+                first = translator.feed(ev, data)
+                if first:
+                    break
+            ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
+        except GatewayError as e:  # an error event of the upstream's: its text, scrubbed
+            resp.close()
+            raise self.upstream_errors.clean(e) from None
+        except BaseException:
+            resp.close()
+            raise
+        relay = _relay(
+            ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors
+        )
+        return StreamResult(relay, frames)
 
 
 def _tell_attempts(e: GatewayError, ctx: RequestContext) -> GatewayError:

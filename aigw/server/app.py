@@ -17,6 +17,7 @@ from aigw.server.routes import (
     messages,
     metrics,
     models,
+    responses,
 )
 from aigw.server.routes import usage as usage_routes
 from aigw.server.state import CONFIG, GATEWAY
@@ -40,6 +41,7 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     app.router.add_post("/v1/embeddings", embeddings.embeddings)
     app.router.add_post("/v1/messages", messages.messages)
     app.router.add_post("/v1/messages/count_tokens", messages.count_tokens)
+    responses.add_routes(app)  # /v1/responses, its retrieval and input items
     admin_keys.add_routes(app)  # /v1/admin/api-keys, /v1/admin/users
     usage_routes.add_routes(app)  # /v1/usage, /v1/usage/costs
     app.router.add_get("/v1/admin/deployments", admin_routing.deployments)

@@ -1,93 +1,74 @@
-"""The composition root: builds every component once from the config and wires the stages.
+"""The composition root: builds every component once from the config, in one ordered list.
 
-To add a stage (auth, limits, cache, ...): build it in `Gateway.__init__` and put it in
-`self.stages` at its place on the request's way. Components with connections to open or
-close register them with `on_start` / `on_stop`.
+The list is the order of everything: components start in it and stop in reverse (the store
+opens first and closes last), and their stages, in the same order, are the request's way
+(see docs/ARCHITECTURE.md). Adding a stage or a protocol is one entry; a feature that is
+off is None and adds nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Coroutine, Generator
 from typing import Any
 
+from aigw.cache.stage import CacheStage
+from aigw.component import Component
 from aigw.config import Config
 from aigw.limits.stage import build as build_limits
 from aigw.observability.component import Observability
 from aigw.pipeline import Handler, Stage, compose
 from aigw.providers.http import UpstreamClient
+from aigw.responses.stage import Conversations
+from aigw.routing.cost_router import build as build_cost_router
 from aigw.routing.dispatch import Dispatcher
 from aigw.routing.router import Router
 from aigw.store.accounts import Accounts
 
 log = logging.getLogger("aigw")
 
-Hook = Callable[[], Awaitable[None]]
-
 
 class Gateway:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._start: list[Hook] = []
-        self._stop: list[Hook] = []
         self._background: set[asyncio.Task[None]] = set()
 
+        self.accounts = Accounts(config)  # store, keys, usage, budgets
         self.client = UpstreamClient(config.providers)
-        self.on_start(self.client.start)
-        self.on_stop(self.client.close)
         self.router = Router(config)
         self.dispatcher = Dispatcher(self.router, self.client, config.routing)
-        self.on_start(self.dispatcher.start)  # Redis: shared breakers, cluster-wide leases
-        self.on_stop(self.dispatcher.stop)
-        # Store, keys, usage and budgets (stages below); the store opens first, closes last.
-        self.accounts = Accounts(config)
-        self._start.insert(0, self.accounts.start)
-        self._stop.insert(0, self.accounts.stop)
-
-        # The request's way, outermost first (see docs/ARCHITECTURE.md). Each component
-        # builds its stage here and puts it in its place; an absent feature adds nothing.
-        self.stages: list[Stage] = []
-        # 1. observability (metrics/tracing of the whole request)
-        self.observability = Observability(config)
-        self.observability.install(self)
-        if self.observability.stage is not None:
-            self.stages.append(self.observability.stage)
-        # 2. auth (principal from API key or JWT)
-        self.stages.append(self.accounts.auth_stage)
-        # 3. usage recording (registers on_finish: every answered request, hits included)
-        self.stages.append(self.accounts.usage_stage)
-        # 4. cost router ("auto" -> concrete model name), before what counts by model: limits
-        #    and budgets see (and price) the model that will answer, not "auto"
-        from aigw.routing.cost_router import build as build_cost_router
-
+        self.observability = Observability(config, self.accounts.pricer)
+        self.client.observer = self.observability.upstream
         self.cost_router = build_cost_router(config)
-        if self.cost_router is not None:
-            self.stages.append(self.cost_router)
-        # 5. rate limits (requests and tokens, reserve then settle)
         self.limits = build_limits(config)
-        if self.limits is not None:
-            self.stages.append(self.limits)
-            self.on_start(self.limits.limiter.start)
-            self.on_stop(self.limits.limiter.close)
-            if self.observability.metrics is not None:
-                self.limits.register_metrics(self.observability.metrics)
-        # 6. budgets and quotas (reserve worst-case cost, settle real)
-        self.stages.append(self.accounts.budget_stage)
-        # 7. cache (exact, then semantic)
-        self.cache = None
-        if config.cache.enabled:
-            from aigw.cache.stage import CacheStage
+        self.cache = CacheStage.from_config(config.cache) if config.cache.enabled else None
+        self.conversations = Conversations(self.accounts.store, config.responses)
 
-            self.cache = CacheStage.from_config(config.cache)
-            self.stages.append(self.cache)
-            self.on_start(self.cache.start)
-            self.on_stop(self.cache.close)
-        # last: dispatcher (queue, retries, breakers, failover), below
+        parts: list[Component | None] = [
+            self.accounts,  # the store: opens first, closes last
+            self.client,  # upstream connection pools
+            self.dispatcher,  # Redis: shared breakers, cluster-wide leases
+            # The request's way, outermost first; the dispatcher is the last handler.
+            self.observability,  # 1. metrics, traces, prompt logs of the whole request
+            self.accounts.auth_stage,  # 2. principal from API key or JWT
+            self.conversations,  # /v1/responses: previous_response_id, store, chat body
+            self.accounts.usage_stage,  # 3. usage recording (every answered request)
+            self.cost_router,  # 4. "auto" -> a model, before what counts or prices by model
+            self.limits,  # 5. rate limits (requests and tokens, reserve then settle)
+            self.accounts.budget_stage,  # 6. budgets (reserve worst-case cost, settle real)
+            self.cache,  # 7. exact, then semantic
+        ]
+        self.parts: list[Component] = [p for p in parts if p is not None]
+        self.observability.watch(self.parts)
 
+        self.stages: list[Stage] = self.stages_of("chat")
         self.chat: Handler = self.observability.compose(self.stages, self.dispatcher.chat)
         self.embeddings: Handler = self.observability.compose(
-            self.stages, self.dispatcher.embeddings
+            self.stages_of("embeddings"), self.dispatcher.embeddings
+        )
+        self.responses: Handler = self.observability.compose(
+            self.stages_of("responses"), self.dispatcher.responses
         )
         # /v1/messages/count_tokens (authenticated by its route): the cost router, then the
         # dispatcher; no usage, limits or cache for a count.
@@ -96,15 +77,17 @@ class Gateway:
             self.dispatcher.count_tokens,
         )
 
-    def on_start(self, hook: Hook) -> None:
-        self._start.append(hook)
-
-    def on_stop(self, hook: Hook) -> None:
-        self._stop.append(hook)
+    def stages_of(self, endpoint: str) -> list[Stage]:
+        """The stages a request to `endpoint` goes through, outermost first."""
+        return [
+            p.stage
+            for p in self.parts
+            if p.stage is not None and (p.endpoints is None or endpoint in p.endpoints)
+        ]
 
     async def start(self) -> None:
-        for hook in self._start:
-            await hook()
+        for part in self.parts:
+            await part.start()
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run bookkeeping that must not hold up the answer; `stop` waits for what is left.
@@ -127,8 +110,8 @@ class Gateway:
     async def stop(self) -> None:
         while self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        for hook in reversed(self._stop):
-            await hook()
+        for part in reversed(self.parts):
+            await part.stop()
 
 
 class _Rest:

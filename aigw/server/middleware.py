@@ -12,7 +12,8 @@ from aiohttp import web
 
 from aigw.ids import hex_id
 from aigw.observability.logging import access, request_id_var, write_access
-from aigw.server.state import CTX, GATEWAY, REQUEST_ID
+from aigw.server.framing.openai import OPENAI
+from aigw.server.state import CTX, FRAMING, GATEWAY, REQUEST_ID
 from aigw.types import GatewayError
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -24,14 +25,6 @@ def new_request_id(given: str | None) -> str:
     if given and _VALID_ID.match(given):
         return given
     return "req_" + hex_id(16)
-
-
-def error_response(e: GatewayError, request_id: str) -> web.Response:
-    headers = e.response_headers()
-    headers["X-Request-ID"] = request_id
-    return web.Response(
-        status=e.status, body=e.to_json(), content_type="application/json", headers=headers
-    )
 
 
 _HTTP_ERRORS = {
@@ -54,23 +47,18 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
     try:
         try:
             resp = await handler(request)
-        except GatewayError as e:
-            resp = error_response(e, rid)
         except web.HTTPException as e:
             if e.status < 400:
                 raise
-            msg, type_, code = _HTTP_ERRORS.get(e.status, (None, "invalid_request_error", None))
-            if e.status == 413:
-                msg = (
-                    f"Request body too large: the limit is {request.app._client_max_size} "
-                    "bytes (server.max_body_bytes)."
-                )
-            resp = error_response(GatewayError(e.status, msg or e.reason, type_, code), rid)
+            resp = _error_response(request, rid, _http_error(request, e))
+        except GatewayError as e:
+            resp = _error_response(request, rid, e)
         except Exception:
             log.exception("unhandled error")
-            resp = error_response(
-                GatewayError(500, "Internal error in the gateway.", "api_error", "internal_error"),
+            resp = _error_response(
+                request,
                 rid,
+                GatewayError(500, "Internal error in the gateway.", "api_error", "internal_error"),
             )
         if not resp.prepared:
             resp.headers["X-Request-ID"] = rid
@@ -85,6 +73,22 @@ async def request_context(request: web.Request, handler: Any) -> web.StreamRespo
         if access.isEnabledFor(logging.INFO):
             _access_line(request, status, t0, ctx)
         request_id_var.reset(token)
+
+
+def _error_response(request: web.Request, rid: str, e: GatewayError) -> web.Response:
+    """The one place an error becomes a response: in the framing of the route that failed
+    (OpenAI's error shape unless the route set another, e.g. Anthropic's on /v1/messages)."""
+    return request.get(FRAMING, OPENAI).error(e, rid)
+
+
+def _http_error(request: web.Request, e: web.HTTPException) -> GatewayError:
+    msg, type_, code = _HTTP_ERRORS.get(e.status, (None, "invalid_request_error", None))
+    if e.status == 413:
+        msg = (
+            f"Request body too large: the limit is {request.app._client_max_size} "
+            "bytes (server.max_body_bytes)."
+        )
+    return GatewayError(e.status, msg or e.reason, type_, code)
 
 
 def _access_line(request: web.Request, status: int, t0: float, ctx: Any) -> None:

@@ -182,6 +182,54 @@ SCHEMAS: dict[str, Schema] = {
         ("model", "messages"),
     ),
     "TokenCount": obj({"input_tokens": INT}, ("input_tokens",)),
+    # --- Responses (OpenAI; docs/API.md#responses) ---------------------------------------
+    "ResponseRequest": obj(
+        {
+            "model": {"type": "string", "minLength": 1},
+            "input": {"anyOf": [STR, arr(ANY)]},
+            "instructions": nullable(STR),
+            "tools": arr(ANY),
+            "tool_choice": ANY,
+            "parallel_tool_calls": nullable(BOOL),
+            "text": nullable(obj({"format": ANY})),
+            "reasoning": nullable(obj({"effort": nullable(STR)})),
+            "max_output_tokens": nullable(INT),
+            "temperature": nullable(NUM),
+            "top_p": nullable(NUM),
+            "metadata": nullable(obj({})),
+            "user": nullable(STR),
+            "store": nullable(BOOL),
+            "previous_response_id": nullable(STR),
+            "stream": nullable(BOOL),
+        },
+        ("model", "input"),
+    ),
+    "Response": obj(
+        {
+            "id": STR,
+            "object": {"const": "response"},
+            "created_at": NUM,
+            "status": STR,
+            "model": STR,
+            "output": arr(ANY),
+            "usage": nullable(ANY),
+            "previous_response_id": nullable(STR),
+        },
+        ("id", "object", "status", "output"),
+    ),
+    "ResponseDeleted": obj(
+        {"id": STR, "object": {"const": "response"}, "deleted": BOOL}, ("id", "deleted")
+    ),
+    "ResponseInputItems": obj(
+        {
+            "object": {"const": "list"},
+            "data": arr(ANY),
+            "first_id": nullable(STR),
+            "last_id": nullable(STR),
+            "has_more": BOOL,
+        },
+        ("object", "data", "has_more"),
+    ),
     # --- usage ---------------------------------------------------------------------------
     "UsageRow": obj(
         {
@@ -435,6 +483,7 @@ def examples(model: str) -> dict[str, Any]:
         "EmbeddingRequest": {"model": model, "input": "hello"},
         "MessagesRequest": {"model": model, "max_tokens": 16, "messages": msgs},
         "CountTokensRequest": {"model": model, "messages": msgs},
+        "ResponseRequest": {"model": model, "input": "Say hello.", "max_output_tokens": 16},
         "ApiKeyCreate": {"org": "acme", "name": "svc", "scopes": ["chat"], "models": [model]},
         "SignIn": {"key": "<the admin key>"},
     }
@@ -600,6 +649,54 @@ def paths(metrics_path: str, ui: bool) -> dict[str, dict[str, Schema]]:
                 auth=ANTHROPIC_KEY,
                 errs=(400, 401, 403, 404, 502),
                 shape="AnthropicError",
+            )
+        },
+        "/v1/responses": {
+            "post": op(
+                "Response (OpenAI Responses API); SSE events with stream: true",
+                "openai",
+                {
+                    "200": {
+                        "description": "a response, or a stream of response.* events",
+                        "content": {"application/json": {"schema": ref("Response")}, **SSE},
+                    }
+                },
+                body="ResponseRequest",
+                errs=(400, 401, 403, 404, 413, 429, 502, 503, 504),
+            )
+        },
+        "/v1/responses/{id}": {
+            "get": op(
+                "A stored response (this organisation's)",
+                "openai",
+                {"200": answer("Response")},
+                params=[path_param("id", "a response id")],
+                errs=(401, 403, 404, 503),
+            ),
+            "delete": op(
+                "Delete a stored response",
+                "openai",
+                {"200": answer("ResponseDeleted")},
+                params=[path_param("id", "a response id")],
+                errs=(401, 403, 404, 503),
+            ),
+        },
+        "/v1/responses/{id}/input_items": {
+            "get": op(
+                "A stored response's input items",
+                "openai",
+                {"200": answer("ResponseInputItems")},
+                params=[
+                    path_param("id", "a response id"),
+                    query(
+                        "limit",
+                        "1-100, default 20",
+                        {"type": "integer", "minimum": 1, "maximum": 100},
+                    ),
+                    query("order", "asc or desc (default)", {"enum": ["asc", "desc"]}),
+                    query("after", "an item id: the page after it"),
+                ],
+                errs=(400, 401, 403, 404, 503),
             )
         },
         "/v1/usage": {

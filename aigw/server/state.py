@@ -10,6 +10,7 @@ from aigw.config import Config
 from aigw.pipeline import RequestContext
 
 if TYPE_CHECKING:
+    from aigw.server.framing import Framing
     from aigw.server.gateway import Gateway
 
 CONFIG = web.AppKey("config", Config)
@@ -18,6 +19,8 @@ GATEWAY: web.AppKey[Gateway] = web.AppKey("gateway")
 # What a request carries on its way through the handlers.
 REQUEST_ID = web.RequestKey("request_id", str)
 CTX = web.RequestKey("ctx", RequestContext)
+# How the route writes answers and errors (absent: OpenAI's framing).
+FRAMING: web.RequestKey[Framing] = web.RequestKey("framing")
 
 
 def gateway(request: web.Request) -> Gateway:

@@ -15,6 +15,7 @@ from aigw.auth.keys import KeyService
 from aigw.auth.stage import AuthStage
 from aigw.billing.budgets import BudgetStage
 from aigw.billing.cost import Pricer
+from aigw.component import Component, Gauge
 from aigw.config import Config
 from aigw.store import NotMigrated, StoreUnavailable, open_store
 from aigw.store import migrations as mig
@@ -29,7 +30,7 @@ class CannotStart(SystemExit):
     (no traceback), exit status 1."""
 
 
-class Accounts:
+class Accounts(Component):
     def __init__(self, config: Config) -> None:
         self.config = config
         self.store = open_store(config)
@@ -75,6 +76,9 @@ class Accounts:
                 "no API keys yet: create the first one with "
                 "`aigw keys create --org <your-org>` (same --config as this server)"
             )
+
+    def gauges(self) -> list[Gauge]:
+        return self.usage.gauges()
 
     async def stop(self) -> None:
         await self.usage.stop()  # after in-flight requests: flush or spool every record

@@ -8,12 +8,13 @@ import time
 from typing import Any
 
 from aigw.billing.cost import Pricer
+from aigw.component import StageComponent
 from aigw.ids import ordered_id
 from aigw.pipeline import Handler, RequestContext, Result
 from aigw.store.usage_writer import UsageWriter
 
 
-class UsageRecorder:
+class UsageRecorder(StageComponent):
     def __init__(self, writer: UsageWriter, pricer: Pricer) -> None:
         self.writer = writer
         self.pricer = pricer

@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 
+from aigw.component import Gauge
 from aigw.store.base import Store, StoreUnavailable
 
 log = logging.getLogger("aigw.usage")
@@ -267,6 +268,28 @@ class UsageWriter:
             except FileNotFoundError:
                 pass  # confirmed and deleted meanwhile
         return {"backlog": float(self.pending), "spool_bytes": float(spool)}
+
+    def gauges(self) -> list[Gauge]:
+        """Workers each hold their own backlog (summed) but share one spool directory (max)."""
+        return [
+            Gauge(
+                "usage_writer_backlog",
+                lambda: self.snapshot()["backlog"],
+                "Usage records accepted but not yet in the database.",
+            ),
+            Gauge(
+                "usage_spool_bytes",
+                lambda: self.snapshot()["spool_bytes"],
+                "Bytes of usage records spooled on disk.",
+                mode="max",
+            ),
+            Gauge(
+                "usage_store_up",
+                lambda: 1.0 if self.db_up else 0.0,
+                "1 while the usage writer reaches the database, 0 while it spools.",
+                mode="max",
+            ),
+        ]
 
     def backlog_records(self) -> int:
         self._write_lines()

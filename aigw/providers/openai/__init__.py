@@ -2,6 +2,7 @@
 
 from aigw.providers.base import CHAT, EMBEDDINGS, ProviderSpec
 from aigw.providers.openai.adapter import adapter
+from aigw.providers.openai.settings import OpenAISettings
 
 spec = ProviderSpec(
     type="openai",
@@ -9,6 +10,7 @@ spec = ProviderSpec(
     adapter=adapter,
     key_env="OPENAI_API_KEY",
     base_url_env="OPENAI_BASE_URL",
+    settings=OpenAISettings,
     capabilities=frozenset({CHAT, EMBEDDINGS}),
     default_models=(
         "gpt-4o",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from aigw.server.request import new_context, read_json
-from aigw.server.responses import run
 from aigw.server.state import gateway
+from aigw.server.writer import run
 from aigw.types import bad_request
 
 
