@@ -336,16 +336,21 @@ def defaults_from_env(env: dict[str, str]) -> Config:
     providers: dict[str, Any] = {}
     models: dict[str, Any] = {}
     for spec in registry.SPECS.values():
-        key = env.get(spec.key_env) if spec.key_env else None
-        base_url = env.get(spec.base_url_env) if spec.base_url_env else None
-        if not key or not (base_url or spec.default_base_url):
-            continue
-        p: dict[str, Any] = {"api_key": key}
-        if base_url:
-            p["base_url"] = base_url
-        for setting, var in spec.env_settings.items():
-            if env.get(var):
-                p[setting] = env[var]
+        if spec.from_env is not None:  # enabled by more than one key variable
+            p = spec.from_env(env)
+            if p is None:
+                continue
+        else:
+            key = env.get(spec.key_env) if spec.key_env else None
+            base_url = env.get(spec.base_url_env) if spec.base_url_env else None
+            if not key or not (base_url or spec.default_base_url):
+                continue
+            p = {"api_key": key}
+            if base_url:
+                p["base_url"] = base_url
+            for setting, var in spec.env_settings.items():
+                if env.get(var):
+                    p[setting] = env[var]
         providers[spec.type] = p
         for m in spec.default_models:
             models.setdefault(m, {"provider": spec.type})

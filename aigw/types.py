@@ -92,6 +92,7 @@ class Usage:
     completion_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens served from the provider's prompt cache
     cache_creation_tokens: int = 0  # Anthropic: prompt tokens written to its cache
+    reasoning_tokens: int = 0  # completion tokens the model spent thinking (part of them)
 
     @property
     def total_tokens(self) -> int:
@@ -105,6 +106,8 @@ class Usage:
         }
         if self.cached_tokens:
             out["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        if self.reasoning_tokens:
+            out["completion_tokens_details"] = {"reasoning_tokens": self.reasoning_tokens}
         return out
 
     @classmethod
@@ -112,10 +115,14 @@ class Usage:
         if not u:
             return None
         details = u.get("prompt_tokens_details") or {}
+        out_details = u.get("completion_tokens_details")
+        if not isinstance(out_details, dict):
+            out_details = {}
         return cls(
             prompt_tokens=int(u.get("prompt_tokens") or 0),
             completion_tokens=int(u.get("completion_tokens") or 0),
             cached_tokens=int(details.get("cached_tokens") or 0),
+            reasoning_tokens=int(out_details.get("reasoning_tokens") or 0),
         )
 
 

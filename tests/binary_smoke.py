@@ -147,3 +147,66 @@ def test_bench_with_mock_upstream_runs_from_the_binary(tmp_path: Path) -> None:
     d = orjson.loads(out.read_bytes())
     assert d["ok"] == 200 and d["errors"] == {}
     assert d["gateway_overhead_ms"]["count"] == 200
+
+
+async def test_google_providers_from_the_binary(tmp_path: Path) -> None:
+    """Vertex AI from the one-file build: google-auth loads the service-account key, signs
+    its assertion and fetches a token (from a loopback token endpoint) inside the binary;
+    the Gemini API beside it."""
+    from tests.mock_google import GEMINI_KEY, MockGemini, MockVertex, TokenServer
+
+    tokens = TokenServer()
+    await tokens.start()
+    vertex = MockVertex(tokens=tokens)
+    gemini = MockGemini()
+    await vertex.start()
+    await gemini.start()
+    port = free_port()
+    cfg: dict[str, Any] = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "providers": {
+            "vx": {
+                "type": "vertex",
+                "project": "my-project",
+                "location": "us-central1",
+                "credentials_file": str(tokens.service_account(tmp_path)),
+                "base_url": vertex.url,
+            },
+            "gm": {"type": "gemini", "api_key": GEMINI_KEY, "base_url": gemini.url},
+        },
+        "models": {
+            "on-vertex": {"provider": "vx", "model": "gemini-text"},
+            "on-gemini": {"provider": "gm", "model": "gemini-text"},
+        },
+        "logging": {"level": "warning"},
+        "data_dir": str(tmp_path / "data"),
+        "auth": {"required": False},
+    }
+    (tmp_path / "aigw.yaml").write_text(yaml.safe_dump(cfg))
+    proc = await asyncio.create_subprocess_exec(
+        *(str(BINARY), "serve", "--config", str(tmp_path / "aigw.yaml")),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=bare_env(tmp_path),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        await _wait_health(url, proc, timeout=60)
+        client = openai.AsyncOpenAI(base_url=url + "/v1", api_key="sk-client", max_retries=0)
+        for model in ("on-vertex", "on-gemini"):
+            r = await client.chat.completions.create(
+                model=model, messages=[{"role": "user", "content": "smoke test"}]
+            )
+            assert r.choices[0].message.content
+        await client.close()
+        assert tokens.requests == 1
+        assert vertex.calls[0].headers["Authorization"].startswith("Bearer ya29.test-")
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 30)
+        err = (await proc.stderr.read()).decode() if proc.stderr else ""
+        await vertex.stop()
+        await gemini.stop()
+        await tokens.stop()
+    assert code == 0, err

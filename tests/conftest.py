@@ -88,6 +88,10 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[
             cfg = dict(cfg)
             cfg.setdefault("data_dir", str(tmp_path / f"data{len(started)}"))
             cfg = configmod.from_dict(cfg)
+        elif cfg.data_dir == configmod.Config().data_dir:
+            # A Config built from the environment (defaults_from_env) keeps the embedded
+            # default `.aigw/` of the working directory: never let a test write there.
+            cfg.data_dir = str(tmp_path / f"data{len(started)}")
         app = create_app(cfg)
         runner = GatewayRunner(app, cfg.server, handler_cancellation=True, access_log=None)
         await runner.setup()

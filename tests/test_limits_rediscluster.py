@@ -137,6 +137,9 @@ async def test_limits_on_a_redis_cluster(cluster_url: str, redis_prefix: str) ->
         "redis_url": cluster_url,
         "redis_prefix": redis_prefix,
         "redis_cluster": True,
+        # Exactness is the point here, not the outage policy: a loaded CI machine must not
+        # turn a slow first cluster round trip into a fail-open decision.
+        "redis_timeout": "10s",
     }
     stage = build(configmod.from_dict({"rate_limiting": rl}))
     assert stage is not None

@@ -113,6 +113,19 @@ SHIPPED: dict[str, Price] = {
     "grok-3-mini": Price.of(0.30, 0.50, 0.075),
     "grok-code-fast-1": Price.of(0.20, 1.50, 0.02),
     # OpenRouter: `vendor/model` names find the model's own price above by its last part.
+    # Google Gemini (the Gemini API and Vertex AI list the same standard prices; prompts up
+    # to 200k tokens, text; cached input: context caching). Thinking tokens are output.
+    "gemini-3-pro": Price.of(2.0, 12.0, 0.20),
+    "gemini-2.5-pro": Price.of(1.25, 10.0, 0.31),
+    "gemini-2.5-flash": Price.of(0.30, 2.50, 0.075),
+    "gemini-2.5-flash-lite": Price.of(0.10, 0.40, 0.025),
+    "gemini-2.0-flash": Price.of(0.10, 0.40, 0.025),
+    "gemini-2.0-flash-lite": Price.of(0.075, 0.30),
+    "gemini-embedding-001": Price.of(0.15, 0.0),
+    # Vertex prices these per character ($0.025 per 1M); about four characters a token.
+    "text-embedding-005": Price.of(0.10, 0.0),
+    "text-embedding-004": Price.of(0.10, 0.0),
+    "text-multilingual-embedding-002": Price.of(0.10, 0.0),
 }
 
 

@@ -10,6 +10,7 @@ An adapter does no I/O. `providers/http.py` owns the connections and makes the c
 from __future__ import annotations
 
 import builtins
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -39,6 +40,25 @@ class Answer:
     body: dict[str, Any]
     usage: Usage | None
     native: dict[str, Any] | None = None
+
+
+class Credentials(Protocol):
+    """A provider's request credentials that cannot be a fixed header: an OAuth bearer token
+    that expires (Vertex), a signature over the exact bytes sent (SigV4). The adapter makes
+    one per provider (`credentials(conf)`, optional); the HTTP client keeps it for the
+    client's lifetime and, just before each send, adds the headers it returns. Providers
+    with a fixed key have none, and their requests pay nothing for this."""
+
+    def headers(self, url: str, headers: dict[str, str], body: bytes) -> Awaitable[dict[str, str]]:
+        """Headers to add to this POST of `body` to `url` (the full URL, query included)
+        whose other headers are `headers`. Never blocks the event loop: a refresh or any
+        other I/O runs in a thread, shared by concurrent callers."""
+        ...
+
+    def rejected(self) -> None:
+        """The upstream answered 401 to what `headers` gave: forget anything cached (a token
+        revoked early), so the next request gets fresh credentials."""
+        ...
 
 
 class StreamTranslator(Protocol):
@@ -119,6 +139,12 @@ class ProviderSpec:
     settings: builtins.type[ProviderConfig] = ProviderConfig  # its `providers.<name>` model
     capabilities: frozenset[str] = frozenset({CHAT})
     default_models: tuple[str, ...] = ()  # listed when enabled from the environment
+    # When enabling from the environment takes more than one key variable: the provider's
+    # settings from the environment, or None to leave it off (key_env is then only listed).
+    from_env: Callable[[Mapping[str, str]], dict[str, Any] | None] | None = None
+    # Credentials that cannot be a fixed header (an expiring token, a signature over the
+    # body): made once per configured provider by the HTTP client (see `Credentials`).
+    credentials: Callable[[ProviderConfig], Credentials] | None = None
 
 
 S = TypeVar("S", bound=ProviderConfig)

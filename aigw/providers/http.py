@@ -8,9 +8,10 @@ from urllib.parse import urlsplit
 import orjson
 
 from aigw.component import Component
-from aigw.config import ProviderConfig
-from aigw.providers.base import UpstreamRequest
+from aigw.providers import registry
+from aigw.providers.base import Credentials, UpstreamRequest
 from aigw.providers.http1 import Pool, Response, TransportError, UpstreamTimeout
+from aigw.providers.settings import ProviderConfig
 from aigw.types import GatewayError
 
 
@@ -21,6 +22,7 @@ class UpstreamClient(Component):
     def __init__(self, providers: dict[str, ProviderConfig]) -> None:
         self._providers = providers
         self._pools: dict[str, Pool] = {}
+        self._credentials: dict[str, Credentials] = {}  # only providers that need them
         self.observer: Any = None  # aigw.observability.upstream.UpstreamObserver
 
     async def start(self) -> None:
@@ -32,6 +34,9 @@ class UpstreamClient(Component):
                 read_timeout=conf.timeout,
                 keepalive=conf.keepalive,
             )
+            make = registry.spec(conf.type).credentials
+            if make is not None:
+                self._credentials[name] = make(conf)
 
     async def close(self) -> None:
         pools, self._pools = self._pools, {}
@@ -63,10 +68,17 @@ class UpstreamClient(Component):
         if extra_headers:
             headers = {**headers, **extra_headers}
         pool = self._pools[conf.name]
+        body = orjson.dumps(req.body)
+        creds = self._credentials.get(conf.name) if self._credentials else None
+        if creds is not None:  # signed or token-bearing: the headers come last
+            url = pool.origin + pool.prefix + req.path
+            headers = {**headers, **await creds.headers(url, headers, body)}
         try:
-            resp = await pool.request(pool.prefix + req.path, headers, orjson.dumps(req.body))
+            resp = await pool.request(pool.prefix + req.path, headers, body)
         except TransportError as e:
             raise transport_error(conf.name, e) from None
+        if resp.status == 401 and creds is not None:
+            creds.rejected()  # a revoked token is not sent again until it would expire
         if 300 <= resp.status < 400:  # redirects are not followed: a POST must not wander
             resp.close()
             raise upstream_redirected(conf.name, resp.status, resp.headers.get("location"))

@@ -3,7 +3,7 @@ line here (docs/PROVIDERS.md, "Adding a provider")."""
 
 from __future__ import annotations
 
-from aigw.providers import anthropic, azure, cohere, openai, presets
+from aigw.providers import anthropic, azure, cohere, gemini, openai, presets, vertex
 from aigw.providers.base import ProviderAdapter, ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
@@ -13,6 +13,8 @@ SPECS: dict[str, ProviderSpec] = {
         anthropic.spec,
         cohere.spec,
         azure.spec,
+        gemini.spec,
+        vertex.spec,
         presets.mistral,
         presets.groq,
         presets.deepseek,
