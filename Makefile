@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test test-contract test-integration test-load fuzz lint fmt vet build binary test-binary bench clean venv dev
+.PHONY: run try test test-contract test-integration test-load fuzz lint fmt vet build binary test-binary bench clean venv dev
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,14 @@ dev: $(VENV)/.dev-installed
 
 run: $(VENV)/.installed  ## start the gateway (embedded defaults, or CONFIG=file)
 	$(BIN)/aigw serve $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+
+# Set on the command line (`make try PORT=8081`); a PORT in the environment is ignored.
+PORT := 8080
+MOCK_PORT := 9999
+try: $(VENV)/.installed  ## a first answer without provider keys: aigw in front of `aigw mock`
+	@$(BIN)/aigw mock --port $(MOCK_PORT) & mock=$$!; trap 'kill $$mock 2>/dev/null' EXIT INT TERM; \
+	OPENAI_BASE_URL=http://127.0.0.1:$(MOCK_PORT)/v1 ANTHROPIC_BASE_URL=http://127.0.0.1:$(MOCK_PORT) \
+	COHERE_BASE_URL=http://127.0.0.1:$(MOCK_PORT) $(BIN)/aigw serve --config config.try.yaml --port $(PORT)
 
 test: $(VENV)/.dev-installed  ## the whole suite (needs Redis and PostgreSQL on 127.0.0.1)
 	$(BIN)/pytest -q $(ARGS)

@@ -23,8 +23,10 @@ from pydantic import (
 )
 
 from aigw.auth.settings import AuthConfig
+from aigw.batches.settings import BatchesConfig
 from aigw.billing.settings import BillingConfig
 from aigw.cache.settings import CacheConfig
+from aigw.config_problems import config_problems, did_you_mean, references, with_references
 from aigw.limits.settings import RateLimitSettings
 from aigw.observability.settings import ObservabilityConfig
 from aigw.providers import registry
@@ -129,12 +131,18 @@ def _provider_settings(name: str, raw: Any, env: dict[str, str] | None) -> Any:
     try:
         conf = spec.settings.model_validate({**raw, "name": name, "type": ptype})
     except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        for prefix in ("Value error, ", "Assertion failed, "):
-            msg = msg.removeprefix(prefix)
-        raise ValueError(f"providers.{name}.{loc}: {msg}") from None
+        lines = []  # every problem of this provider, each with its key path
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            msg = err["msg"]
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key" + did_you_mean(
+                    str(err["loc"][-1]), list(spec.settings.model_fields)
+                )
+            for prefix in ("Value error, ", "Assertion failed, "):
+                msg = msg.removeprefix(prefix)
+            lines.append(f"providers.{name}.{loc}: {msg}")
+        raise ValueError("\n".join(lines)) from None
     if not conf.base_url:
         conf.base_url = spec.default_base_url
     return conf
@@ -156,6 +164,7 @@ class Config(Section):
     rate_limiting: RateLimitSettings = Field(default_factory=RateLimitSettings)
     responses: ResponsesConfig = Field(default_factory=ResponsesConfig)
     ui: UIConfig = Field(default_factory=UIConfig)  # the admin console at /ui
+    batches: BatchesConfig = Field(default_factory=BatchesConfig)
 
     @field_validator("providers", mode="before")
     @classmethod
@@ -163,35 +172,41 @@ class Config(Section):
         if not isinstance(v, dict):
             return v
         env = (info.context or {}).get("env")
-        return {name: _provider_settings(str(name), raw, env) for name, raw in v.items()}
+        out, problems = {}, []
+        for name, raw in v.items():  # every provider's problems, not only the first one's
+            try:
+                out[name] = _provider_settings(str(name), raw, env)
+            except ValueError as e:
+                problems.append(str(e))
+        if problems:
+            raise ValueError("\n".join(problems))
+        return out
 
     @model_validator(mode="after")
     def _link(self) -> Config:
+        problems: list[str] = []  # all of them at once, one line each
         for name, p in self.providers.items():
             if not p.name or not p.type:  # built in code, not from a file
                 p.name = p.name or name
                 p.type = p.type or name
             if p.type not in registry.SPECS:
-                raise ValueError(
+                problems.append(
                     f"providers.{name}.type: unknown provider type {p.type!r} "
                     f"(one of {', '.join(registry.names())})"
                 )
+                continue
             if not p.base_url:
                 p.base_url = registry.spec(p.type).default_base_url
         for mname, m in self.models.items():
-            if not m.deployments:
-                raise ValueError(f"models.{mname}: needs at least one deployment")
-            for i, d in enumerate(m.deployments):
-                if d.provider not in self.providers:
-                    raise ValueError(
-                        f"models.{mname}.deployments.{i}.provider: unknown provider "
-                        f"{d.provider!r} (configured: {', '.join(self.providers) or 'none'})"
-                    )
+            for d in m.deployments:
                 d.model = d.model or mname
                 d.name = f"{d.provider}/{d.model}"
-            for fb in m.fallbacks:
-                if fb not in self.models:
-                    raise ValueError(f"models.{mname}.fallbacks: unknown model {fb!r}")
+        problems += references(
+            list(self.providers),
+            {n: ([d.provider for d in m.deployments], m.fallbacks) for n, m in self.models.items()},
+        )
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
 
@@ -214,16 +229,22 @@ def protect_vars(text: str) -> tuple[str, list[re.Match[str]]]:
 
 
 def interpolate(
-    value: Any, env: dict[str, str], path: str = "", tokens: list[re.Match[str]] | None = None
+    value: Any,
+    env: dict[str, str],
+    path: str = "",
+    tokens: list[re.Match[str]] | None = None,
+    unset: dict[str, str] | None = None,
 ) -> Any:
-    """Replace ${VAR} and ${VAR:-default} in every string value (not in keys)."""
+    """Replace ${VAR} and ${VAR:-default} in every string value (not in keys). A variable
+    that is not set raises, or, given `unset`, is noted there (path -> problem) and read as
+    empty, so every other problem can be reported with it."""
     if isinstance(value, dict):
         return {
-            k: interpolate(v, env, f"{path}.{k}" if path else str(k), tokens)
+            k: interpolate(v, env, f"{path}.{k}" if path else str(k), tokens, unset)
             for k, v in value.items()
         }
     if isinstance(value, list):
-        return [interpolate(v, env, f"{path}.{i}", tokens) for i, v in enumerate(value)]
+        return [interpolate(v, env, f"{path}.{i}", tokens, unset) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
 
@@ -233,32 +254,20 @@ def interpolate(
             return env[name]
         if default is not None:
             return default
-        raise ConfigError(
+        problem = (
             f"config error: {path}: environment variable {name} is not set "
             f"(write ${{{name}:-}} to make it optional)"
         )
+        if unset is None:
+            raise ConfigError(problem)
+        unset[path] = problem
+        return ""
 
     if tokens is not None and "__aigw_var_" in value:
         value = _TOKEN.sub(lambda t: sub(tokens[int(t.group(1))]), value)
     if "${" in value:
         value = _VAR.sub(sub, value)
     return value
-
-
-def _format_validation_error(e: ValidationError) -> str:
-    err = e.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"] if p not in ("function-before",))
-    msg = err["msg"]
-    for prefix in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(prefix):
-            msg = msg[len(prefix) :]
-    if err["type"] == "extra_forbidden":
-        msg = "unknown key"
-    # Validators on the whole file already put the key path in their message.
-    if not loc or (msg.split(":")[0].count(".") >= 1 and ":" in msg):
-        return f"config error: {msg}"
-    more = f" (and {len(e.errors()) - 1} more)" if len(e.errors()) > 1 else ""
-    return f"config error: {loc}: {msg}{more}"
 
 
 def from_dict(
@@ -271,11 +280,19 @@ def from_dict(
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError("config error: the file must hold a mapping of sections at its top")
-    data = interpolate(raw, env, tokens=tokens)
+    unset: dict[str, str] = {}
+    data = interpolate(raw, env, tokens=tokens, unset=unset)
     try:
-        return Config.model_validate(data, context={"env": env})
+        cfg = Config.model_validate(data, context={"env": env})
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e)) from None
+        # Validation may stop before the cross-references: they are checked on the raw file.
+        found = with_references(config_problems(e, data, Config), data)
+        # A value left empty by an unset variable is reported as that, not twice.
+        rest = [p for p in found if p.split(": ")[1] not in unset]
+        raise ConfigError("\n".join([*unset.values(), *rest])) from None
+    if unset:
+        raise ConfigError("\n".join(unset.values()))
+    return cfg
 
 
 def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
@@ -304,6 +321,17 @@ def load(path: str | Path | None, env: dict[str, str] | None = None) -> Config:
 ENV_PROVIDERS = {s.type: (s.key_env, s.base_url_env) for s in registry.SPECS.values() if s.key_env}
 
 
+def no_provider_hint() -> str:
+    """How to configure a first provider: said at start-up and in a request's 404."""
+    keys = [key_var for key_var, _ in ENV_PROVIDERS.values()]
+    return (
+        f"set {keys[0]} (or {', '.join(keys[1:3])}, ...: one per provider) before "
+        "`aigw serve`, or pass --config "
+        "with a `providers:` section (see config.example.yaml); to try aigw without a "
+        "provider key, run `aigw mock` and point OPENAI_BASE_URL at it (README)"
+    )
+
+
 def defaults_from_env(env: dict[str, str]) -> Config:
     """Embedded defaults: every provider whose key is in the environment, with its usual
     models; any other upstream model is reachable as `<provider>/<model>`."""
@@ -328,9 +356,17 @@ def defaults_from_env(env: dict[str, str]) -> Config:
         providers[spec.type] = p
         for m in spec.default_models:
             models.setdefault(m, {"provider": spec.type})
+    for spec in registry.SPECS.values():  # providers enabled by more than one variable
+        settings = spec.from_env(env) if spec.from_env is not None else None
+        if settings is not None:
+            providers[spec.type] = settings
+            for m in spec.default_models:
+                models.setdefault(m, {"provider": spec.type})
     raw: dict[str, Any] = {"providers": providers, "models": models}
     if env.get("AIGW_HOST"):
         raw.setdefault("server", {})["host"] = env["AIGW_HOST"]
     if env.get("AIGW_PORT"):
         raw.setdefault("server", {})["port"] = env["AIGW_PORT"]
+    if env.get("AIGW_HASH_SECRET"):  # the same name packaging/ and config.example.yaml use
+        raw["auth"] = {"hash_secret": env["AIGW_HASH_SECRET"]}
     return from_dict(raw, env)

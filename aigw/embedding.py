@@ -8,6 +8,7 @@ still be named explicitly by users who have the network.
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -21,6 +22,21 @@ BUNDLED_MODEL = "potion-base-8M-int8"
 
 _lock = threading.Lock()
 _cache: dict[str, Embedder] = {}
+
+
+_EMPTY_CARD = "Repo card metadata block was not found"
+
+
+class _NoEmptyCardNotice(logging.Filter):
+    """huggingface_hub warns on stderr, at every start, when a model's README has no YAML
+    metadata block; for a local model that is no problem at all. Only that notice is
+    dropped: every other record of the logger (real errors) passes."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(_EMPTY_CARD)
+
+
+logging.getLogger("huggingface_hub.repocard").addFilter(_NoEmptyCardNotice())
 
 
 def bundled_model_path() -> Path:

@@ -77,6 +77,7 @@ class RequestContext:
     # Anthropic request `body` was translated from). A deployment whose provider speaks it
     # (capability MESSAGES) is sent this instead, and answers with a result's `native`.
     native: dict[str, Any] | None = None
+    batch_id: str | None = None  # a line of this batch job (aigw/batches), not a client's
     # Filled on the way through:
     usage: Usage | None = None
     status: int = 0  # the final status, set once the answer (or error) has been sent

@@ -74,6 +74,18 @@ def model_not_found(model: str) -> GatewayError:
     )
 
 
+def no_provider_configured(model: str, hint: str) -> GatewayError:
+    """A 404 that says why nothing can be found: the gateway has no provider at all."""
+    return GatewayError(
+        404,
+        f"The model `{model}` is not available: no provider is configured on this gateway. "
+        f"To add one, {hint}.",
+        "invalid_request_error",
+        "model_not_found",
+        "model",
+    )
+
+
 @dataclass(slots=True)
 class Usage:
     prompt_tokens: int = 0

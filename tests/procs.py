@@ -23,18 +23,27 @@ def free_port() -> int:
 
 
 class ServeProcess:
-    """`python -m aigw serve` in a child process, with its stderr kept in a file."""
+    """`python -m aigw serve` in a child process, with its stderr kept in a file.
+    `cfg=None`: no config file (the embedded defaults, from `env`), run in `tmp`."""
 
     def __init__(
-        self, cfg: dict[str, Any], tmp: Path, *args: str, env: dict[str, str] | None = None
+        self,
+        cfg: dict[str, Any] | None,
+        tmp: Path,
+        *args: str,
+        env: dict[str, str] | None = None,
     ):
         self.port = free_port()
         self.tmp = tmp
         tmp.mkdir(parents=True, exist_ok=True)
         self.config_path = tmp / f"aigw-{self.port}.yaml"
-        cfg = dict(cfg)
-        cfg.setdefault("data_dir", str(tmp / "data"))
-        self.config_path.write_text(yaml.safe_dump(cfg))
+        config_args = ["--config", str(self.config_path)]
+        if cfg is None:
+            config_args = []
+        else:
+            cfg = dict(cfg)
+            cfg.setdefault("data_dir", str(tmp / "data"))
+            self.config_path.write_text(yaml.safe_dump(cfg))
         self.log_path = tmp / f"aigw-{self.port}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
@@ -43,8 +52,7 @@ class ServeProcess:
                 "-m",
                 "aigw",
                 "serve",
-                "--config",
-                str(self.config_path),
+                *config_args,
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -54,6 +62,7 @@ class ServeProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env={**os.environ, **(env or {})},
+            cwd=tmp if cfg is None else None,
         )
         self.url = f"http://127.0.0.1:{self.port}"
 
@@ -73,7 +82,8 @@ class ServeProcess:
         raise TimeoutError(f"aigw did not become ready:\n{self.log()}")
 
     def log(self) -> str:
-        self._log.flush()
+        if not self._log.closed:
+            self._log.flush()
         return self.log_path.read_text(errors="replace")
 
     def terminate(self) -> None:

@@ -103,7 +103,7 @@ models:
         ),
         (
             "models: {m: {provider: nowhere}}",
-            "config error: models.m.deployments.0.provider: unknown provider 'nowhere' (configured: none)",
+            "config error: models.m.provider: unknown provider 'nowhere' (configured: none)",
         ),
         (
             "providers: {openai: {}}\nmodels: {m: {provider: openai, fallbacks: [zz]}}",

@@ -106,10 +106,20 @@ def test_cli_migrate_status_up_down(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     r = runner.invoke(cli_app, ["migrate", "status", "--json"])
     assert r.exit_code == 0 and '"applied":false' not in r.output
     shipped = mig.shipped("sqlite")
-    r = runner.invoke(cli_app, ["migrate", "down", str(len(shipped))])
+    n, newest = len(shipped), shipped[-1].version
+    r = runner.invoke(cli_app, ["migrate", "down", str(n)], input="n\n")
+    assert r.exit_code == 1, r.output
+    assert f"reverts {newest:03d}_" in r.output and "001_initial" in r.output
+    assert "Continue?" in r.output and "aborted: nothing changed" in r.stderr
+    r = runner.invoke(cli_app, ["migrate", "status"])
+    assert f"{n} applied" in r.output
+    r = runner.invoke(cli_app, ["migrate", "down", "1"], input="y\n")
+    assert r.exit_code == 0 and f"reverted {newest:03d}" in r.output, r.output
+    r = runner.invoke(cli_app, ["migrate", "down", str(n - 1), "--yes"])
     assert r.exit_code == 0, r.output
+    assert "Continue?" not in r.output
     # Version numbers may have gaps (reserved per feature): the newest is reverted first.
-    assert f"reverted {shipped[-1].version:03d}" in r.output and "reverted 001" in r.output
+    assert f"reverted {shipped[-2].version:03d}" in r.output and "reverted 001" in r.output
     r = runner.invoke(cli_app, ["migrate", "status"])
     assert "0 applied" in r.output
 

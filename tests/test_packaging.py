@@ -28,6 +28,19 @@ def test_compose_file_is_valid_and_scalable() -> None:
     assert (PKG / aigw["build"]["context"] / aigw["build"]["dockerfile"]).is_file()
     for name in ("redis", "postgres"):
         assert aigw["depends_on"][name]["condition"] == "service_healthy"
+    # `serve` refuses an unmigrated PostgreSQL: a one-shot migrate runs first, once.
+    migrate = services["migrate"]
+    assert migrate["command"][:2] == ["migrate", "up"]
+    assert migrate["restart"] == "no" and "deploy" not in migrate
+    assert migrate["image"] == aigw["image"] and migrate["volumes"] == aigw["volumes"]
+    assert migrate["environment"] == aigw["environment"]
+    assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert aigw["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    # No secret has a default: Compose stops until it is set (`${VAR:?message}`).
+    raw = (PKG / "docker-compose.yml").read_text()
+    assert "change-me" not in raw
+    for var in ("AIGW_ADMIN_KEY", "AIGW_HASH_SECRET"):
+        assert re.search(r"\$\{" + var + r":\?", raw), var
         assert services[name]["healthcheck"]["test"]
     # Every file or folder mounted from the repository exists.
     for svc, spec in services.items():

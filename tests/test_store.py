@@ -126,6 +126,9 @@ async def test_usage_is_idempotent_and_grouped(store: Store) -> None:
             "cost_usd": 0.0,
             "saved_usd": 0.0,
             "cache_hits": 0,
+            "answered": 0,
+            "refused": 0,
+            "failed": 0,
             "total_tokens": 0,
         }
     ]

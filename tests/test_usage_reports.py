@@ -134,3 +134,50 @@ async def test_usage_api_and_cli(
         await asyncio.to_thread(cli, "--by", "day", "--until", "2023-11-14", "--json")
     )
     assert [d["day"] for d in data["by_day"]] == ["2023-11-14"]
+
+
+async def test_refused_requests_are_told_apart(
+    store: Store,
+    db_url: str,
+    mock: Any,
+    start_gateway: Any,
+    admin: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """A 429 or a 404 is recorded as a request, and the report says it was refused."""
+    gw = await start_gateway(accounts_config(mock.url, db_url, billing={"prices": PRICES}))
+    async with gw.http.post(
+        gw.url + "/v1/admin/api-keys",
+        json={"org": "acme", "limits": {"requests_per_minute": 3}},
+        headers=admin,
+    ) as r:
+        key = (await r.json())["key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hi"}]}
+    statuses = []
+    for model in ("gpt-test", "no-such-model", "gpt-test", "gpt-test"):
+        async with gw.http.post(
+            gw.url + "/v1/chat/completions", json={**body, "model": model}, headers=auth
+        ) as r:
+            statuses.append(r.status)
+    assert statuses == [200, 404, 200, 429]
+    async with gw.http.get(gw.url + "/v1/usage", headers=auth) as r:  # after the writer's flush
+        api = (await r.json())["totals"]
+    assert (api["requests"], api["answered"], api["refused"], api["failed"]) == (4, 2, 2, 0)
+
+    cfg = tmp_path / "cli.yaml"
+    cfg.write_text(f"database: {db_url}\ndata_dir: {tmp_path}\n")
+
+    def cli(*args: str) -> str:
+        res = CliRunner().invoke(cli_app, ["usage", *args, "--config", str(cfg)])
+        assert res.exit_code == 0, res.output
+        return res.stdout
+
+    data = orjson.loads(await asyncio.to_thread(cli, "--json"))
+    t = data["totals"]
+    assert (t["requests"], t["answered"], t["refused"], t["failed"]) == (4, 2, 2, 0)
+    table = await asyncio.to_thread(cli)
+    assert "answered" in table and "refused 4xx" in table and "failed 5xx" in table
+    total_row = next(line for line in table.splitlines() if "total" in line)
+    cells = [c.strip() for c in total_row.split("│") if c.strip()]
+    assert cells[:5] == ["total", "4", "2", "2", "0"]

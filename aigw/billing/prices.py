@@ -126,7 +126,36 @@ SHIPPED: dict[str, Price] = {
     "text-embedding-005": Price.of(0.10, 0.0),
     "text-embedding-004": Price.of(0.10, 0.0),
     "text-multilingual-embedding-002": Price.of(0.10, 0.0),
+    # AWS Bedrock, on-demand (us-east-1). Claude costs what it costs at Anthropic; a
+    # cross-region profile (`us.`, `eu.`, `apac.`, `global.`) is priced as its model.
+    "anthropic.claude-opus-4-5": _anthropic(5.0, 25.0),
+    "anthropic.claude-opus-4-1": _anthropic(15.0, 75.0),
+    "anthropic.claude-opus-4": _anthropic(15.0, 75.0),
+    "anthropic.claude-sonnet-4-5": _anthropic(3.0, 15.0),
+    "anthropic.claude-sonnet-4": _anthropic(3.0, 15.0),
+    "anthropic.claude-haiku-4-5": _anthropic(1.0, 5.0),
+    "anthropic.claude-3-7-sonnet": _anthropic(3.0, 15.0),
+    "anthropic.claude-3-5-sonnet": _anthropic(3.0, 15.0),
+    "anthropic.claude-3-5-haiku": _anthropic(0.80, 4.0),
+    "anthropic.claude-3-haiku": Price.of(0.25, 1.25, 0.03, 0.30),
+    "amazon.nova-premier": Price.of(2.50, 12.50, 0.625),
+    "amazon.nova-pro": Price.of(0.80, 3.20, 0.20),
+    "amazon.nova-lite": Price.of(0.06, 0.24, 0.015),
+    "amazon.nova-micro": Price.of(0.035, 0.14, 0.00875),
+    "meta.llama3-3-70b-instruct": Price.of(0.72, 0.72),
+    "meta.llama3-1-70b-instruct": Price.of(0.72, 0.72),
+    "meta.llama3-1-8b-instruct": Price.of(0.22, 0.22),
+    "mistral.mistral-large-2407": Price.of(2.0, 6.0),
+    "deepseek.r1": Price.of(1.35, 5.40),
+    "amazon.titan-embed-text-v2": Price.of(0.02, 0.0),
+    "amazon.titan-embed-text-v1": Price.of(0.10, 0.0),
+    "cohere.embed-english-v3": Price.of(0.10, 0.0),
+    "cohere.embed-multilingual-v3": Price.of(0.10, 0.0),
+    "cohere.embed-v4": Price.of(0.12, 0.0),
 }
+
+# Bedrock's cross-region inference profiles: `us.amazon.nova-pro-v1:0` is amazon.nova-pro.
+_BEDROCK_GEO = ("us.", "eu.", "apac.", "us-gov.", "global.", "jp.", "au.", "ca.")
 
 
 def shipped_price(model: str) -> Price | None:
@@ -135,6 +164,8 @@ def shipped_price(model: str) -> Price | None:
     if p is not None:
         return p
     name = model.rsplit("/", 1)[-1]
+    if name.startswith(_BEDROCK_GEO):
+        name = name.split(".", 1)[1]
     best = ""
     for known in SHIPPED:
         if name.startswith(known) and len(known) > len(best):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from aigw.auth.key_spec import InvalidKeySpec
+from aigw.auth.key_spec import SCOPES, InvalidKeySpec
 from aigw.auth.keys import KeyHasher, KeyNotFound, KeyService
 from aigw.cli.migrate import ConfigOption, load_config, with_store
 from aigw.config import Config, parse_duration
+from aigw.config_problems import did_you_mean
+from aigw.limits.settings import LIMIT_FIELDS
 from aigw.store import Store
 from aigw.store import migrations as mig
 
@@ -65,6 +68,60 @@ def _split(values: list[str] | None) -> list[str] | None:
     return out or None
 
 
+def _parse_limits(items: list[str]) -> dict[str, int | None]:
+    """`--limit NAME=VALUE` (VALUE an integer, or none/off) -> limits; the values' rules
+    are the admin API's (`key_spec`), applied when the key is created."""
+    out: dict[str, int | None] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"{item!r}: use NAME=VALUE")
+        if key not in LIMIT_FIELDS:  # named as key_spec names it, with the closest name
+            raise InvalidKeySpec(
+                f"limits.{key}",
+                f"unknown limit {key!r}{did_you_mean(key, list(LIMIT_FIELDS))}; "
+                f"valid limits: {', '.join(LIMIT_FIELDS)}",
+            )
+        v = value.strip().lower()
+        try:
+            out[key] = None if v in ("none", "null", "off") else int(v)
+        except ValueError:
+            raise ValueError(f"{item!r}: the value must be an integer") from None
+    return out
+
+
+def _check_scopes(scopes: list[str]) -> list[str]:
+    # A typo gets the closest scope; the full rules are `key_spec`'s, at creation.
+    for s in scopes:
+        if s not in SCOPES:
+            raise InvalidKeySpec(
+                "scopes",
+                f"unknown scope {s!r}{did_you_mean(s, list(SCOPES))}; "
+                f"valid scopes: {', '.join(SCOPES)}",
+            )
+    return scopes
+
+
+def _unrouted(cfg: Config, models: list[str]) -> list[str]:
+    """Models no route of this config knows: neither a configured name nor
+    `<configured provider>/<model>`."""
+    return [m for m in models if m not in cfg.models and m.partition("/")[0] not in cfg.providers]
+
+
+def _say_where(cfg: Config) -> None:
+    # The CLI finds its database from --config / AIGW_CONFIG / AIGW_DATA_DIR, or `.aigw/` in
+    # the current directory: say which, so a key never lands silently where the server
+    # does not look.
+    db = cfg.database
+    where = (
+        "sqlite:///" + os.path.abspath(db.sqlite_path(cfg.data_dir))
+        if db.dialect() == "sqlite"
+        else db.describe(cfg.data_dir)
+    )
+    typer.echo(f"database: {where}", err=True)
+
+
 @keys_app.command("create")
 def create(
     org: str = typer.Option(..., "--org", help="Organisation the key belongs to."),
@@ -97,18 +154,22 @@ def create(
     except ValueError as e:
         typer.echo(f"error: --expires: {e}", err=True)
         raise typer.Exit(2) from None
-    limits: dict[str, int | None] = {}
-    for item in limit or []:
-        name, sep, value = item.partition("=")
-        if not sep or not name.strip():
-            typer.echo(f"error: --limit {item!r}: use NAME=VALUE", err=True)
-            raise typer.Exit(2)
-        v = value.strip().lower()
-        try:
-            limits[name.strip()] = None if v in ("none", "null", "off") else int(v)
-        except ValueError:
-            typer.echo(f"error: --limit {item!r}: the value must be an integer", err=True)
-            raise typer.Exit(2) from None
+    try:
+        limits = _parse_limits(limit or [])
+        scope_list = _check_scopes(_split(scopes) or [])
+    except InvalidKeySpec as e:  # a name key_spec would refuse, said with the closest one
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    except ValueError as e:
+        typer.echo(f"error: --limit: {e}", err=True)
+        raise typer.Exit(2) from None
+    model_list = _split(models)
+    for m in _unrouted(cfg, model_list or []):
+        typer.echo(
+            f"warning: no route in this config knows the model {m!r}; "
+            "the key allows it, but requests for it will fail until one does",
+            err=True,
+        )
     budget = {
         k: v
         for k, v in {
@@ -126,8 +187,8 @@ def create(
             user_id=user,
             name=name,
             expires_in=expires_in,
-            models=_split(models),
-            scopes=_split(scopes),
+            models=model_list,
+            scopes=scope_list or None,
             limits=limits or None,
             budget=budget or None,
             priority=priority,
@@ -136,13 +197,14 @@ def create(
     plain, rec = _run(cfg, work)
     if as_json:
         typer.echo(orjson.dumps({"key": plain, **rec.public()}).decode())
-        return
-    typer.echo(plain)
-    typer.echo(
-        f"created {rec.id} for org {rec.org_id} (prefix {rec.prefix}); "
-        "this is the only time the key is shown: store it now.",
-        err=True,
-    )
+    else:
+        typer.echo(plain)
+        typer.echo(
+            f"created {rec.id} for org {rec.org_id} (prefix {rec.prefix}); "
+            "this is the only time the key is shown: store it now.",
+            err=True,
+        )
+    _say_where(cfg)
 
 
 @keys_app.command("list")
@@ -192,6 +254,7 @@ def revoke(
 
     rec = _run(cfg, work)
     typer.echo(f"revoked {rec.id} ({rec.prefix}...)")
+    _say_where(cfg)
 
 
 @keys_app.command("rotate")
@@ -213,10 +276,11 @@ def rotate(
     plain, new, old = _run(cfg, work)
     if as_json:
         typer.echo(orjson.dumps({"key": plain, **new.public(), "old": old.public()}).decode())
-        return
-    typer.echo(plain)
-    typer.echo(
-        f"rotated {old.id} -> {new.id} (prefix {new.prefix}); the old key stays valid "
-        f"until {_ts(old.expires_at)} UTC",
-        err=True,
-    )
+    else:
+        typer.echo(plain)
+        typer.echo(
+            f"rotated {old.id} -> {new.id} (prefix {new.prefix}); the old key stays valid "
+            f"until {_ts(old.expires_at)} UTC",
+            err=True,
+        )
+    _say_where(cfg)

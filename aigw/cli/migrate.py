@@ -77,16 +77,27 @@ def up_cmd(config: Path | None = ConfigOption) -> None:
 @migrate_app.command("down")
 def down_cmd(
     steps: int = typer.Argument(1, min=1, help="How many migrations to undo."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Undo the last N applied migrations (default 1)."""
+    """Undo the last N applied migrations (default 1); asks first unless --yes."""
     cfg = load_config(config)
+    where = cfg.database.describe(cfg.data_dir)
 
     async def work(store: Store) -> list[mig.Migration]:
+        if not yes:
+            # Reverting drops tables and their rows (keys, usage): say what goes, then ask.
+            applied = [r for r in await mig.status(store) if r["applied"]]
+            doomed = applied[-steps:][::-1]
+            if doomed:
+                names = ", ".join(f"{r['version']:03d}_{r['name']}" for r in doomed)
+                typer.echo(f"{where}: this reverts {names} and deletes the data they hold")
+                if not typer.confirm("Continue?", default=False):
+                    typer.echo("aborted: nothing changed", err=True)
+                    raise typer.Exit(1)
         return await mig.down(store, steps)
 
     ran = with_store(cfg, work)
-    where = cfg.database.describe(cfg.data_dir)
     if not ran:
         typer.echo(f"{where}: nothing to undo")
     for m in ran:

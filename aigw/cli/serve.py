@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import signal
 import socket
@@ -51,29 +52,80 @@ def serve(
         cfg.server.port = port
     if workers is not None:
         cfg.server.workers = workers
+    for where in placeholder_secrets(cfg):
+        typer.echo(
+            f"refusing to start: {where} is still a placeholder (change-me-...); "
+            "set a secret of your own, e.g. $(openssl rand -hex 32)",
+            err=True,
+        )
+        raise typer.Exit(2)
     from aigw.observability import logging as obslog
 
     obslog.setup(cfg.logging.level, cfg.logging.format)
     if not cfg.logging.access_log:
         logging.getLogger("aigw.access").setLevel(logging.WARNING)
-    code = run_worker(cfg) if cfg.server.workers == 1 else run_workers(cfg)
+    try:
+        code = run_worker(cfg) if cfg.server.workers == 1 else run_workers(cfg)
+    except StartupFailed as e:
+        typer.echo(str(e), err=True)
+        raise typer.Exit(1) from None
     raise typer.Exit(code)
+
+
+PLACEHOLDER = "change-me"  # the prefix of every example secret we ship (packaging/)
+
+
+def placeholder_secrets(cfg: Config) -> list[str]:
+    """Where an example secret was left in place: anyone who read the example knows it."""
+    found = []
+    if os.environ.get("AIGW_ADMIN_KEY", "").startswith(PLACEHOLDER):
+        found.append("AIGW_ADMIN_KEY")
+    if (cfg.auth.hash_secret or "").startswith(PLACEHOLDER):
+        found.append("auth.hash_secret")
+    if cfg.auth.jwt is not None and (cfg.auth.jwt.secret or "").startswith(PLACEHOLDER):
+        found.append("auth.jwt.secret")
+    return found
+
+
+class StartupFailed(Exception):
+    """An OS error while starting (port taken, address not ours, data dir not writable):
+    one line for the user, not a traceback."""
+
+
+def _reason(e: OSError) -> str:
+    text = e.strerror or str(e)
+    text = text[:1].lower() + text[1:]
+    return f"{e.filename}: {text}" if e.filename else text
+
+
+def listen(host: str, port: int, reuse_port: bool) -> socket.socket:
+    try:
+        return bind_socket(host, port, reuse_port)
+    except OSError as e:
+        shown = f"[{host}]" if ":" in host else host
+        raise StartupFailed(f"cannot listen on {shown}:{port}: {_reason(e)}") from None
 
 
 def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    if reuse_port:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except BaseException:
+        sock.close()
+        raise
     sock.setblocking(False)
     return sock
 
 
 def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 0) -> int:
     """Run one server process until SIGTERM/SIGINT, then drain and return the exit code."""
+    if sock is None:  # before anything slow: a taken port fails at once
+        sock = listen(cfg.server.host, cfg.server.port, reuse_port=False)
     try:
         import uvloop
 
@@ -83,13 +135,16 @@ def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 
     return asyncio.run(_serve(cfg, sock, worker_id))
 
 
-async def _serve(cfg: Config, sock: socket.socket | None, worker_id: int) -> int:
+async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
     from aiohttp import web
 
     from aigw.server.app import create_app
     from aigw.server.connections import GatewayRunner
 
-    app = create_app(cfg)
+    try:
+        app = create_app(cfg)
+    except OSError as e:  # e.g. the embedding model's directory
+        raise StartupFailed(f"cannot start: {_reason(e)}") from None
     runner = GatewayRunner(
         app,
         cfg.server,
@@ -97,12 +152,15 @@ async def _serve(cfg: Config, sock: socket.socket | None, worker_id: int) -> int
         shutdown_timeout=cfg.server.drain_timeout,
         access_log=None,
     )
-    await runner.setup()  # runs the components' start hooks
+    try:
+        await runner.setup()  # runs the components' start hooks
+        site = web.SockSite(runner, sock)
+        await site.start()
+    except OSError as e:
+        # Stop what did start (threads, pools), or the process would never exit.
+        await runner.cleanup()
+        raise StartupFailed(f"cannot start: {_reason(e)}") from None
     settle_heap()
-    if sock is None:
-        sock = bind_socket(cfg.server.host, cfg.server.port, reuse_port=False)
-    site = web.SockSite(runner, sock)
-    await site.start()
     host, port = sock.getsockname()[:2]
     log.info(
         "aigw listening",
@@ -115,10 +173,7 @@ async def _serve(cfg: Config, sock: socket.socket | None, worker_id: int) -> int
         },
     )
     if not cfg.providers:
-        log.warning(
-            "no providers configured: set OPENAI_API_KEY (or ANTHROPIC_API_KEY, "
-            "COHERE_API_KEY) or pass --config; see config.example.yaml"
-        )
+        log.warning("no providers configured: " + configmod.no_provider_hint())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -144,9 +199,19 @@ def settle_heap() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def _worker_main(cfg: Config, sock: socket.socket, worker_id: int) -> None:
+def _worker_main(
+    cfg: Config, sock: socket.socket, worker_id: int, siblings: list[socket.socket]
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
-    sys.exit(run_worker(cfg, sock, worker_id))
+    for other in siblings:  # inherited by fork; held here, they would outlive their worker
+        other.close()
+    try:
+        code = run_worker(cfg, sock, worker_id)
+    except StartupFailed as e:
+        # One write per line: workers failing together must not interleave their lines.
+        os.write(sys.stderr.fileno(), f"{e}\n".encode())
+        code = 1
+    sys.exit(code)
 
 
 def run_workers(cfg: Config) -> int:
@@ -159,27 +224,44 @@ def run_workers(cfg: Config) -> int:
         from aigw.observability.multiproc import MultiprocDir
 
         mp = MultiprocDir()
-    for i in range(cfg.server.workers):
-        sock = bind_socket(cfg.server.host, cfg.server.port, reuse_port=True)
-        p = ctx.Process(target=_worker_main, args=(cfg, sock, i), daemon=False)
+    socks: list[socket.socket] = []
+    try:  # every socket before any fork: a taken port fails once, with nothing to undo
+        for _ in range(cfg.server.workers):
+            socks.append(listen(cfg.server.host, cfg.server.port, reuse_port=True))
+    except StartupFailed:
+        for sock in socks:
+            sock.close()
+        if mp is not None:
+            mp.close()
+        raise
+    for i, sock in enumerate(socks):
+        siblings = socks[i + 1 :]
+        p = ctx.Process(target=_worker_main, args=(cfg, sock, i, siblings), daemon=False)
         p.start()
         sock.close()
         procs.append(p)
     log.info("started workers", extra={"workers": len(procs)})
 
-    def forward(signum: int, _frame: object) -> None:
+    def stop_all() -> None:
         for p in procs:
             if p.is_alive() and p.pid:
                 os.kill(p.pid, signal.SIGTERM)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop_all())
+    signal.signal(signal.SIGINT, lambda _s, _f: stop_all())
     code = 0
-    for p in procs:
-        p.join()
-        code = code or (p.exitcode or 0)
-        if mp is not None:
-            mp.worker_exited(p.pid)
+    running = {p.sentinel: p for p in procs}
+    while running:
+        for sentinel in multiprocessing.connection.wait(list(running)):
+            p = running.pop(sentinel)  # type: ignore[arg-type]
+            p.join()
+            if p.exitcode and not code:
+                # A worker that failed (at start-up, or later) takes the others down, so
+                # the parent exits non-zero instead of limping on with fewer workers.
+                code = p.exitcode if p.exitcode > 0 else 1
+                stop_all()
+            if mp is not None:
+                mp.worker_exited(p.pid)
     if mp is not None:
         mp.close()
     return code

@@ -28,7 +28,7 @@ def usage(
     as_json: bool = typer.Option(False, "--json", help="Machine-readable output."),
     config: Path | None = ConfigOption,
 ) -> None:
-    """Requests, tokens and cost, grouped (a Rich table, or JSON for scripts)."""
+    """Requests (answered, refused, failed), tokens and cost, grouped (a table, or JSON)."""
     cfg = load_config(config)
     if by not in report.GROUPS:
         typer.echo(f"error: --by: one of {', '.join(report.GROUPS)}", err=True)
@@ -52,13 +52,27 @@ def usage(
     )
     t = Table(title=f"usage by {by}" + (f" ({scope})" if scope else ""))
     t.add_column(by)
-    for col in ("requests", "prompt", "completion", "cached", "cache hits", "cost $", "saved $"):
+    for col in (
+        "requests",
+        "answered",
+        "refused 4xx",
+        "failed 5xx",
+        "prompt",
+        "completion",
+        "cached",
+        "cache hits",
+        "cost $",
+        "saved $",
+    ):
         t.add_column(col, justify="right")
 
     def row(label: str, r: dict[str, Any], style: str | None = None) -> None:
         t.add_row(
             label,
             f"{r['requests']:,}",
+            f"{r['answered']:,}",
+            f"{r['refused']:,}",
+            f"{r['failed']:,}",
             f"{r['prompt_tokens']:,}",
             f"{r['completion_tokens']:,}",
             f"{r['cached_tokens']:,}",
@@ -71,4 +85,4 @@ def usage(
     for r in data[f"by_{by}"]:
         row(str(r[by]) if r[by] is not None else "-", r)
     row("total", data["totals"], style="bold")
-    Console(width=160).print(t)
+    Console(width=200).print(t)

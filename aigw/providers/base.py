@@ -10,10 +10,11 @@ An adapter does no I/O. `providers/http.py` owns the connections and makes the c
 from __future__ import annotations
 
 import builtins
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
+from aigw.providers.common.sse import SSEParser
 from aigw.providers.settings import ProviderConfig
 from aigw.types import GatewayError, Usage
 
@@ -32,6 +33,18 @@ class UpstreamRequest:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class StreamDecoder(Protocol):
+    """Cuts a streamed body into events as its bytes arrive: SSE for most providers
+    (`common/sse.py`), AWS's binary event stream for Bedrock. An event is its name (if any)
+    and its payload, handed to the provider's `StreamTranslator`."""
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[str | None, bytes]]: ...
+
+    def flush(self) -> Iterator[tuple[str | None, bytes]]:
+        """The body ended: any event still owed."""
+        ...
+
+
 @dataclass(slots=True)
 class Answer:
     """A translated upstream answer: the OpenAI-shaped body, its usage, and (for a provider
@@ -45,7 +58,7 @@ class Answer:
 class Credentials(Protocol):
     """A provider's request credentials that cannot be a fixed header: an OAuth bearer token
     that expires (Vertex), a signature over the exact bytes sent (SigV4). The adapter makes
-    one per provider (`credentials(conf)`, optional); the HTTP client keeps it for the
+    one per provider (the spec's `credentials`, optional); the HTTP client keeps it for the
     client's lifetime and, just before each send, adds the headers it returns. Providers
     with a fixed key have none, and their requests pay nothing for this."""
 
@@ -62,13 +75,13 @@ class Credentials(Protocol):
 
 
 class StreamTranslator(Protocol):
-    """Turns the provider's SSE events into OpenAI chunk dicts, one stream per instance."""
+    """Turns the provider's stream events into OpenAI chunk dicts, one stream per instance."""
 
     usage: Usage | None  # known once the provider reported it
 
     def feed(self, event: str | None, data: bytes) -> list[dict[str, Any]]:
-        """One SSE event (its `event:` name, if any, and its `data:` payload). May raise
-        GatewayError for an error event."""
+        """One event from the spec's `stream_decoder` (for SSE its `event:` name, if any, and
+        its `data:` payload). May raise GatewayError for an error event."""
         ...
 
     def close(self) -> list[dict[str, Any]]:
@@ -145,6 +158,8 @@ class ProviderSpec:
     # Credentials that cannot be a fixed header (an expiring token, a signature over the
     # body): made once per configured provider by the HTTP client (see `Credentials`).
     credentials: Callable[[ProviderConfig], Credentials] | None = None
+    # How a streamed answer is framed (SSE for most; AWS's binary event stream for Bedrock).
+    stream_decoder: Callable[[], StreamDecoder] = SSEParser
 
 
 S = TypeVar("S", bound=ProviderConfig)

@@ -3,7 +3,7 @@ line here (docs/PROVIDERS.md, "Adding a provider")."""
 
 from __future__ import annotations
 
-from aigw.providers import anthropic, azure, cohere, gemini, openai, presets, vertex
+from aigw.providers import anthropic, azure, bedrock, cohere, gemini, openai, presets, vertex
 from aigw.providers.base import ProviderAdapter, ProviderSpec
 
 SPECS: dict[str, ProviderSpec] = {
@@ -15,6 +15,7 @@ SPECS: dict[str, ProviderSpec] = {
         azure.spec,
         gemini.spec,
         vertex.spec,
+        bedrock.spec,
         presets.mistral,
         presets.groq,
         presets.deepseek,

@@ -31,10 +31,10 @@ from aigw.providers.base import (
     EMBEDDINGS,
     MESSAGES,
     NativeAdapter,
+    StreamDecoder,
     StreamTranslator,
 )
 from aigw.providers.common.errors import no_embeddings
-from aigw.providers.common.sse import SSEParser
 from aigw.providers.http import UpstreamClient, transport_error
 from aigw.providers.http1 import Response, TransportError
 from aigw.queue import admission
@@ -426,7 +426,7 @@ class Dispatcher(Component):
                 raw = await resp.read()
                 raise self.upstream_error(t, resp.status, raw, resp.headers)
             translator = t.adapter.chat_stream(t.upstream_model)
-            events = _stream_events(resp, t.provider.name)
+            events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
             # Wait for the first chunk before committing to this deployment.
             first: list[dict[str, Any]] = []
             async for ev, data in events:
@@ -541,7 +541,7 @@ class Dispatcher(Component):
                 raw = await resp.read()
                 raise self.upstream_error(t, resp.status, raw, resp.headers)
             translator = native_responses.NativeStream()
-            events = _stream_events(resp, t.provider.name)
+            events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
             first: list[dict[str, Any]] = []
             async for ev, data in events:
                 frames.add(ev, data)
@@ -573,8 +573,9 @@ def _not_closed(breaker: Breaker) -> bool:
     return breaker.state != CLOSED
 
 
-async def _stream_events(resp: Response, provider: str) -> AsyncIterator[tuple[str | None, bytes]]:
-    parser = SSEParser()
+async def _stream_events(
+    resp: Response, parser: StreamDecoder, provider: str
+) -> AsyncIterator[tuple[str | None, bytes]]:
     try:
         async for data in resp.iter_any():
             for ev in parser.feed(data):

@@ -7,10 +7,10 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig
+from aigw.config import Config, DeploymentConfig, ModelConfig, ProviderConfig, no_provider_hint
 from aigw.providers import registry
 from aigw.providers.base import ProviderAdapter, ProviderSpec
-from aigw.types import model_not_found
+from aigw.types import model_not_found, no_provider_configured
 
 if TYPE_CHECKING:
     from aigw.routing.balancer import Balancer
@@ -82,6 +82,8 @@ class Router:
             while len(direct) > self.config.routing.max_direct_models:
                 direct.popitem(last=False)
             return ts
+        if not self.config.providers:
+            raise no_provider_configured(model, no_provider_hint())
         raise model_not_found(model)
 
     def forget(self, model: str) -> None:

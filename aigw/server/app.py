@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from aigw.batches import routes as batch_routes
 from aigw.config import Config
 from aigw.server import middleware, openapi
 from aigw.server.gateway import Gateway
@@ -46,6 +47,7 @@ def create_app(config: Config, gateway: Gateway | None = None) -> web.Applicatio
     usage_routes.add_routes(app)  # /v1/usage, /v1/usage/costs
     app.router.add_get("/v1/admin/deployments", admin_routing.deployments)
     admin_reports.add_routes(app)  # /v1/admin/overview, /v1/admin/requests, /v1/admin/audit
+    batch_routes.add_routes(app, gw.batches)  # /v1/files, /v1/batches
     metrics.add_routes(app, config.observability.metrics.path)
     openapi.add_routes(app)  # /openapi.json
     if config.ui.enabled:

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Coroutine, Generator
 from typing import Any
 
+from aigw.batches.component import Batches
 from aigw.cache.stage import CacheStage
 from aigw.component import Component
 from aigw.config import Config
@@ -44,6 +45,7 @@ class Gateway:
         self.limits = build_limits(config)
         self.cache = CacheStage.from_config(config.cache) if config.cache.enabled else None
         self.conversations = Conversations(self.accounts.store, config.responses)
+        self.batches = Batches(self) if config.batches.enabled else None
 
         parts: list[Component | None] = [
             self.accounts,  # the store: opens first, closes last
@@ -58,6 +60,7 @@ class Gateway:
             self.limits,  # 5. rate limits (requests and tokens, reserve then settle)
             self.accounts.budget_stage,  # 6. budgets (reserve worst-case cost, settle real)
             self.cache,  # 7. exact, then semantic
+            self.batches,  # batch jobs: a worker running lines through these stages
         ]
         self.parts: list[Component] = [p for p in parts if p is not None]
         self.observability.watch(self.parts)

@@ -920,6 +920,12 @@ def paths(metrics_path: str, ui: bool) -> dict[str, dict[str, Schema]]:
     return p
 
 
+def _batch_doc() -> tuple[dict[str, dict[str, Schema]], dict[str, Schema]]:
+    from aigw.batches import openapi  # it builds on the helpers above
+
+    return openapi.paths(), openapi.SCHEMAS
+
+
 def document(config: Config) -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
@@ -932,11 +938,14 @@ def document(config: Config) -> dict[str, Any]:
             "/v1/messages).",
         },
         "paths": with_examples(
-            paths(config.observability.metrics.path, config.ui.enabled),
+            {
+                **paths(config.observability.metrics.path, config.ui.enabled),
+                **(_batch_doc()[0] if config.batches.enabled else {}),
+            },
             next(iter(config.models), "gpt-4o-mini"),
         ),
         "components": {
-            "schemas": SCHEMAS,
+            "schemas": {**SCHEMAS, **_batch_doc()[1]},
             "securitySchemes": {
                 "bearer": {
                     "type": "http",

@@ -97,6 +97,7 @@ USAGE_COLUMNS = (
     "latency_ms",
     "cache",
     "status",
+    "batch_id",
 )
 
 _USAGE_DEFAULTS: dict[str, Any] = {
@@ -456,7 +457,9 @@ class Store(ABC):
             "COUNT(*), COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(completion_tokens),0), "
             "COALESCE(SUM(cached_tokens),0), COALESCE(SUM(cost_usd),0), "
             "COALESCE(SUM(saved_usd),0), "
-            "COALESCE(SUM(CASE WHEN cache IN ('hit','semantic') THEN 1 ELSE 0 END),0)"
+            "COALESCE(SUM(CASE WHEN cache IN ('hit','semantic') THEN 1 ELSE 0 END),0), "
+            "COALESCE(SUM(CASE WHEN status >= 400 AND status < 500 THEN 1 ELSE 0 END),0), "
+            "COALESCE(SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END),0)"
         )
         sql = f"SELECT {expr + ' AS g, ' if expr else ''}{sel} FROM usage_records WHERE " + (
             " AND ".join(where)
@@ -476,6 +479,10 @@ class Store(ABC):
                 cost_usd=round(float(r[off + 4]), 10),
                 saved_usd=round(float(r[off + 5]), 10),
                 cache_hits=int(r[off + 6]),
+                # Every request is recorded, refused ones too: say which were answered.
+                answered=int(r[off]) - int(r[off + 7]) - int(r[off + 8]),
+                refused=int(r[off + 7]),  # 4xx: limits, budgets, unknown models, 499
+                failed=int(r[off + 8]),  # 5xx: the upstream or the gateway failed
             )
             row["total_tokens"] = row["prompt_tokens"] + row["completion_tokens"]
             out.append(row)

@@ -49,4 +49,5 @@ class UsageRecorder(StageComponent):
             "latency_ms": round((time.perf_counter() - ctx.started) * 1000, 3),
             "cache": ctx.cache,
             "status": ctx.status or 200,
+            "batch_id": ctx.batch_id,
         }
