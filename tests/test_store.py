@@ -91,7 +91,7 @@ async def test_usage_rows_are_stored_exactly_and_old_records_get_defaults(store:
     }
     await store.insert_usage([full, old])
     rows = {r["id"]: r for r in await store.usage_rows()}
-    assert rows[full["id"]] == full
+    assert {k: rows[full["id"]][k] for k in full} == full
     got = rows["old-1"]
     assert got["endpoint"] == "chat" and got["prompt_tokens"] == 0 and got["cost_usd"] == 0
     assert got["user_id"] is None and got["key_id"] is None and got["status"] == 200
