@@ -33,6 +33,7 @@ from aigw.providers.base import (
     NativeAdapter,
     StreamDecoder,
     StreamTranslator,
+    UpstreamRequest,
 )
 from aigw.providers.common.errors import no_embeddings
 from aigw.providers.http import UpstreamClient, transport_error
@@ -419,33 +420,9 @@ class Dispatcher(Component):
                 native=answer.native if native else None,
             )
 
-        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
+        translator = t.adapter.chat_stream(t.upstream_model)
         frames = NativeEvents() if native else None
-        try:
-            if resp.status >= 400:
-                raw = await resp.read()
-                raise self.upstream_error(t, resp.status, raw, resp.headers)
-            translator = t.adapter.chat_stream(t.upstream_model)
-            events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
-            # Wait for the first chunk before committing to this deployment.
-            first: list[dict[str, Any]] = []
-            async for ev, data in events:
-                if frames is not None:
-                    frames.add(ev, data)
-                first = translator.feed(ev, data)
-                if first:
-                    break
-            ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
-        except GatewayError as e:  # an error event of the provider's: its text, scrubbed
-            resp.close()
-            raise self.upstream_errors.clean(e) from None
-        except BaseException:
-            resp.close()
-            raise
-        return StreamResult(
-            _relay(ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors),
-            frames,
-        )
+        return await self._open_stream(ctx, t, req, translator, frames, t0, release)
 
     async def _count_tokens_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         if ctx.native is None or not t.can(COUNT_TOKENS):
@@ -534,31 +511,47 @@ class Dispatcher(Component):
             answer = _json(raw, t)
             ctx.usage = native_responses.usage_of(answer.get("usage"))
             return JSONResult(native_responses.to_chat(answer), native=answer)
-        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
         frames = NativeEvents()  # the upstream's own events, for the client
+        translator = native_responses.NativeStream()
+        return await self._open_stream(ctx, t, req, translator, frames, t0, release)
+
+    async def _open_stream(
+        self,
+        ctx: RequestContext,
+        t: Target,
+        req: UpstreamRequest,
+        translator: StreamTranslator,
+        frames: NativeEvents | None,
+        t0: float,
+        release: _Release,
+    ) -> StreamResult:
+        """Open an upstream stream and wait for its first chunk before committing to this
+        deployment (until then an error may still fail over); the upstream's own events go
+        to `frames` when a client wants them."""
+        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
         try:
             if resp.status >= 400:
                 raw = await resp.read()
                 raise self.upstream_error(t, resp.status, raw, resp.headers)
-            translator = native_responses.NativeStream()
             events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
             first: list[dict[str, Any]] = []
             async for ev, data in events:
-                frames.add(ev, data)
+                if frames is not None:
+                    frames.add(ev, data)
                 first = translator.feed(ev, data)
                 if first:
                     break
             ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
-        except GatewayError as e:  # an error event of the upstream's: its text, scrubbed
+        except GatewayError as e:  # an error event of the provider's: its text, scrubbed
             resp.close()
             raise self.upstream_errors.clean(e) from None
         except BaseException:
             resp.close()
             raise
-        relay = _relay(
-            ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors
+        return StreamResult(
+            _relay(ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors),
+            frames,
         )
-        return StreamResult(relay, frames)
 
 
 def _tell_attempts(e: GatewayError, ctx: RequestContext) -> GatewayError:
