@@ -388,6 +388,15 @@ class Dispatcher(Component):
             t.adapter.error(status, raw, headers), status, t.provider.name
         )
 
+    async def _post(self, ctx: RequestContext, t: Target, req: UpstreamRequest) -> bytes:
+        """A whole answer's bytes, timed; an error status raises the provider's error."""
+        t0 = time.perf_counter()
+        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
+        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+        if status >= 400:
+            raise self.upstream_error(t, status, raw, headers)
+        return raw
+
     def _upstream_headers(self, ctx: RequestContext) -> dict[str, str]:
         return {"X-Request-ID": ctx.request_id}
 
@@ -402,14 +411,8 @@ class Dispatcher(Component):
             )
         else:
             req = t.adapter.chat_request(t.provider, ctx.body, t.upstream_model, ctx.stream)
-        t0 = time.perf_counter()
         if not ctx.stream:
-            status, headers, raw = await self.client.post(
-                t.provider, req, self._upstream_headers(ctx)
-            )
-            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-            if status >= 400:
-                raise self.upstream_error(t, status, raw, headers)
+            raw = await self._post(ctx, t, req)
             body = _json(raw, t)
             answer = t.adapter.chat_response(body, t.upstream_model)
             ctx.usage = answer.usage
@@ -422,7 +425,7 @@ class Dispatcher(Component):
 
         translator = t.adapter.chat_stream(t.upstream_model)
         frames = NativeEvents() if native else None
-        return await self._open_stream(ctx, t, req, translator, frames, t0, release)
+        return await self._open_stream(ctx, t, req, translator, frames, release)
 
     async def _count_tokens_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         if ctx.native is None or not t.can(COUNT_TOKENS):
@@ -430,11 +433,7 @@ class Dispatcher(Component):
             return JSONResult({"input_tokens": estimate_prompt_tokens("chat", ctx.body)})
         adapter = cast(NativeAdapter, t.adapter)  # the COUNT_TOKENS capability says so
         req = adapter.count_tokens_request(t.provider, ctx.native, t.upstream_model)
-        t0 = time.perf_counter()
-        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
-        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-        if status >= 400:
-            raise self.upstream_error(t, status, raw, headers)
+        raw = await self._post(ctx, t, req)
         count = adapter.count_tokens_response(_json(raw, t))
         ctx.response_headers["x-aigw-token-count"] = "upstream"
         return JSONResult({"input_tokens": count})
@@ -443,11 +442,7 @@ class Dispatcher(Component):
         if not t.can(EMBEDDINGS):
             raise no_embeddings(t.provider.type, ctx.model)
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
-        t0 = time.perf_counter()
-        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
-        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-        if status >= 400:
-            raise self.upstream_error(t, status, raw, headers)
+        raw = await self._post(ctx, t, req)
         body = _json(raw, t)
         answer = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
         ctx.usage = answer.usage
@@ -500,20 +495,13 @@ class Dispatcher(Component):
                 )
             return await self._chat_once(ctx, t, release)
         req = native_responses.request(t.provider, turn, t.upstream_model, ctx.stream)
-        t0 = time.perf_counter()
         if not ctx.stream:
-            status, headers, raw = await self.client.post(
-                t.provider, req, self._upstream_headers(ctx)
-            )
-            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-            if status >= 400:
-                raise self.upstream_error(t, status, raw, headers)
-            answer = _json(raw, t)
+            answer = _json(await self._post(ctx, t, req), t)
             ctx.usage = native_responses.usage_of(answer.get("usage"))
             return JSONResult(native_responses.to_chat(answer), native=answer)
         frames = NativeEvents()  # the upstream's own events, for the client
         translator = native_responses.NativeStream()
-        return await self._open_stream(ctx, t, req, translator, frames, t0, release)
+        return await self._open_stream(ctx, t, req, translator, frames, release)
 
     async def _open_stream(
         self,
@@ -522,12 +510,12 @@ class Dispatcher(Component):
         req: UpstreamRequest,
         translator: StreamTranslator,
         frames: NativeEvents | None,
-        t0: float,
         release: _Release,
     ) -> StreamResult:
         """Open an upstream stream and wait for its first chunk before committing to this
         deployment (until then an error may still fail over); the upstream's own events go
         to `frames` when a client wants them."""
+        t0 = time.perf_counter()
         resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
         try:
             if resp.status >= 400:
