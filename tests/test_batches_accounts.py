@@ -163,9 +163,13 @@ async def test_expired_batch_fails_its_remaining_lines(
     mock.hold.set()
     b = await wait_final(client.batches.retrieve, b.id)
     assert b.status == "expired" and b.expired_at and b.request_counts is not None
-    assert b.request_counts.completed == 1 and b.request_counts.failed == 9
+    # The line in flight finishes; every line not yet run fails as expired. (On a loaded
+    # machine the worker may have taken the next line before the window was moved: it runs
+    # too, so count what ran rather than assume exactly one.)
+    done, failed = b.request_counts.completed, b.request_counts.failed
+    assert done >= 1 and done + failed == 10 and failed >= 8 and mock.count == done
     err = parse_jsonl((await client.files.content(b.error_file_id or "")).content)
-    assert {e["error"]["code"] for e in err} == {"batch_expired"} and len(err) == 9
+    assert {e["error"]["code"] for e in err} == {"batch_expired"} and len(err) == failed
 
 
 async def test_cancel_finishes_although_a_dead_worker_held_lines(

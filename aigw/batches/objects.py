@@ -16,7 +16,8 @@ from aigw.types import GatewayError
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 FINAL = ("completed", "failed", "expired", "cancelled")
 
-_TIMES = (
+# A batch's times after `created_at`, in OpenAI's order (and the store's columns').
+TIMES = (
     "expires_at",
     "in_progress_at",
     "finalizing_at",
@@ -94,7 +95,7 @@ class BatchRow:
             "error_file_id": self.error_file_id,
             "created_at": int(self.created_at),
         }
-        out.update((k, _int(self.times.get(k))) for k in _TIMES)
+        out.update((k, _int(self.times.get(k))) for k in TIMES)
         out["request_counts"] = {"total": total, "completed": completed, "failed": failed}
         out["usage"] = self.usage
         out["metadata"] = self.metadata

@@ -4,6 +4,7 @@ batches are enabled): their paths and the schemas of OpenAI's objects."""
 from __future__ import annotations
 
 from aigw.batches.endpoints import ENDPOINTS
+from aigw.batches.objects import TIMES
 from aigw.server.openapi import (
     BOOL,
     INT,
@@ -14,35 +15,11 @@ from aigw.server.openapi import (
     nullable,
     obj,
     op,
+    page,
     path_param,
     query,
     ref,
 )
-
-_TIMES = (
-    "expires_at",
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
-)
-
-
-def _page(item: str) -> Schema:
-    return obj(
-        {
-            "object": {"const": "list"},
-            "data": arr(ref(item)),
-            "first_id": nullable(STR),
-            "last_id": nullable(STR),
-            "has_more": BOOL,
-        },
-        ("object", "data", "has_more"),
-    )
-
 
 SCHEMAS: dict[str, Schema] = {
     "FileObject": obj(
@@ -59,7 +36,7 @@ SCHEMAS: dict[str, Schema] = {
         },
         ("id", "object", "bytes", "created_at", "filename", "purpose", "status"),
     ),
-    "FileList": _page("FileObject"),
+    "FileList": page(ref("FileObject")),
     "FileDeleted": obj(
         {"id": STR, "object": {"const": "file"}, "deleted": BOOL}, ("id", "object", "deleted")
     ),
@@ -126,7 +103,7 @@ SCHEMAS: dict[str, Schema] = {
             "output_file_id": nullable(STR),
             "error_file_id": nullable(STR),
             "created_at": INT,
-            **{t: nullable(INT) for t in _TIMES},
+            **{t: nullable(INT) for t in TIMES},
             "request_counts": obj(
                 {"total": INT, "completed": INT, "failed": INT}, ("total", "completed", "failed")
             ),
@@ -137,7 +114,7 @@ SCHEMAS: dict[str, Schema] = {
         },
         ("id", "object", "endpoint", "input_file_id", "completion_window", "status", "created_at"),
     ),
-    "BatchList": _page("Batch"),
+    "BatchList": page(ref("Batch")),
 }
 
 _AFTER = query("after", "an object id: the page after it", {"type": "string", "maxLength": 64})

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from aigw.batches.objects import FINAL, BatchRow, FileRow, batch_usage, file_line
+from aigw.batches.objects import FINAL, TIMES, BatchRow, FileRow, batch_usage, file_line
 from aigw.batches.validation import Line
 from aigw.ids import ordered_id
 from aigw.store.base import Store
@@ -25,18 +25,7 @@ _FILE_COLS = "id, org_id, purpose, filename, bytes, created_at, expires_at"
 _BATCH_COLS = (
     "id, org_id, key_id, principal, endpoint, input_file_id, completion_window, status, "
     "metadata, errors, output_file_id, error_file_id, total, completed, failed, usage, model, "
-    "created_at, expires_at, in_progress_at, finalizing_at, completed_at, failed_at, "
-    "expired_at, cancelling_at, cancelled_at"
-)
-_TIME_NAMES = (
-    "expires_at",
-    "in_progress_at",
-    "finalizing_at",
-    "completed_at",
-    "failed_at",
-    "expired_at",
-    "cancelling_at",
-    "cancelled_at",
+    "created_at, " + ", ".join(TIMES)
 )
 _INSERT_CHUNK = 500  # lines per INSERT statement (4 parameters each)
 _READ_CHUNK = 2000  # lines per read while writing the result files
@@ -74,7 +63,7 @@ def _batch(r: Sequence[Any]) -> BatchRow:
         usage=_unj(r[15]),
         model=r[16],
         created_at=float(r[17]),
-        times=dict(zip(_TIME_NAMES, r[18:26], strict=True)),
+        times=dict(zip(TIMES, r[18:26], strict=True)),
     )
 
 

@@ -15,6 +15,13 @@ from aigw.types import GatewayError
 Event = dict[str, Any]
 
 
+def _part(item_type: str, text: str) -> dict[str, Any]:
+    """The one content part of a message or reasoning item."""
+    if item_type == "message":
+        return tr.output_text(text)
+    return {"type": "reasoning_text", "text": text}
+
+
 class ResponseEvents:
     def __init__(self, turn: Turn, model: str) -> None:
         self.turn = turn
@@ -57,25 +64,10 @@ class ResponseEvents:
         self.text = []
         idx = len(self.output) - 1
         events.append(self._ev("response.output_item.added", output_index=idx, item=dict(item)))
-        if item["type"] == "message":
+        if item["type"] in ("message", "reasoning"):
+            at = {"item_id": item["id"], "output_index": idx, "content_index": 0}
             events.append(
-                self._ev(
-                    "response.content_part.added",
-                    item_id=item["id"],
-                    output_index=idx,
-                    content_index=0,
-                    part=tr.output_text(""),
-                )
-            )
-        elif item["type"] == "reasoning":
-            events.append(
-                self._ev(
-                    "response.content_part.added",
-                    item_id=item["id"],
-                    output_index=idx,
-                    content_index=0,
-                    part={"type": "reasoning_text", "text": ""},
-                )
+                self._ev("response.content_part.added", **at, part=_part(item["type"], ""))
             )
         return events
 
@@ -86,48 +78,15 @@ class ResponseEvents:
         idx = self.output.index(item)
         events: list[Event] = []
         text = "".join(self.text)
-        if item["type"] == "message":
-            part = tr.output_text(text)
-            events.append(
-                self._ev(
-                    "response.output_text.done",
-                    item_id=item["id"],
-                    output_index=idx,
-                    content_index=0,
-                    text=text,
-                    logprobs=[],
-                )
-            )
-            events.append(
-                self._ev(
-                    "response.content_part.done",
-                    item_id=item["id"],
-                    output_index=idx,
-                    content_index=0,
-                    part=part,
-                )
-            )
-            item["content"] = [part]
-        elif item["type"] == "reasoning":
-            part = {"type": "reasoning_text", "text": text}
-            events.append(
-                self._ev(
-                    "response.reasoning_text.done",
-                    item_id=item["id"],
-                    output_index=idx,
-                    content_index=0,
-                    text=text,
-                )
-            )
-            events.append(
-                self._ev(
-                    "response.content_part.done",
-                    item_id=item["id"],
-                    output_index=idx,
-                    content_index=0,
-                    part=part,
-                )
-            )
+        if item["type"] in ("message", "reasoning"):
+            # The text's own `done`, then its part's.
+            at = {"item_id": item["id"], "output_index": idx, "content_index": 0}
+            if item["type"] == "message":
+                events.append(self._ev("response.output_text.done", **at, text=text, logprobs=[]))
+            else:
+                events.append(self._ev("response.reasoning_text.done", **at, text=text))
+            part = _part(item["type"], text)
+            events.append(self._ev("response.content_part.done", **at, part=part))
             item["content"] = [part]
         elif item["type"] == "function_call":
             events.append(

@@ -33,6 +33,7 @@ from aigw.providers.base import (
     NativeAdapter,
     StreamDecoder,
     StreamTranslator,
+    UpstreamRequest,
 )
 from aigw.providers.common.errors import no_embeddings
 from aigw.providers.http import UpstreamClient, transport_error
@@ -387,6 +388,15 @@ class Dispatcher(Component):
             t.adapter.error(status, raw, headers), status, t.provider.name
         )
 
+    async def _post(self, ctx: RequestContext, t: Target, req: UpstreamRequest) -> bytes:
+        """A whole answer's bytes, timed; an error status raises the provider's error."""
+        t0 = time.perf_counter()
+        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
+        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
+        if status >= 400:
+            raise self.upstream_error(t, status, raw, headers)
+        return raw
+
     def _upstream_headers(self, ctx: RequestContext) -> dict[str, str]:
         return {"X-Request-ID": ctx.request_id}
 
@@ -401,14 +411,8 @@ class Dispatcher(Component):
             )
         else:
             req = t.adapter.chat_request(t.provider, ctx.body, t.upstream_model, ctx.stream)
-        t0 = time.perf_counter()
         if not ctx.stream:
-            status, headers, raw = await self.client.post(
-                t.provider, req, self._upstream_headers(ctx)
-            )
-            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-            if status >= 400:
-                raise self.upstream_error(t, status, raw, headers)
+            raw = await self._post(ctx, t, req)
             body = _json(raw, t)
             answer = t.adapter.chat_response(body, t.upstream_model)
             ctx.usage = answer.usage
@@ -419,33 +423,9 @@ class Dispatcher(Component):
                 native=answer.native if native else None,
             )
 
-        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
+        translator = t.adapter.chat_stream(t.upstream_model)
         frames = NativeEvents() if native else None
-        try:
-            if resp.status >= 400:
-                raw = await resp.read()
-                raise self.upstream_error(t, resp.status, raw, resp.headers)
-            translator = t.adapter.chat_stream(t.upstream_model)
-            events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
-            # Wait for the first chunk before committing to this deployment.
-            first: list[dict[str, Any]] = []
-            async for ev, data in events:
-                if frames is not None:
-                    frames.add(ev, data)
-                first = translator.feed(ev, data)
-                if first:
-                    break
-            ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
-        except GatewayError as e:  # an error event of the provider's: its text, scrubbed
-            resp.close()
-            raise self.upstream_errors.clean(e) from None
-        except BaseException:
-            resp.close()
-            raise
-        return StreamResult(
-            _relay(ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors),
-            frames,
-        )
+        return await self._open_stream(ctx, t, req, translator, frames, release)
 
     async def _count_tokens_once(self, ctx: RequestContext, t: Target, release: _Release) -> Result:
         if ctx.native is None or not t.can(COUNT_TOKENS):
@@ -453,11 +433,7 @@ class Dispatcher(Component):
             return JSONResult({"input_tokens": estimate_prompt_tokens("chat", ctx.body)})
         adapter = cast(NativeAdapter, t.adapter)  # the COUNT_TOKENS capability says so
         req = adapter.count_tokens_request(t.provider, ctx.native, t.upstream_model)
-        t0 = time.perf_counter()
-        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
-        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-        if status >= 400:
-            raise self.upstream_error(t, status, raw, headers)
+        raw = await self._post(ctx, t, req)
         count = adapter.count_tokens_response(_json(raw, t))
         ctx.response_headers["x-aigw-token-count"] = "upstream"
         return JSONResult({"input_tokens": count})
@@ -466,11 +442,7 @@ class Dispatcher(Component):
         if not t.can(EMBEDDINGS):
             raise no_embeddings(t.provider.type, ctx.model)
         req = t.adapter.embeddings_request(t.provider, ctx.body, t.upstream_model)
-        t0 = time.perf_counter()
-        status, headers, raw = await self.client.post(t.provider, req, self._upstream_headers(ctx))
-        ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-        if status >= 400:
-            raise self.upstream_error(t, status, raw, headers)
+        raw = await self._post(ctx, t, req)
         body = _json(raw, t)
         answer = t.adapter.embeddings_response(body, t.upstream_model, ctx.body)
         ctx.usage = answer.usage
@@ -523,42 +495,51 @@ class Dispatcher(Component):
                 )
             return await self._chat_once(ctx, t, release)
         req = native_responses.request(t.provider, turn, t.upstream_model, ctx.stream)
-        t0 = time.perf_counter()
         if not ctx.stream:
-            status, headers, raw = await self.client.post(
-                t.provider, req, self._upstream_headers(ctx)
-            )
-            ctx.upstream_ms = (time.perf_counter() - t0) * 1000
-            if status >= 400:
-                raise self.upstream_error(t, status, raw, headers)
-            answer = _json(raw, t)
+            answer = _json(await self._post(ctx, t, req), t)
             ctx.usage = native_responses.usage_of(answer.get("usage"))
             return JSONResult(native_responses.to_chat(answer), native=answer)
-        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
         frames = NativeEvents()  # the upstream's own events, for the client
+        translator = native_responses.NativeStream()
+        return await self._open_stream(ctx, t, req, translator, frames, release)
+
+    async def _open_stream(
+        self,
+        ctx: RequestContext,
+        t: Target,
+        req: UpstreamRequest,
+        translator: StreamTranslator,
+        frames: NativeEvents | None,
+        release: _Release,
+    ) -> StreamResult:
+        """Open an upstream stream and wait for its first chunk before committing to this
+        deployment (until then an error may still fail over); the upstream's own events go
+        to `frames` when a client wants them."""
+        t0 = time.perf_counter()
+        resp = await self.client.open(t.provider, req, self._upstream_headers(ctx))
         try:
             if resp.status >= 400:
                 raw = await resp.read()
                 raise self.upstream_error(t, resp.status, raw, resp.headers)
-            translator = native_responses.NativeStream()
             events = _stream_events(resp, t.spec.stream_decoder(), t.provider.name)
             first: list[dict[str, Any]] = []
             async for ev, data in events:
-                frames.add(ev, data)
+                if frames is not None:
+                    frames.add(ev, data)
                 first = translator.feed(ev, data)
                 if first:
                     break
             ctx.ttfb_ms = (time.perf_counter() - t0) * 1000
-        except GatewayError as e:  # an error event of the upstream's: its text, scrubbed
+        except GatewayError as e:  # an error event of the provider's: its text, scrubbed
             resp.close()
             raise self.upstream_errors.clean(e) from None
         except BaseException:
             resp.close()
             raise
-        relay = _relay(
-            ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors
+        return StreamResult(
+            _relay(ctx, resp, events, translator, first, t0, release, frames, self.upstream_errors),
+            frames,
         )
-        return StreamResult(relay, frames)
 
 
 def _tell_attempts(e: GatewayError, ctx: RequestContext) -> GatewayError:

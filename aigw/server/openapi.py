@@ -49,6 +49,20 @@ def list_of(item: Schema) -> Schema:
     return obj({"object": {"const": "list"}, "data": arr(item)}, ("object", "data"))
 
 
+def page(item: Schema) -> Schema:
+    """A list page with OpenAI's cursor fields."""
+    return obj(
+        {
+            "object": {"const": "list"},
+            "data": arr(item),
+            "first_id": nullable(STR),
+            "last_id": nullable(STR),
+            "has_more": BOOL,
+        },
+        ("object", "data", "has_more"),
+    )
+
+
 SCHEMAS: dict[str, Schema] = {
     # --- errors --------------------------------------------------------------------------
     "Error": obj(
@@ -220,16 +234,7 @@ SCHEMAS: dict[str, Schema] = {
     "ResponseDeleted": obj(
         {"id": STR, "object": {"const": "response"}, "deleted": BOOL}, ("id", "deleted")
     ),
-    "ResponseInputItems": obj(
-        {
-            "object": {"const": "list"},
-            "data": arr(ANY),
-            "first_id": nullable(STR),
-            "last_id": nullable(STR),
-            "has_more": BOOL,
-        },
-        ("object", "data", "has_more"),
-    ),
+    "ResponseInputItems": page(ANY),
     # --- usage ---------------------------------------------------------------------------
     "UsageRow": obj(
         {

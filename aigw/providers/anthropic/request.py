@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from aigw.providers.common.chunks import text_of
+from aigw.providers.common.messages import image_url, parse_arguments
 from aigw.types import bad_request
 
 API_VERSION = "2023-06-01"
@@ -30,10 +29,7 @@ def _cached(block: dict[str, Any], part: dict[str, Any]) -> dict[str, Any]:
 
 
 def image_block(part: dict[str, Any]) -> dict[str, Any]:
-    url_obj = part.get("image_url")
-    url = url_obj.get("url") if isinstance(url_obj, dict) else url_obj
-    if not isinstance(url, str) or not url:
-        raise bad_request("image_url parts need a url", "messages")
+    url = image_url(part)
     if url.startswith("data:"):
         head, _, data = url.partition(",")
         media_type = head[5:].split(";")[0] or "image/png"
@@ -64,21 +60,6 @@ def content_blocks(content: Any) -> list[dict[str, Any]]:
         elif kind == "refusal" and part.get("refusal"):
             blocks.append({"type": "text", "text": part["refusal"]})
     return blocks
-
-
-def parse_arguments(args: Any) -> Any:
-    """A tool call's `arguments` string -> the object Anthropic wants as `input`."""
-    if isinstance(args, dict):
-        return args
-    if not args:
-        return {}
-    try:
-        value = orjson.loads(args)
-    except orjson.JSONDecodeError:
-        raise bad_request(
-            "tool_calls[].function.arguments must be a JSON object", "messages"
-        ) from None
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def tool_result_content(content: Any) -> str | list[dict[str, Any]]:

@@ -19,9 +19,14 @@ from aigw.providers.azure.settings import AzureSettings
 from aigw.providers.azure.stream import AzureStream
 from aigw.providers.base import Answer, UpstreamRequest, settings_as
 from aigw.providers.common.errors import fallback_message, json_object, upstream_status_error
+from aigw.providers.openai.adapter import (
+    ask_stream_usage,
+    chat_answer,
+    embeddings_answer,
+)
 from aigw.providers.openai.adapter import error_from as openai_error
 from aigw.providers.settings import ProviderConfig
-from aigw.types import GatewayError, Usage
+from aigw.types import GatewayError
 
 
 def error_from(status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
@@ -68,17 +73,13 @@ class AzureAdapter:
         req = self._request(conf, "chat/completions", body, model)
         out = req.body
         if stream and settings_as(conf, AzureSettings).stream_usage:
-            opts = out.get("stream_options")
-            opts = dict(opts) if isinstance(opts, dict) else {}
-            opts["include_usage"] = True
-            out["stream_options"] = opts
+            ask_stream_usage(out)
         elif stream:
             out.pop("stream_options", None)  # older API versions refuse the field
         return req
 
     def chat_response(self, body: dict[str, Any], model: str) -> Answer:
-        u = body.get("usage")
-        return Answer(body, Usage.from_openai(u) if isinstance(u, dict) else None)
+        return chat_answer(body)
 
     def chat_stream(self, model: str) -> AzureStream:
         return AzureStream(model)
@@ -91,9 +92,7 @@ class AzureAdapter:
     def embeddings_response(
         self, body: dict[str, Any], model: str, request: dict[str, Any]
     ) -> Answer:
-        u = body.get("usage")
-        tokens = u.get("prompt_tokens") if isinstance(u, dict) else None
-        return Answer(body, Usage(prompt_tokens=int(tokens or 0)))
+        return embeddings_answer(body)
 
     def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
         return error_from(status, body, headers)

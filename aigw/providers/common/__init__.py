@@ -1,3 +1,3 @@
 """What every provider adapter shares, written once: SSE parsing (`sse`), error bodies,
 Retry-After and the gateway's error kinds (`errors`), OpenAI answer and chunk building
-(`chunks`)."""
+(`chunks`), OpenAI request messages read alike by every translation (`messages`)."""

@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from aigw.providers.common.chunks import text_of
+from aigw.providers.common.messages import image_url, parse_arguments
 from aigw.providers.gemini.ids import split_call_id
 from aigw.providers.gemini.schema import to_gemini_schema, with_property_ordering
 from aigw.types import bad_request
@@ -54,10 +55,7 @@ def data_url_part(url: str, param: str) -> dict[str, Any]:
 
 
 def image_part(part: dict[str, Any]) -> dict[str, Any]:
-    url_obj = part.get("image_url")
-    url = url_obj.get("url") if isinstance(url_obj, dict) else url_obj
-    if not isinstance(url, str) or not url:
-        raise bad_request("image_url parts need a url", "messages")
+    url = image_url(part)
     if url.startswith("data:"):
         return data_url_part(url, "messages")
     if url.startswith("gs://"):  # Cloud Storage: Vertex reads it itself
@@ -107,21 +105,6 @@ def parts_of(content: Any) -> list[dict[str, Any]]:
         elif kind == "refusal" and p.get("refusal"):
             parts.append({"text": str(p["refusal"])})
     return parts
-
-
-def parse_arguments(args: Any) -> dict[str, Any]:
-    """A tool call's `arguments` string -> the object Gemini wants as `args`."""
-    if isinstance(args, dict):
-        return args
-    if not args:
-        return {}
-    try:
-        value = orjson.loads(args)
-    except orjson.JSONDecodeError:
-        raise bad_request(
-            "tool_calls[].function.arguments must be a JSON object", "messages"
-        ) from None
-    return value if isinstance(value, dict) else {"value": value}
 
 
 def function_response(content: Any) -> dict[str, Any]:

@@ -85,6 +85,28 @@ def error_from(status: int, body: bytes, headers: dict[str, str], provider: str)
     )
 
 
+def ask_stream_usage(body: dict[str, Any]) -> None:
+    """A stream request asks for the closing usage chunk, keeping the client's other
+    `stream_options`."""
+    opts = body.get("stream_options")
+    opts = dict(opts) if isinstance(opts, dict) else {}
+    opts["include_usage"] = True
+    body["stream_options"] = opts
+
+
+def chat_answer(body: dict[str, Any]) -> Answer:
+    """A chat.completion, passed through, with its usage read."""
+    u = body.get("usage")
+    return Answer(body, Usage.from_openai(u) if isinstance(u, dict) else None)
+
+
+def embeddings_answer(body: dict[str, Any]) -> Answer:
+    """An embeddings list, passed through, with its prompt tokens read."""
+    u = body.get("usage")
+    tokens = u.get("prompt_tokens") if isinstance(u, dict) else None
+    return Answer(body, Usage(prompt_tokens=int(tokens or 0)))
+
+
 class OpenAIAdapter:
     passthrough = True
     name = "openai"
@@ -102,15 +124,11 @@ class OpenAIAdapter:
         out = dict(body)
         out["model"] = model
         if stream:
-            opts = out.get("stream_options")
-            opts = dict(opts) if isinstance(opts, dict) else {}
-            opts["include_usage"] = True
-            out["stream_options"] = opts
+            ask_stream_usage(out)
         return UpstreamRequest("/chat/completions", out, self.headers(conf))
 
     def chat_response(self, body: dict[str, Any], model: str) -> Answer:
-        u = body.get("usage")
-        return Answer(body, Usage.from_openai(u) if isinstance(u, dict) else None)
+        return chat_answer(body)
 
     def chat_stream(self, model: str) -> OpenAIStream:
         return OpenAIStream()
@@ -125,9 +143,7 @@ class OpenAIAdapter:
     def embeddings_response(
         self, body: dict[str, Any], model: str, request: dict[str, Any]
     ) -> Answer:
-        u = body.get("usage")
-        tokens = u.get("prompt_tokens") if isinstance(u, dict) else None
-        return Answer(body, Usage(prompt_tokens=int(tokens or 0)))
+        return embeddings_answer(body)
 
     def error(self, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
         return error_from(status, body, headers, self.name)
