@@ -45,6 +45,29 @@ def test_mock_upstream_mixed_run(tmp_path: Path) -> None:
     assert "latency" in r.stdout  # the table was printed
 
 
+def test_hit_only_scenario_reports_the_gateways_cost(tmp_path: Path) -> None:
+    """`--scenario exact-hit`: after its warm-up every request is an exact hit, and the run
+    reports what one costs the gateway (CPU per request) and its peak memory."""
+    out = tmp_path / "r.json"
+    r = bench(
+        "--mock-upstream",
+        "--scenario",
+        "exact-hit",
+        "--requests",
+        "200",
+        "--concurrency",
+        "4",
+        "--fail-on-errors",
+        "--json",
+        str(out),
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    d = orjson.loads(out.read_bytes())
+    assert d["ok"] == 200 and d["cache"] == {"hit": 200}
+    assert 0 < d["gateway_cpu_ms_per_request"] < 1000 and d["gateway_peak_rss_mb"] > 10
+    assert "ms CPU per request" in r.stdout
+
+
 def test_fail_on_errors_and_errors_by_status(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     r = bench(

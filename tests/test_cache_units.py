@@ -150,6 +150,28 @@ def test_embedding_is_bundled_offline_normalised_and_zero_for_unknown_text() -> 
         load_embedder("/nonexistent/model/dir")  # a bad local path never becomes a hub id
 
 
+def test_local_model_loads_as_model2vec_loads_it_without_the_hub_client() -> None:
+    """The bundled model is read directly (no huggingface_hub import: ~38 MB of RSS); its
+    vectors must be exactly model2vec's own loader's, or the tuned threshold would drift."""
+    import subprocess
+    import sys
+
+    from model2vec import StaticModel
+
+    from aigw.embedding import Embedder
+
+    texts = ["What is the capital of France?", "", "Ünïcödé 12345 " * 200, "hello world"]
+    ours = load_embedder().embed(texts)
+    theirs = Embedder(StaticModel.from_pretrained(str(bundled_model_path())), "m").embed(texts)
+    assert np.array_equal(ours, theirs)
+    code = (
+        "import sys; from aigw.embedding import load_embedder; load_embedder().embed(['x']);"
+        "print('huggingface_hub' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
 def _unit(seed: int, dim: int = 256) -> np.ndarray:
     v = np.random.default_rng(seed).standard_normal(dim).astype(np.float32)
     return v / np.linalg.norm(v)

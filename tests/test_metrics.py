@@ -345,3 +345,29 @@ async def test_clustered_rate_limiter_gauges_reach_the_scrape(
     assert s.series("ratelimit_fallback_active") == [{}]
     assert s.value("ratelimit_fallback_active") == 0  # Redis is up
     assert s.value("ratelimit_redis_errors") == 0
+
+
+async def test_event_loop_lag_shows_a_stall(mock: MockOpenAI, start_gateway: Any) -> None:
+    """The loop-lag probe sees a stall of the event loop (here a deliberate 300 ms blocking
+    call, as a slow callback or a GC pause would be) in its histogram's top buckets."""
+    import asyncio
+    import time
+
+    g = await start_gateway(mock_config(mock.url))
+    before = await scrape(g.http, g.url)
+    assert "event_loop_lag_seconds" in {f.name for f in before.families}
+    slow0 = before.value("event_loop_lag_seconds_count") - before.value(
+        "event_loop_lag_seconds_bucket", le="0.1"
+    )
+    time.sleep(0.3)  # blocks the loop the probe runs on
+    deadline = time.monotonic() + 30
+    while True:  # the probe observes once the loop runs again; poll for it, boundedly
+        s = await scrape(g.http, g.url)
+        slow = s.value("event_loop_lag_seconds_count") - s.value(
+            "event_loop_lag_seconds_bucket", le="0.1"
+        )
+        if slow > slow0 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    assert slow >= slow0 + 1  # a late wake-up, of more than 100 ms
+    assert s.value("event_loop_lag_seconds_sum") - before.value("event_loop_lag_seconds_sum") >= 0.2

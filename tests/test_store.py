@@ -73,6 +73,30 @@ async def test_keys_roundtrip(store: Store) -> None:
     assert (await store.audit_entries())[0]["detail"] == {"org": "acme"}
 
 
+async def test_usage_rows_are_stored_exactly_and_old_records_get_defaults(store: Store) -> None:
+    """Every value comes back as it went in (SQLite inserts a batch as one JSON array:
+    floats to the last digit, text beyond ASCII, nulls), and a record spooled by an older
+    version, missing the newer columns, gets their defaults."""
+    full = _usage(
+        "r-ü", 1_700_000_000.123456, "modèle", user_id="u/1", cost_usd=1e-7, latency_ms=0.1 + 0.2
+    )
+    full["cache"] = "hit"
+    old = {
+        "id": "old-1",
+        "request_id": "r-old",
+        "ts": 1_700_000_001.5,
+        "org_id": "acme",
+        "model": "m1",
+        "status": 200,
+    }
+    await store.insert_usage([full, old])
+    rows = {r["id"]: r for r in await store.usage_rows()}
+    assert {k: rows[full["id"]][k] for k in full} == full
+    got = rows["old-1"]
+    assert got["endpoint"] == "chat" and got["prompt_tokens"] == 0 and got["cost_usd"] == 0
+    assert got["user_id"] is None and got["key_id"] is None and got["status"] == 200
+
+
 async def test_usage_is_idempotent_and_grouped(store: Store) -> None:
     t0 = 1_700_000_000.0  # 2023-11-14 22:13:20 UTC
     recs = [

@@ -144,3 +144,61 @@ async def test_sigterm_writes_every_record(mock: Any, tmp_path: Path) -> None:
         assert await srv.stop() == 0  # SIGTERM, drain, flush
     rows = sqlite3.connect(db).execute("SELECT request_id FROM usage_records").fetchall()
     assert sorted(r[0] for r in rows) == sorted(f"t-{i}" for i in range(20))
+
+
+async def test_an_exact_hit_still_passes_every_stage(
+    mock: Any, start_gateway: Any, tmp_path: Path, admin: dict[str, str]
+) -> None:
+    """A hit is answered before the upstream, not before the gateway: it is authenticated
+    (a revoked key is refused although its answer is cached), rate-limited (it spends a
+    request; its token reservation is refunded), recorded in usage and in the metrics, kept
+    to its organisation, and skipped with Cache-Control: no-cache."""
+    from tests.helpers_observability import scrape
+
+    cfg = accounts_config(
+        mock.url,
+        f"sqlite:///{tmp_path}/s.db",
+        cache={"enabled": True, "semantic": {"enabled": True}},
+        rate_limiting={"enabled": True, "requests_per_minute": 100, "tokens_per_minute": 10**6},
+    )
+    gw = await start_gateway(cfg)
+    a, b = await new_key(gw, admin), await new_key(gw, admin, org="globex")
+    body = {"model": "gpt-test", "messages": MSGS, "temperature": 0}
+
+    async def ask(key: str, rid: str, **headers: str) -> Any:
+        return await gw.openai(key).chat.completions.with_raw_response.create(
+            **body, extra_headers={"X-Request-ID": rid, **headers}
+        )
+
+    miss = await ask(a["key"], "m1")
+    hit = await ask(a["key"], "h1")
+    assert miss.headers["x-aigw-cache"] == "miss" and hit.headers["x-aigw-cache"] == "hit"
+    assert mock.count == 1
+    # Rate limits: the hit spent one request, and its tokens came back.
+    left = int(miss.headers["x-ratelimit-remaining-requests"])
+    assert int(hit.headers["x-ratelimit-remaining-requests"]) == left - 1
+    hit2 = await ask(a["key"], "h2")
+    assert int(hit2.headers["x-ratelimit-remaining-tokens"]) >= int(
+        hit.headers["x-ratelimit-remaining-tokens"]
+    )
+    # Another organisation never gets this one's answer.
+    assert (await ask(b["key"], "o1")).headers["x-aigw-cache"] == "miss" and mock.count == 2
+    # Cache-Control: no-cache goes upstream.
+    nc = await ask(a["key"], "n1", **{"Cache-Control": "no-cache"})
+    assert nc.headers["x-aigw-cache"] == "bypass" and mock.count == 3
+    # Usage: every hit is a record, priced as a hit.
+    assert await gw.gateway.accounts.usage.flush()
+    store = gw.gateway.accounts.store
+    for rid in ("h1", "h2"):
+        (row,) = await store.usage_rows(rid)
+        assert row["cache"] == "hit" and row["key_id"] == a["id"] and row["status"] == 200
+        assert row["prompt_tokens"] > 0 and row["cost_usd"] == 0
+    # Metrics: the hits are counted.
+    s = await scrape(gw.http, gw.url, gw.gateway)
+    assert s.value("cache_hit_total", model="gpt-test", kind="exact") == 2
+    # A revoked key is refused, cached answer or not.
+    async with gw.http.delete(gw.url + f"/v1/admin/api-keys/{a['id']}", headers=admin) as r:
+        assert r.status == 200
+    with pytest.raises(openai.AuthenticationError):
+        await ask(a["key"], "r1")
+    assert mock.count == 3

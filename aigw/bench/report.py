@@ -43,6 +43,11 @@ def summary_table(r: dict[str, Any], title: str | None = None) -> Table:
         f"{r['requests']} requests in {r['elapsed_s']:.2f}s = {r['throughput_rps']:.1f} req/s; "
         f"errors: {_errors(r)}" + (f"; cache: {r['cache']}" if r.get("cache") else "")
     )
+    if r.get("gateway_cpu_ms_per_request") is not None:
+        t.caption += (
+            f"\naigw: {r['gateway_cpu_ms_per_request']:.3f} ms CPU per request, "
+            f"peak RSS {r['gateway_peak_rss_mb']:.0f} MB"
+        )
     return t
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 # Bump when the stored format or the keying changes: old entries are then never read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 # Transport only: `stream`/`stream_options` change the framing (a cached answer is replayed
 # either way), `user` is OpenAI's end-user tag for abuse monitoring, not an input.
@@ -27,7 +27,9 @@ _DUMP = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def _digest(parts: Any) -> str:
-    return hashlib.blake2b(orjson.dumps(parts, option=_DUMP), digest_size=16).hexdigest()
+    # SHA-256 (128 bits kept): the hash is most of a key's cost on a long conversation, and
+    # OpenSSL's SHA-256 (CPU instructions) runs 2-4x faster than BLAKE2b here.
+    return hashlib.sha256(orjson.dumps(parts, option=_DUMP)).hexdigest()[:32]
 
 
 def tenant_scope(scope_mode: str, org_id: str) -> str:

@@ -108,30 +108,16 @@ class CacheStage(StageComponent):
 
         tenant = tenant_scope(self.cfg.scope, ctx.principal.org_id)
         key = exact_key(ctx.endpoint, ctx.model, _client_request(ctx), tenant)
-        sem: tuple[str, str] | None = None
-        if (
-            self.semantic is not None
-            and ctx.endpoint == "chat"
-            and (
-                deterministic(ctx.body)
-                or (ctx.headers.get(self._opt_in) or "").strip().lower() == "on"
-            )
-        ):
-            # The embedding model is part of the scope: vectors of two models never meet.
-            sem = semantic_scope(
-                ctx.model,
-                ctx.body,
-                tenant + "|" + self.semantic.embedder.name,
-                self.cfg.semantic.max_chars,
-            )
+        if not no_cache:
+            entry = await self.store.get(key)
+            if entry is not None:  # an exact hit: nothing semantic is computed for it
+                return self._serve(ctx, entry, "hit", None)
+        sem = self._semantic_scope(ctx, tenant)
         vec: np.ndarray | None = None
 
         if no_cache:
             ctx.cache = "bypass"
         else:
-            entry = await self.store.get(key)
-            if entry is not None:
-                return self._serve(ctx, entry, "hit", None)
             if sem is not None and self.semantic is not None:
                 vec, cands = await self.semantic.find(sem[0], sem[1])
                 for cand in cands:
@@ -167,6 +153,25 @@ class CacheStage(StageComponent):
 
         ctx.on_finish(store_stream)
         return StreamResult(_recording(result.chunks, seen, done))
+
+    def _semantic_scope(self, ctx: RequestContext, tenant: str) -> tuple[str, str] | None:
+        """(scope, text) when the request may be answered, and stored, by meaning."""
+        if (
+            self.semantic is None
+            or ctx.endpoint != "chat"
+            or not (
+                deterministic(ctx.body)
+                or (ctx.headers.get(self._opt_in) or "").strip().lower() == "on"
+            )
+        ):
+            return None
+        # The embedding model is part of the scope: vectors of two models never meet.
+        return semantic_scope(
+            ctx.model,
+            ctx.body,
+            tenant + "|" + self.semantic.embedder.name,
+            self.cfg.semantic.max_chars,
+        )
 
     # --- hits and stores ------------------------------------------------------------------
 

@@ -163,6 +163,8 @@ def bench(
         return c
 
     children: list[harness.Child] = []
+    gw_pids: list[int] = []
+    gw_cpu = gw_rss = 0.0
     try:
         if mock_upstream:
             extra = _cache_section(scenario)
@@ -190,7 +192,14 @@ def bench(
         a = make(url)
         b = make(compare_url) if compare_url else None
         _use_uvloop()
+        if mock_upstream:
+            gw_pids = children[-1].pids
+        cpu0 = sum(harness.cpu_seconds(p) for p in gw_pids)
         result = asyncio.run(_run(a, b, rounds, console, quiet))
+        # The built-in gateway's own cost: CPU per answered request (warm-up included), far
+        # steadier than req/s on a busy machine, and its peak resident memory.
+        gw_cpu = sum(harness.cpu_seconds(p) for p in gw_pids) - cpu0
+        gw_rss = max((harness.rss_mb(p)[1] for p in gw_pids), default=0.0)
     except RuntimeError as e:
         _fail(str(e))
     finally:
@@ -201,6 +210,9 @@ def bench(
     out = Console()
     if b is None:
         ra = result[0].to_dict()
+        if gw_pids and ra["ok"]:
+            ra["gateway_cpu_ms_per_request"] = round(gw_cpu / ra["ok"] * 1000, 4)
+            ra["gateway_peak_rss_mb"] = round(gw_rss, 1)
         report.print_result(ra, out)
         payload: dict[str, Any] = ra
         failed = ra["requests"] - ra["ok"]

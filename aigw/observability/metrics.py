@@ -19,6 +19,7 @@ request costs a few dict lookups and counter increments.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -38,6 +39,8 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from aigw.observability import loop_lag
+from aigw.observability.loop_lag import LAG_BUCKETS
 from aigw.observability.settings import MetricsSettings
 
 log = logging.getLogger("aigw.metrics")
@@ -249,6 +252,14 @@ class Metrics:
             "Requests the gateway's own limits rejected (429), by reason and limited resource.",
             ("reason", "resource"),
         )
+        self.loop_lag = histogram(
+            "event_loop_lag_seconds",
+            "How much later than asked the event loop ran a timer (a probe every 50 ms): "
+            "stalls of the loop, whatever their cause.",
+            (),
+            LAG_BUCKETS,
+        )
+        self._lag_probe: asyncio.Task[None] | None = None
         # Which worker served how much (multi-worker only: a `pid` label per live worker).
         self.worker_requests = (
             Gauge(
@@ -473,10 +484,17 @@ class Metrics:
             self._mp_gauges[name] = (g, current)
 
     async def start(self) -> None:
+        if self._lag_probe is None:
+            self._lag_probe = asyncio.create_task(loop_lag.probe(self.loop_lag.observe))
         if self.mp_dir and self._refresher is None:
             self._refresher = asyncio.create_task(self._refresh_loop())
 
     async def stop(self) -> None:
+        if self._lag_probe is not None:
+            self._lag_probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._lag_probe
+            self._lag_probe = None
         if self._refresher is not None:
             self._refresher.cancel()
             try:

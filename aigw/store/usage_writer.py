@@ -244,16 +244,20 @@ class UsageWriter:
                         continue  # a live writer's current segment
                 if not path.exists():
                     continue
-                records = await asyncio.to_thread(_read_records, path)
-                try:
-                    await self._insert(records, paced)
-                except StoreUnavailable as e:
-                    self._went_down(e)
-                    return
+                # A segment written while the database lagged can hold minutes of records:
+                # read and insert it a batch at a time, so memory stays bounded (inserts are
+                # idempotent, so a replay cut short is simply done again from the start).
+                count = 0
+                with open(fd, "rb", closefd=False) as f:
+                    while records := await asyncio.to_thread(_read_batch, f, path, self.batch_size):
+                        try:
+                            await self._insert(records, paced)
+                        except StoreUnavailable as e:
+                            self._went_down(e)
+                            return
+                        count += len(records)
                 path.unlink(missing_ok=True)
-                log.info(
-                    "replayed spooled usage", extra={"file": path.name, "records": len(records)}
-                )
+                log.info("replayed spooled usage", extra={"file": path.name, "records": count})
             finally:
                 os.close(fd)
 
@@ -301,8 +305,14 @@ def _size(seg: Segment) -> int:
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:
-    out = []
-    for line in path.read_bytes().splitlines():
+    with open(path, "rb") as f:
+        return _read_batch(f, path, None)
+
+
+def _read_batch(f: Any, path: Path, limit: int | None) -> list[dict[str, Any]]:
+    """The next `limit` records (all, for None) from an open segment."""
+    out: list[dict[str, Any]] = []
+    for line in f:
         if not line.strip():
             continue
         try:
@@ -311,4 +321,7 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
             # A line cut short by a crash mid-write: the request it belongs to never
             # finished being recorded; skip it rather than block the whole file.
             log.warning("skipping a torn usage record", extra={"file": path.name})
+            continue
+        if limit is not None and len(out) >= limit:
+            break
     return out
