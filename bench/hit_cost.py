@@ -8,6 +8,12 @@ and it attributes: switch features off one at a time to see what each costs.
     .venv/bin/python bench/hit_cost.py --trivial            # a bare aiohttp handler (floor)
     .venv/bin/python bench/hit_cost.py --off limits usage   # without those features
     .venv/bin/python bench/hit_cost.py --profile            # and a cProfile of the run
+    .venv/bin/python bench/hit_cost.py --miss               # a pass-through (mock in-process)
+    .venv/bin/python bench/hit_cost.py --callgrind          # instructions per request
+
+`--callgrind` runs the same measurement twice under valgrind (N and 3N requests) and prints
+the difference per request: CPU instructions, the same from run to run whatever else the
+machine is doing, so an A/B of a change needs no quiet machine (two runs, ~2 min).
 
 The client's own cost (~25 us per request here) is in the figures of both aigw and the
 trivial handler: compare the two, not the absolute numbers.
@@ -20,6 +26,7 @@ import asyncio
 import cProfile
 import os
 import pstats
+import subprocess
 import sys
 import tempfile
 import time
@@ -67,7 +74,24 @@ def thread_ticks() -> dict[str, int]:
     return out
 
 
-async def aigw_app(off: list[str]) -> tuple[web.Application, str]:
+async def mock_upstream() -> str:
+    """A trivial OpenAI-shaped upstream in this process (for --miss): its cost is in every
+    figure, the same for A and B."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(body=ANSWER, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    sock = harness.listen()
+    await web.SockSite(runner, sock).start()
+    return f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+
+
+async def aigw_app(off: list[str], miss: bool = False) -> tuple[web.Application, str]:
     from aigw.cache.entry import json_entry
     from aigw.cache.keys import exact_key, tenant_scope
     from aigw.cli import keys as cli_keys
@@ -82,9 +106,10 @@ async def aigw_app(off: list[str]) -> tuple[web.Application, str]:
             "tokens_per_minute": 10**12,
         },
         "observability": {"metrics": {"enabled": "metrics" not in off}},
-        "cache": {"enabled": True, "semantic": {"enabled": "semantic" not in off}},
+        "cache": {"enabled": not miss, "semantic": {"enabled": "semantic" not in off}},
     }
-    cfg = harness.gateway_config("http://127.0.0.1:1/v1", tempfile.mkdtemp(), extra)
+    upstream = await mock_upstream() if miss else "http://127.0.0.1:1/v1"
+    cfg = harness.gateway_config(upstream, tempfile.mkdtemp(), extra)
     plain, rec = await asyncio.to_thread(
         cli_keys._run, cfg, lambda svc: svc.create("org-bench", name="bench")
     )
@@ -92,13 +117,15 @@ async def aigw_app(off: list[str]) -> tuple[web.Application, str]:
 
     async def seed(app: web.Application) -> None:  # runs after the gateway has started
         gw = app[GATEWAY]
+        if "usage" in off:
+            gw.accounts.usage.enqueue = lambda record: None
+        if miss:
+            return
         key = exact_key(
             "chat", harness.BENCH_MODEL, orjson.loads(BODY), tenant_scope("org", rec.org_id)
         )
         entry = json_entry(orjson.loads(ANSWER), ANSWER, time.time() + 3600)
         await gw.cache.store.put(key, entry)
-        if "usage" in off:
-            gw.accounts.usage.enqueue = lambda record: None
 
     app.on_startup.append(seed)
     return app, str(plain)
@@ -118,7 +145,7 @@ async def main(args: argparse.Namespace) -> None:
     if args.trivial:
         app, key = trivial_app(), "x"
     else:
-        app, key = await aigw_app(args.off)
+        app, key = await aigw_app(args.off, args.miss)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
     await runner.setup()
     sock = harness.listen()
@@ -143,7 +170,8 @@ async def main(args: argparse.Namespace) -> None:
             await r.readexactly(int(head[i + 15 : head.index(b"\r\n", i)]))
             if check:
                 assert head.startswith(b"HTTP/1.1 200"), head
-                assert args.trivial or b"x-aigw-cache: hit" in head.lower(), head
+                hit = b"x-aigw-cache: hit" in head.lower()
+                assert args.trivial or hit != args.miss, head
         w.close()
 
     await asyncio.gather(*(client(100, True) for _ in range(args.connections)))
@@ -162,7 +190,8 @@ async def main(args: argparse.Namespace) -> None:
     tick = os.sysconf("SC_CLK_TCK")
     loop_us = (t1[main_t] - t0[main_t]) / tick / n * 1e6
     other_us = sum(v - t0.get(t, 0) for t, v in t1.items() if t != main_t) / tick / n * 1e6
-    what = "trivial handler" if args.trivial else f"aigw exact hit (off: {args.off or 'nothing'})"
+    kind = "pass-through" if args.miss else "exact hit"
+    what = "trivial handler" if args.trivial else f"aigw {kind} (off: {args.off or 'nothing'})"
     print(
         f"{what}: loop thread {loop_us:.1f} us/req (client included), other threads "
         f"{other_us:.1f} us/req, {n / wall:.0f} req/s"
@@ -170,6 +199,32 @@ async def main(args: argparse.Namespace) -> None:
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(40)
     await runner.cleanup()
+
+
+def callgrind(argv: list[str], n: int) -> None:
+    """Instructions per request: this script under valgrind with n and 3n requests."""
+    counts = []
+    for requests in (n, 3 * n):
+        out = tempfile.mktemp(prefix="callgrind.")
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                __file__,
+                *argv,
+                "--requests",
+                str(requests),
+            ],
+            check=True,
+            capture_output=True,
+        )
+        with open(out) as f:
+            total = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
+        os.unlink(out)
+        counts.append(total)
+    print(f"instructions per request: {(counts[1] - counts[0]) / (2 * n):,.0f}")
 
 
 if __name__ == "__main__":
@@ -181,7 +236,16 @@ if __name__ == "__main__":
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--miss", action="store_true", help="pass-through to an in-process mock")
+    ap.add_argument("--callgrind", action="store_true", help="instructions per request")
     args = ap.parse_args()
+    if args.callgrind:
+        argv = [a for a in sys.argv[1:] if a != "--callgrind"]
+        if "--requests" in argv:
+            i = argv.index("--requests")
+            del argv[i : i + 2]
+        callgrind(argv, args.requests if "--requests" in sys.argv else 1000)
+        sys.exit(0)
     try:
         import uvloop
 
