@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Protocol
 
 from aigw.types import Principal, Usage
@@ -121,15 +122,9 @@ class Stage(Protocol):
 
 
 def compose(stages: list[Stage], last: Handler) -> Handler:
-    """Build one handler from the stages, outermost first."""
+    """Build one handler from the stages, outermost first. Each link is a partial of the
+    stage's own `handle` (not a wrapper coroutine): one coroutine frame per stage per request."""
     handler = last
     for stage in reversed(stages):
-        handler = _bind(stage, handler)
+        handler = partial(stage.handle, call_next=handler)
     return handler
-
-
-def _bind(stage: Stage, nxt: Handler) -> Handler:
-    async def run(ctx: RequestContext) -> Result:
-        return await stage.handle(ctx, nxt)
-
-    return run
