@@ -63,6 +63,9 @@ BODY = orjson.dumps(
         "messages": [{"role": "user", "content": "What is the capital of France?"}],
     }
 )
+# --miss: no temperature 0, so the queue does not coalesce the identical concurrent
+# requests into one upstream call (every request is a real pass-through).
+MISS_BODY = orjson.dumps({k: v for k, v in orjson.loads(BODY).items() if k != "temperature"})
 
 
 def thread_ticks() -> dict[str, int]:
@@ -155,10 +158,11 @@ async def main(args: argparse.Namespace) -> None:
         from aigw.cli.serve import settle_heap
 
         settle_heap()  # as `aigw serve` does after start-up
+    body = MISS_BODY if args.miss else BODY
     req = (
         b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Authorization: Bearer " + key.encode() + b"\r\n"
-        b"Content-Length: " + str(len(BODY)).encode() + b"\r\n\r\n" + BODY
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
     )
 
     async def client(n: int, check: bool) -> None:
