@@ -202,6 +202,8 @@ async def main(args: argparse.Namespace) -> None:
     )
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(40)
+        if os.environ.get("HIT_COST_PROF_OUT"):
+            prof.dump_stats(os.environ["HIT_COST_PROF_OUT"])
     await runner.cleanup()
 
 

@@ -221,6 +221,36 @@ async def test_revocation_elsewhere_applies_within_the_ttl(
         await client.chat.completions.create(model="gpt-test", messages=MSGS)
 
 
+async def test_a_cached_key_expires_on_time_and_its_principal_is_reused(
+    store: Store,
+    db_url: str,
+    mock: Any,
+    start_gateway: Any,
+    admin_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The fast path (a key the cache holds fresh) checks expiry on every request, as the
+    slow path does; the principal is built once per load of the key, not per request."""
+    import aigw.store.base as base
+
+    gw = await start_gateway(accounts_config(mock.url, db_url, auth={"key_cache_ttl": "1h"}))
+    auth = gw.gateway.accounts.auth
+    k = await _create(gw, admin_env, org="acme", expires_in="60s")
+    assert auth.known(k["key"]) is None  # not loaded yet
+    client = gw.openai(k["key"])
+    await client.chat.completions.create(model="gpt-test", messages=MSGS)
+    p = auth.known(k["key"])
+    assert p is not None and p.key_id == k["id"] and p.org_id == "acme"
+    await client.chat.completions.create(model="gpt-test", messages=MSGS)
+    assert auth.known(k["key"]) is p
+    later = time.time() + 61
+    monkeypatch.setattr(base.time, "time", lambda: later)  # the key's expiry has passed
+    assert auth.known(k["key"]) is None
+    with pytest.raises(openai.AuthenticationError) as ei:
+        await client.chat.completions.create(model="gpt-test", messages=MSGS)
+    assert ei.value.code == "key_expired"
+
+
 async def test_auth_off_warns_and_allows_anonymous(
     mock: Any, start_gateway: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -83,6 +83,9 @@ class Authenticator:
         )
         self.jwt = JWTVerifier(cfg.jwt) if cfg.jwt else None
         self._admin_key = os.environ.get("AIGW_ADMIN_KEY") or None
+        # key hash -> (record, its principal): a principal is built once per record the
+        # cache loads, not once per request. Bounded like the key cache.
+        self._principals: dict[str, tuple[KeyRecord, KeyPrincipal]] = {}
 
     def admin_key_matches(self, token: str) -> bool:
         admin = os.environ.get("AIGW_ADMIN_KEY") or self._admin_key
@@ -92,6 +95,18 @@ class Authenticator:
         """The caller's principal; anonymous only when auth is not required."""
         p = await self.identify(token)
         return Principal() if p is None else p
+
+    def known(self, token: str | None) -> Principal | None:
+        """The principal of an API key the cache holds fresh and that is active: the common
+        case, with no I/O and no coroutine. None: anything else, for `identify` to decide
+        (and explain). The same checks as `identify`, so nothing stays valid longer."""
+        if token is None or not looks_like_key(token):
+            return None
+        h = self.hasher.hash(token)
+        rec = self.cache.peek(h)
+        if rec is None or rec.status() != "active":
+            return None
+        return self._principal(h, rec)
 
     async def identify(self, token: str | None) -> Principal | None:
         """None: an anonymous caller (allowed only with `auth.required: false`)."""
@@ -113,8 +128,9 @@ class Authenticator:
         raise _unauthorized("Incorrect API key provided.")
 
     async def _by_key(self, token: str) -> Principal:
+        h = self.hasher.hash(token)
         try:
-            rec = await self.cache.get(self.hasher.hash(token))
+            rec = await self.cache.get(h)
         except StoreUnavailable:
             raise GatewayError(
                 503,
@@ -130,14 +146,16 @@ class Authenticator:
         status = rec.status(now)
         if status != "active":
             raise _unauthorized(f"This API key ({rec.prefix}...) is {status}.", f"key_{status}")
-        return principal_of(rec)
+        return self._principal(h, rec)
 
-    def peek_key(self, token: str) -> Principal | None:
-        """A cached, valid key's principal without I/O (for synchronous admin checks)."""
-        rec = self.cache.peek(self.hasher.hash(token))
-        if rec is None or rec.status() != "active":
-            return None
-        return principal_of(rec)
+    def _principal(self, key_hash: str, rec: KeyRecord) -> KeyPrincipal:
+        got = self._principals.get(key_hash)
+        if got is not None and got[0] is rec:  # the same load of the key: the same answer
+            return got[1]
+        if len(self._principals) >= self.cache.size:
+            self._principals.clear()
+        p = self._principals[key_hash] = (rec, principal_of(rec))
+        return p[1]
 
     @staticmethod
     def authorize(p: Principal, endpoint: str, model: str | None) -> None:

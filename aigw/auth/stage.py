@@ -19,7 +19,10 @@ class AuthStage(StageComponent):
         self.auth = auth
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
-        p = await self.auth.identify(token_from(ctx.headers))
+        token = token_from(ctx.headers)
+        p = self.auth.known(token)  # a cached key: no coroutine, no I/O
+        if p is None:
+            p = await self.auth.identify(token)
         if p is not None:  # anonymous (auth off): the context keeps its default principal
             self.auth.authorize(p, ctx.endpoint, ctx.model)
             ctx.principal = p
