@@ -74,7 +74,7 @@ async def test_keys_roundtrip(store: Store) -> None:
 
 
 async def test_usage_rows_are_stored_exactly_and_old_records_get_defaults(store: Store) -> None:
-    """Every value comes back as it went in (SQLite inserts a batch as one JSON array:
+    """Every value comes back as it went in (SQLite inserts a batch as multi-row VALUES:
     floats to the last digit, text beyond ASCII, nulls), and a record spooled by an older
     version, missing the newer columns, gets their defaults."""
     full = _usage(
@@ -95,6 +95,16 @@ async def test_usage_rows_are_stored_exactly_and_old_records_get_defaults(store:
     got = rows["old-1"]
     assert got["endpoint"] == "chat" and got["prompt_tokens"] == 0 and got["cost_usd"] == 0
     assert got["user_id"] is None and got["key_id"] is None and got["status"] == 200
+
+
+async def test_a_batch_larger_than_one_statement_is_stored_once(store: Store) -> None:
+    """SQLite splits a batch into statements of at most 500 rows (its bound-values cap):
+    every row lands, and a replay overlapping what is stored adds only the new ones."""
+    recs = [_usage(f"r{i}", 1_700_000_000.0 + i, "m1") for i in range(1201)]
+    await store.insert_usage(recs[:700])
+    await store.insert_usage(recs)
+    rows = await store.usage_rows()
+    assert len(rows) == 1201 and {r["request_id"] for r in rows} == {r["request_id"] for r in recs}
 
 
 async def test_usage_is_idempotent_and_grouped(store: Store) -> None:

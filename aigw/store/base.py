@@ -112,6 +112,15 @@ _USAGE_DEFAULTS: dict[str, Any] = {
 
 _usage_row = operator.itemgetter(*USAGE_COLUMNS)
 
+
+def usage_rows(records: Sequence[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    """The records as rows in USAGE_COLUMNS order."""
+    try:  # records made by this version carry every column: picked out in C
+        return list(map(_usage_row, records))
+    except KeyError:  # older spooled records: the defaults fill the gaps
+        return [tuple(r.get(c, _USAGE_DEFAULTS.get(c)) for c in USAGE_COLUMNS) for r in records]
+
+
 _KEY_COLUMNS = (
     "id, org_id, user_id, name, prefix, key_hash, scopes, models, limits, budget, priority, "
     "may_set_priority, cache_enabled, expires_at, created_at, last_used_at, revoked_at, "
@@ -411,13 +420,9 @@ class Store(ABC):
         """Idempotent on the record id: replaying a batch twice stores it once."""
         cols = ", ".join(USAGE_COLUMNS)
         marks = ", ".join("?" for _ in USAGE_COLUMNS)
-        try:  # records made by this version carry every column: picked out in C
-            rows = list(map(_usage_row, records))
-        except KeyError:  # older spooled records: the defaults fill the gaps
-            rows = [tuple(r.get(c, _USAGE_DEFAULTS.get(c)) for c in USAGE_COLUMNS) for r in records]
         await self.executemany(
             f"INSERT INTO usage_records ({cols}) VALUES ({marks}) ON CONFLICT (id) DO NOTHING",
-            rows,
+            usage_rows(records),
         )
 
     @abstractmethod
