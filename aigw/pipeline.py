@@ -59,6 +59,8 @@ class StreamResult:
 
 Result = JSONResult | StreamResult
 
+_ANONYMOUS = Principal()
+
 FinishCallback = Callable[["RequestContext"], Awaitable[None] | None]
 
 
@@ -70,7 +72,9 @@ class RequestContext:
     headers: Mapping[str, str]  # the client's request headers
     model: str  # the model name the client asked for
     stream: bool = False
-    principal: Principal = field(default_factory=Principal)
+    # Until the auth stage says who it is. Principals are never changed once made, so every
+    # context shares one anonymous principal instead of building its own.
+    principal: Principal = field(default_factory=lambda: _ANONYMOUS)
     started: float = field(default_factory=time.perf_counter)
     deadline: float | None = None  # perf_counter() time after which the request must not start
     priority: int = 0
