@@ -12,8 +12,15 @@ multiprocess mode). Scrape-time gauges (queue length, breaker state, ...) cannot
 the other workers at scrape time, so in that mode each worker publishes them every
 `gauge_refresh` seconds.
 
-Children of labelled metrics are looked up once and kept in plain dicts: on the hot path a
-request costs a few dict lookups and counter increments.
+Children of labelled metrics are looked up once and kept in plain dicts, each behind a
+`_Count` or `_Hist` that keeps its figures as plain Python numbers: on the hot path a request
+costs a few dict lookups and additions, without prometheus-client's lock per value or its
+scan of the buckets. `Metrics.fold` writes them to the children before anything reads them
+(`exposition`, `samples`), so a scrape sees every request that has finished. In multi-worker
+mode the other workers read this worker's mmap files on their own, so it folds every
+`gauge_refresh` seconds (with `publish_gauges`), whenever it has no request in flight, and at
+`stop`: under load a scrape answered by another worker lags by at most `gauge_refresh`
+(1 s by default). Only the event loop's thread touches them.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import contextlib
 import logging
 import os
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -114,6 +122,54 @@ class _SourceCollector:
                 log.exception("gauge source failed", extra={"gauge": s.name})
                 continue
             yield fam
+
+
+class _Count:
+    """A counter child's value, kept here and written to the child by `fold`."""
+
+    __slots__ = ("_child", "_written", "value")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child._value  # prometheus-client's value holder (lock, or mmap file)
+        self.value = self._written = self._child.get()
+
+    def inc(self, amount: float = 1) -> None:
+        if amount < 0:  # as prometheus-client's Counter.inc
+            raise ValueError("Counters can only be incremented by non-negative amounts.")
+        self.value += amount
+
+    def fold(self) -> None:
+        # The running total, not the increments since the last fold: the floats add up in
+        # the same order as in the child, so it reads exactly what it would have.
+        if self.value != self._written:
+            self._child.set(self.value)
+            self._written = self.value
+
+
+class _Hist:
+    """A histogram child's bucket counts and sum, kept here and written to it by `fold`."""
+
+    __slots__ = ("_bounds", "_child", "_written", "counts", "sum")
+
+    def __init__(self, child: Any) -> None:
+        self._child = child
+        self._bounds = tuple(child._upper_bounds)  # the last is +Inf
+        self.counts = [b.get() for b in child._buckets]  # per bucket, not cumulative
+        self.sum = child._sum.get()
+        self._written = (list(self.counts), self.sum)
+
+    def observe(self, amount: float) -> None:
+        # The first bucket whose bound is >= amount: where Histogram.observe counts it.
+        self.counts[bisect_left(self._bounds, amount)] += 1
+        self.sum += amount
+
+    def fold(self) -> None:
+        if (self.counts, self.sum) == self._written:
+            return
+        for value, n in zip(self._child._buckets, self.counts, strict=True):
+            value.set(n)
+        self._child._sum.set(self.sum)
+        self._written = (list(self.counts), self.sum)
 
 
 @dataclass(slots=True)
@@ -272,7 +328,11 @@ class Metrics:
             else None
         )
         self._org_on = settings.org_label
-        self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> child
+        self._in_flight = 0
+        self._worker_requests = 0
+        # Multi-worker mode: the other workers read our files without asking us.
+        self._fold_when_idle = self.mp_dir is not None
+        self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> _Count | _Hist
         self._bundles: dict[tuple[Any, ...], _Bundle] = {}
         self._attempts: dict[tuple[Any, ...], list[Any]] = {}  # bounded: config x statuses
         # (method, resource, status) -> (counter, histogram): bounded by the routes and the
@@ -285,8 +345,17 @@ class Metrics:
         key = (id(metric), *labels)
         c = self._c.get(key)
         if c is None:
-            c = self._c[key] = metric.labels(*labels)
+            child = metric.labels(*labels)
+            c = self._c[key] = _Hist(child) if isinstance(metric, Histogram) else _Count(child)
         return c
+
+    def fold(self) -> None:
+        """Write the figures kept since the last fold to the prometheus-client children."""
+        for c in self._c.values():
+            c.fold()
+        self.in_flight.set(self._in_flight)
+        if self.worker_requests is not None:
+            self.worker_requests.set(self._worker_requests)
 
     def model_label(self, model: str | None, ok: bool = False) -> str:
         """`model` (or a deployment name) as a label value, from a bounded set. A name the
@@ -322,12 +391,12 @@ class Metrics:
     # --- per request -------------------------------------------------------------------
 
     def request_started(self) -> None:
-        self.in_flight.inc()
+        self._in_flight += 1
 
     def request_finished(self, request: Any, status: int, seconds: float, ctx: Any) -> None:
         """Called by the server middleware once the response has ended, for every request
         (`ctx` is unused here: the LLM figures come from `llm_finished`)."""
-        self.in_flight.dec()
+        self._in_flight -= 1
         resource = request.match_info.route.resource
         key = (request.method, resource, status)
         h = self._http.get(key)
@@ -339,13 +408,17 @@ class Metrics:
             )
         h[0].inc()
         h[1].observe(seconds)
+        if self._fold_when_idle and not self._in_flight:
+            self.fold()
 
     def llm_finished(self, ctx: Any) -> None:
         """A finish callback (registered by the observability stage, so it runs after every
         other stage's: cost and cache outcome are known): the LLM figures of one request."""
         self._llm(ctx, ctx.status or 500)
-        if self.worker_requests is not None:
-            self.worker_requests.inc()
+        if self._fold_when_idle:
+            self._worker_requests += 1
+            if not self._in_flight:
+                self.fold()
 
     def _bundle(self, model: str, provider: str, deployment: str, status: int, org: tuple) -> Any:
         """The children one kind of request touches, resolved once per label combination."""
@@ -467,7 +540,9 @@ class Metrics:
             self._mp_gauges[name] = (g, set())
 
     def publish_gauges(self) -> None:
-        """Multi-worker mode: write this worker's gauge-source values to its mmap files."""
+        """Multi-worker mode: write this worker's figures and gauge-source values to its
+        mmap files."""
+        self.fold()
         for name, src in list(self._sources.items()):
             g, seen = self._mp_gauges[name]
             try:
@@ -502,6 +577,7 @@ class Metrics:
             except asyncio.CancelledError:
                 pass
             self._refresher = None
+        self.fold()  # multi-worker mode: a stopped worker's counters stay for a last scrape
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -520,12 +596,14 @@ class Metrics:
         Gauge sources are read on the event loop (they look at live component state); the
         workers' files are read and merged in a thread, off the loop."""
         if not self.mp_dir:
+            self.fold()
             return generate_latest(self.registry)
-        self.publish_gauges()  # this worker's gauges are fresh; the others' within a refresh
+        self.publish_gauges()  # this worker's figures are fresh; the others' within a refresh
         return await asyncio.to_thread(lambda: generate_latest(self._mp_registry()))
 
     async def samples(self) -> list[tuple[str, dict[str, str], float]]:
         if not self.mp_dir:
+            self.fold()
             return _flatten(self.registry)
         self.publish_gauges()
         return await asyncio.to_thread(lambda: _flatten(self._mp_registry()))
