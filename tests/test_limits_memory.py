@@ -7,7 +7,7 @@ from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.limits.headers import format_reset
 from aigw.limits.memory import MemoryBackend
 from aigw.limits.rules import GCRA, REQUESTS, TOKENS, WINDOW, Check, Rule
-from aigw.limits.tokens import reservation
+from aigw.limits.tokens import has_completion_cap, reservation, reserve
 
 
 class Clock:
@@ -142,3 +142,26 @@ def test_reservation_is_prompt_estimate_plus_completion_cap() -> None:
     assert reservation("chat", body, 1024) == prompt + 1024
     assert reservation("chat", {**body, "max_completion_tokens": 7, "n": 2}, 1024) == prompt + 14
     assert reservation("embeddings", {"input": ["abcd" * 10, [1, 2, 3]]}, 1024) == 13
+
+
+def test_reserve_is_reservation_and_whether_the_cap_was_stated() -> None:
+    msgs = [{"role": "user", "content": "x" * 40}]
+    for endpoint, body in [
+        ("chat", {"messages": msgs}),
+        ("chat", {"messages": msgs, "max_tokens": 50}),
+        ("chat", {"messages": msgs, "max_completion_tokens": 7, "n": 3}),
+        ("chat", {"messages": msgs, "max_tokens": True}),
+        ("chat", {"messages": msgs, "max_tokens": 0, "max_completion_tokens": 9}),
+        ("embeddings", {"input": ["abcd" * 10]}),
+    ]:
+        assert reserve(endpoint, body, 1024) == (
+            reservation(endpoint, body, 1024),
+            has_completion_cap(endpoint, body),
+        )
+
+
+def test_a_check_names_its_state_and_keeps_the_name_at_another_cost() -> None:
+    c = Check(TPM, "user", "o1/u1", 5)
+    assert c.key == "user:o1/u1:tpm"
+    other = c.costing(40)
+    assert other.cost == 40 and other.key == c.key and other.rule is TPM

@@ -247,3 +247,55 @@ async def test_token_headers_and_request_too_large(mock: Any, start_gateway: Any
         await client.chat.completions.create(model="gpt-test", messages=msgs)
     assert "Rate limit reached" in ei.value.message and "Requested 1000" in ei.value.message
     assert "Retry-After" in ei.value.response.headers
+
+
+async def test_a_callers_checks_follow_its_overrides_at_once(mock: Any, start_gateway: Any) -> None:
+    """The checks are planned once per caller, but a changed override (same key, new limits
+    from the store) applies from the next request on."""
+    gw = await start_gateway(mock_config(mock.url, rate_limiting={"requests_per_hour": 100}))
+    stage = gw.gateway.limits
+
+    async def ok(ctx: RequestContext) -> JSONResult:
+        return JSONResult({})
+
+    async def limit_shown(limits: dict[str, Any]) -> str:
+        p = Principal(org_id="acme", key_id="k1", limits=limits)
+        ctx = RequestContext("r", "chat", {"messages": []}, {}, "m", principal=p)
+        await stage.handle(ctx, ok)
+        return ctx.response_headers["x-ratelimit-limit-requests"]
+
+    assert await limit_shown({}) == "100"
+    assert await limit_shown({"requests_per_hour": 7}) == "7"
+    assert await limit_shown({"requests_per_hour": 9}) == "9"
+    assert await limit_shown({"key": {"requests_per_hour": 5}}) == "5"
+    assert await limit_shown({}) == "100"
+
+
+async def test_reservations_are_given_back_when_nothing_was_used(
+    mock: Any, start_gateway: Any
+) -> None:
+    """Cache hits and failures before the upstream give back their whole reservation (the
+    in-process backend settles without awaiting anything)."""
+    gw = await start_gateway(mock_config(mock.url, rate_limiting={"tokens_per_minute": 10_000}))
+    stage = gw.gateway.limits
+    body = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 100}
+    reserve = reservation("chat", body, 1024)
+
+    async def hit(ctx: RequestContext) -> JSONResult:
+        ctx.cache = "hit"
+        return JSONResult({})
+
+    async def fail(ctx: RequestContext) -> JSONResult:
+        raise GatewayError(502, "upstream down", "api_error", "bad_gateway")
+
+    p = Principal(org_id="acme", key_id="k1")
+    ctx = RequestContext("r", "chat", body, {}, "m", principal=p)
+    await stage.handle(ctx, hit)
+    assert ctx.response_headers["x-ratelimit-remaining-tokens"] == str(10_000 - reserve)
+    assert await remaining(stage, "key", "k1", "acme") == 10_000 - reserve
+    await ctx.finish()
+    assert await remaining(stage, "key", "k1", "acme") == 10_000
+
+    with pytest.raises(GatewayError):
+        await stage.handle(RequestContext("r", "chat", body, {}, "m", principal=p), fail)
+    assert await remaining(stage, "key", "k1", "acme") == 10_000

@@ -37,9 +37,13 @@ def estimate_prompt_tokens(endpoint: str, body: dict[str, Any]) -> int:
         if not isinstance(m, dict):
             continue
         extra += PER_MESSAGE
-        c, images = _content(m.get("content"))
-        chars += c
-        extra += images * PER_IMAGE
+        content = m.get("content")
+        if isinstance(content, str):  # the common case, without a call
+            chars += len(content)
+        else:
+            c, images = _content(content)
+            chars += c
+            extra += images * PER_IMAGE
         for tc in m.get("tool_calls") or ():
             fn = tc.get("function") if isinstance(tc, dict) else None
             if isinstance(fn, dict):

@@ -21,7 +21,8 @@ def format_reset(seconds: float) -> str:
     return out + sec + "s"
 
 
-def put(headers: dict[str, str], resource: str, limit: int, remaining: int, reset: float) -> None:
-    headers[f"x-ratelimit-limit-{resource}"] = str(limit)
-    headers[f"x-ratelimit-remaining-{resource}"] = str(remaining)
-    headers[f"x-ratelimit-reset-{resource}"] = format_reset(reset)
+# Per resource: the names of its limit, remaining and reset headers.
+NAMES = {
+    r: (f"x-ratelimit-limit-{r}", f"x-ratelimit-remaining-{r}", f"x-ratelimit-reset-{r}")
+    for r in ("requests", "tokens")
+}

@@ -31,47 +31,48 @@ class MemoryBackend:
     def share(self, limit: int) -> int:
         return max(1, limit // self.divisor)
 
+    # The decisions themselves never wait: admit_now and settle_now are plain calls, for
+    # callers that know they talk to this backend; admit and settle are the Backend protocol.
     async def admit(self, checks: Sequence[Check], org: str = "", dry: bool = False) -> Outcome:
         return self.admit_now(checks, dry)
 
     def admit_now(self, checks: Sequence[Check], dry: bool = False) -> Outcome:
         wall = self.clock()
         now = wall - self._origin
-        n = len(checks)
-        remaining = [0] * n
-        reset = [0.0] * n
-        windows = [0] * n
-        pending: list[tuple[int, float | tuple[int, int, float]]] = []
+        div = self.divisor
+        tats, wins = self._tat, self._win
+        remaining: list[int] = []
+        reset: list[float] = []
+        windows: list[int] = []
+        states: list[float | tuple[int, int, float]] = []  # each check's state once counted
         wait = 0.0
         denied = -1
         for i, c in enumerate(checks):
             r = c.rule
-            limit = self.share(r.limit)
+            limit = r.limit // div if r.limit >= div else 1  # share(), without the call
             if r.kind == GCRA:
-                ok, new, remaining[i], reset[i], w = gcra(
-                    self._tat.get(c.key, 0.0), now, c.cost, limit, r.period
-                )
-                if ok:
-                    pending.append((i, new))
+                ok, new, rem, res, w = gcra(tats.get(c.key, 0.0), now, c.cost, limit, r.period)
+                states.append(new)
+                windows.append(0)
             else:
-                win, used, _ = self._win.get(c.key, (0, 0, 0.0))
-                ok, cur, used, remaining[i], reset[i], w = window(
-                    win, used, wall, c.cost, limit, r.period
-                )
-                windows[i] = cur
-                if ok:
-                    pending.append((i, (cur, used, wall + reset[i])))
+                win, used, _ = wins.get(c.key, (0, 0, 0.0))
+                ok, cur, used, rem, res, w = window(win, used, wall, c.cost, limit, r.period)
+                states.append((cur, used, wall + res))
+                windows.append(cur)
+            remaining.append(rem)
+            reset.append(res)
             if not ok:
-                wait = max(wait, w)
+                if w > wait:
+                    wait = w
                 if denied < 0:
                     denied = i
         allowed = denied < 0
         if allowed and not dry:
-            for i, state in pending:
+            for c, state in zip(checks, states, strict=True):
                 if isinstance(state, tuple):
-                    self._win[checks[i].key] = state
+                    wins[c.key] = state
                 else:
-                    self._tat[checks[i].key] = state
+                    tats[c.key] = state
             self._decisions += 1
             if self._decisions % SWEEP_EVERY == 0:
                 self._sweep(now, wall)
@@ -84,13 +85,20 @@ class MemoryBackend:
         windows: Sequence[int],
         org: str = "",
     ) -> None:
+        self.settle_now(checks, deltas, windows)
+
+    def settle_now(
+        self, checks: Sequence[Check], deltas: Sequence[int], windows: Sequence[int]
+    ) -> None:
         now = self.clock() - self._origin
+        div = self.divisor
         for c, d, win in zip(checks, deltas, windows, strict=True):
             if d == 0:
                 continue
             r = c.rule
             if r.kind == GCRA:
-                tat = gcra_adjust(self._tat.get(c.key, 0.0), now, d, self.share(r.limit), r.period)
+                limit = r.limit // div if r.limit >= div else 1  # share(), without the call
+                tat = gcra_adjust(self._tat.get(c.key, 0.0), now, d, limit, r.period)
                 if tat <= now:
                     self._tat.pop(c.key, None)
                 else:

@@ -20,25 +20,39 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 from aigw.component import Gauge, StageComponent
 from aigw.config import Config, parse_duration
 from aigw.limits.fallback import ClusterLimiter
-from aigw.limits.headers import format_reset, put
+from aigw.limits.headers import NAMES, format_reset
 from aigw.limits.limiter import LocalLimiter
 from aigw.limits.memory import MemoryBackend
 from aigw.limits.redis_backend import RedisBackend
 from aigw.limits.rules import GCRA, REQUESTS, TOKENS, WINDOW, Check, Outcome, Rule
 from aigw.limits.settings import LIMIT_FIELDS, SCOPES, RateLimitSettings, ScopeLimits
-from aigw.limits.tokens import has_completion_cap, reservation
+from aigw.limits.tokens import reserve
 from aigw.pipeline import Handler, RequestContext, Result
-from aigw.types import GatewayError
+from aigw.types import GatewayError, Principal
 
 log = logging.getLogger("aigw.limits")
 
 _SCOPE_TEXT = {"key": "api key", "user": "user", "org": "organization", "global": "gateway"}
 _CACHE_HITS = ("hit", "semantic")
+
+
+@dataclass(slots=True, frozen=True)
+class _Plan:
+    """The checks of one caller (token checks at cost 0), which of them are token checks, and
+    per resource with checks: its header names and its checks."""
+
+    checks: tuple[Check, ...]
+    tokens: tuple[int, ...]
+    headers: tuple[tuple[tuple[str, str, str], tuple[int, ...]], ...]
+    # Each limit's header text when the stage's in-process backend decides (its share).
+    local_limits: tuple[str, ...]
 
 
 def rules_of(limits: dict[str, Any]) -> tuple[Rule, ...]:
@@ -56,6 +70,9 @@ def rules_of(limits: dict[str, Any]) -> tuple[Rule, ...]:
     return tuple(out)
 
 
+_NOTHING = _Plan((), (), (), ())  # no limit applies
+
+
 class RateLimitStage(StageComponent):
     def __init__(self, settings: RateLimitSettings, limiter: LocalLimiter | ClusterLimiter):
         self.settings = settings
@@ -66,6 +83,9 @@ class RateLimitStage(StageComponent):
         self.default_rules = {s: rules_of(self.defaults[s]) for s in SCOPES}
         self.has_defaults = any(self.default_rules.values())
         self._override_cache: dict[tuple[str, tuple[tuple[str, Any], ...]], tuple[Rule, ...]] = {}
+        self._plans: dict[tuple[str | None, str | None, str, str | None], _Plan] = {}
+        # The in-process backend decides without awaiting: the stage calls it directly.
+        self._local = limiter.backend if isinstance(limiter, LocalLimiter) else None
 
     # --- which limits apply -----------------------------------------------------------------
 
@@ -99,11 +119,24 @@ class RateLimitStage(StageComponent):
             self._override_cache[ck] = rules
         return rules
 
-    def checks(self, ctx: RequestContext) -> list[Check]:
-        p = ctx.principal
+    def _plan(self, p: Principal) -> _Plan:
+        """The checks that apply to this caller, token costs still to fill in: made once per
+        caller identity and override content (the config's rules do not change at run time)."""
+        ov = p.limits
+        # repr: the override's whole content is in the key, never just its identity.
+        ck = (p.key_id, p.user_id, p.org_id, repr(ov) if ov else None)
+        plan = self._plans.get(ck)
+        if plan is None:
+            plan = self._make_plan(p)
+            if len(self._plans) > 4096:
+                self._plans.clear()
+            self._plans[ck] = plan
+        return plan
+
+    def _make_plan(self, p: Principal) -> _Plan:
         ov = p.limits
         if not ov and not self.has_defaults:
-            return []
+            return _NOTHING
         key_ov = ov.get("key") if ov else None
         if ov and key_ov is None and any(k in ov for k in LIMIT_FIELDS):
             key_ov = ov  # the flat form
@@ -117,70 +150,93 @@ class RateLimitStage(StageComponent):
             ("org", p.org_id, ov.get("org") if ov else None),
             ("global", "*", None),
         )
-        out: list[Check] = []
-        tokens = -1
-        stated = True
-        for scope, ident, override in scopes:
-            if ident is None:
-                continue
-            for rule in self._rules(scope, override):
-                if rule.resource == TOKENS:
-                    if tokens < 0:
-                        tokens = reservation(
-                            ctx.endpoint, ctx.body, self.settings.default_max_tokens
-                        )
-                        stated = has_completion_cap(ctx.endpoint, ctx.body)
-                    # A cap the client stated is held to ("request too large" if it cannot
-                    # ever fit); our default guess is not: it is clipped to the limit, and
-                    # the settlement charges what was really used.
-                    cost = tokens if stated else min(tokens, rule.limit)
-                    out.append(Check(rule, scope, ident, cost))
-                else:
-                    out.append(Check(rule, scope, ident, 1))
-        return out
+        checks = [
+            Check(rule, scope, ident, 1 if rule.resource == REQUESTS else 0)
+            for scope, ident, override in scopes
+            if ident is not None
+            for rule in self._rules(scope, override)
+        ]
+        if not checks:
+            return _NOTHING
+        where = {
+            r: tuple(i for i, c in enumerate(checks) if c.rule.resource == r)
+            for r in (REQUESTS, TOKENS)
+        }
+        headers = tuple((NAMES[r], idx) for r, idx in where.items() if idx)
+        local = self._local
+        shown = tuple(str(local.share(c.rule.limit)) if local is not None else "" for c in checks)
+        return _Plan(tuple(checks), where[TOKENS], headers, shown)
+
+    def checks(self, ctx: RequestContext) -> list[Check]:
+        return self._costed(self._plan(ctx.principal), ctx)
+
+    def _costed(self, plan: _Plan, ctx: RequestContext) -> list[Check]:
+        checks = list(plan.checks)
+        if plan.tokens:
+            tokens, stated = reserve(ctx.endpoint, ctx.body, self.settings.default_max_tokens)
+            for i in plan.tokens:
+                c = checks[i]
+                # A cap the client stated is held to ("request too large" if it cannot ever
+                # fit); our default guess is not: it is clipped to the limit, and the
+                # settlement charges what was really used.
+                checks[i] = c.costing(tokens if stated else min(tokens, c.rule.limit))
+        return checks
 
     # --- the stage ------------------------------------------------------------------------
 
     async def handle(self, ctx: RequestContext, call_next: Handler) -> Result:
-        checks = self.checks(ctx)
-        if not checks:
+        plan = self._plan(ctx.principal)
+        if not plan.checks:
             return await call_next(ctx)
+        checks = self._costed(plan, ctx)
         org = ctx.principal.org_id
-        try:
-            outcome = await self.limiter.admit(checks, org)
-        except GatewayError:
-            ctx.error_kind = "rate_limiter_unavailable"
-            raise
-        headers = self._headers(checks, outcome)
+        local = self._local
+        if local is not None:
+            outcome = local.admit_now(checks)
+        else:
+            try:
+                outcome = await self.limiter.admit(checks, org)
+            except GatewayError:
+                ctx.error_kind = "rate_limiter_unavailable"
+                raise
         if not outcome.allowed:
             ctx.error_kind = "rate_limited"
-            raise self._refusal(checks, outcome, headers)
-        ctx.response_headers.update(headers)
+            raise self._refusal(checks, outcome, self._headers(plan, checks, outcome, {}))
+        self._headers(plan, checks, outcome, ctx.response_headers)
 
-        tok = [c for c in checks if c.rule.resource == TOKENS]
+        tok = plan.tokens
         if not tok:
             return await call_next(ctx)
         limiter = self.limiter
 
-        async def settle(c: RequestContext, refund_unknown: bool = False) -> None:
+        # A plain function: with the in-process backend a settlement is done without
+        # awaiting anything; with Redis it returns the coroutine to await.
+        def settle(c: RequestContext, refund_unknown: bool = False) -> Awaitable[None] | None:
             if c.cache in _CACHE_HITS:
                 used = 0  # answered without the upstream
             elif c.usage is not None:
                 used = c.usage.total_tokens
             elif refund_unknown or (c.status >= 400 and c.status != 499):
                 used = 0  # failed before the upstream produced anything we were told of
-            else:
-                return  # unknown (client left mid-way): keep the reservation, never under-count
-            deltas = [used - t.cost for t in tok]
-            if any(deltas):
-                tw = [outcome.windows[checks.index(t)] for t in tok]
-                sub = Outcome(True, 0.0, -1, [], [], tw, outcome.backend)
-                await limiter.settle(sub, tok, deltas, org)
+            else:  # unknown (client left mid-way): keep the reservation, never under-count
+                return None
+            deltas = [used - checks[i].cost for i in tok]
+            if not any(deltas):
+                return None
+            tc = [checks[i] for i in tok]
+            tw = [outcome.windows[i] for i in tok]
+            if local is not None:
+                local.settle_now(tc, deltas, tw)
+                return None
+            sub = Outcome(True, 0.0, -1, [], [], tw, outcome.backend)
+            return limiter.settle(sub, tc, deltas, org)
 
         try:
             result = await call_next(ctx)
         except GatewayError:
-            await settle(ctx, refund_unknown=True)
+            pending = settle(ctx, refund_unknown=True)
+            if pending is not None:
+                await pending
             raise
         ctx.on_finish(settle)
         return result
@@ -217,25 +273,22 @@ class RateLimitStage(StageComponent):
             ),
         ]
 
-    def _headers(self, checks: list[Check], outcome: Outcome) -> dict[str, str]:
-        h: dict[str, str] = {}
+    def _headers(
+        self, plan: _Plan, checks: list[Check], outcome: Outcome, h: dict[str, str]
+    ) -> dict[str, str]:
+        """OpenAI's headers into `h`, per resource from its tightest limit (the first of equals)."""
+        rem = outcome.remaining
+        local = outcome.backend is self._local
         share = getattr(outcome.backend, "share", None)
-        for resource in (REQUESTS, TOKENS):
-            best = -1
-            for i, c in enumerate(checks):
-                if c.rule.resource == resource and (
-                    best < 0 or outcome.remaining[i] < outcome.remaining[best]
-                ):
-                    best = i
-            if best >= 0:
+        for (limit_name, remaining_name, reset_name), idx in plan.headers:
+            best = min(idx, key=rem.__getitem__) if len(idx) > 1 else idx[0]
+            if local:
+                h[limit_name] = plan.local_limits[best]
+            else:
                 limit = checks[best].rule.limit
-                put(
-                    h,
-                    resource,
-                    share(limit) if share else limit,
-                    outcome.remaining[best],
-                    outcome.reset[best],
-                )
+                h[limit_name] = str(share(limit) if share else limit)
+            h[remaining_name] = str(rem[best])
+            h[reset_name] = format_reset(outcome.reset[best])
         return h
 
     def _refusal(

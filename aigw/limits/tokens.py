@@ -46,3 +46,12 @@ def reservation(endpoint: str, body: dict[str, Any], default_max_tokens: int) ->
     if endpoint == "embeddings":
         return prompt
     return prompt + completion_cap(body, default_max_tokens)
+
+
+def reserve(endpoint: str, body: dict[str, Any], default_max_tokens: int) -> tuple[int, bool]:
+    """(reservation(...), has_completion_cap(...)) in one look at the body."""
+    prompt = estimate_prompt_tokens(endpoint, body)
+    if endpoint == "embeddings":
+        return prompt, True
+    cap = completion_cap(body, 0)  # 0: the client stated none
+    return prompt + (cap or default_max_tokens), cap > 0
