@@ -204,8 +204,6 @@ async def main(args: argparse.Namespace) -> None:
         stats = pstats.Stats(prof)
         stats.sort_stats("tottime").print_stats(40)
         print_areas(stats, n)
-        if os.environ.get("PROF_OUT"):
-            prof.dump_stats(os.environ["PROF_OUT"])
     await runner.cleanup()
 
 

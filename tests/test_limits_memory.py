@@ -7,7 +7,7 @@ from aigw.limits.estimate import estimate_prompt_tokens
 from aigw.limits.headers import format_reset
 from aigw.limits.memory import MemoryBackend
 from aigw.limits.rules import GCRA, REQUESTS, TOKENS, WINDOW, Check, Rule
-from aigw.limits.tokens import has_completion_cap, reservation, reserve
+from aigw.limits.tokens import reservation, reserve
 
 
 class Clock:
@@ -144,20 +144,22 @@ def test_reservation_is_prompt_estimate_plus_completion_cap() -> None:
     assert reservation("embeddings", {"input": ["abcd" * 10, [1, 2, 3]]}, 1024) == 13
 
 
-def test_reserve_is_reservation_and_whether_the_cap_was_stated() -> None:
+def test_reserve_says_whether_the_client_stated_its_cap() -> None:
     msgs = [{"role": "user", "content": "x" * 40}]
-    for endpoint, body in [
-        ("chat", {"messages": msgs}),
-        ("chat", {"messages": msgs, "max_tokens": 50}),
-        ("chat", {"messages": msgs, "max_completion_tokens": 7, "n": 3}),
-        ("chat", {"messages": msgs, "max_tokens": True}),
-        ("chat", {"messages": msgs, "max_tokens": 0, "max_completion_tokens": 9}),
-        ("embeddings", {"input": ["abcd" * 10]}),
+    prompt = estimate_prompt_tokens("chat", {"messages": msgs})
+    for endpoint, body, expected in [
+        ("chat", {"messages": msgs}, (prompt + 1024, False)),
+        ("chat", {"messages": msgs, "max_tokens": 50}, (prompt + 50, True)),
+        ("chat", {"messages": msgs, "max_completion_tokens": 7, "n": 3}, (prompt + 21, True)),
+        ("chat", {"messages": msgs, "max_tokens": True}, (prompt + 1024, False)),
+        (
+            "chat",
+            {"messages": msgs, "max_tokens": 0, "max_completion_tokens": 9},
+            (prompt + 9, True),
+        ),
+        ("embeddings", {"input": ["abcd" * 10]}, (10, True)),
     ]:
-        assert reserve(endpoint, body, 1024) == (
-            reservation(endpoint, body, 1024),
-            has_completion_cap(endpoint, body),
-        )
+        assert reserve(endpoint, body, 1024) == expected, body
 
 
 def test_a_check_names_its_state_and_keeps_the_name_at_another_cost() -> None:

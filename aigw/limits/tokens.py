@@ -30,28 +30,17 @@ def window(
     return True, cur, used + cost, max(0, limit - used - cost), reset, 0.0
 
 
-def has_completion_cap(endpoint: str, body: dict[str, Any]) -> bool:
-    """Whether the client stated its completion cap (embeddings have none to state)."""
-    if endpoint == "embeddings":
-        return True
-    return any(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0
-        for v in (body.get("max_completion_tokens"), body.get("max_tokens"))
-    )
-
-
-def reservation(endpoint: str, body: dict[str, Any], default_max_tokens: int) -> int:
-    """Tokens to reserve at admission: prompt estimate plus completion cap."""
-    prompt = estimate_prompt_tokens(endpoint, body)
-    if endpoint == "embeddings":
-        return prompt
-    return prompt + completion_cap(body, default_max_tokens)
-
-
 def reserve(endpoint: str, body: dict[str, Any], default_max_tokens: int) -> tuple[int, bool]:
-    """(reservation(...), has_completion_cap(...)) in one look at the body."""
+    """(tokens to reserve at admission, whether the client stated its completion cap): the
+    prompt estimate plus the cap (max_tokens x n, or the default). Embeddings have no cap to
+    state and reserve their input only."""
     prompt = estimate_prompt_tokens(endpoint, body)
     if endpoint == "embeddings":
         return prompt, True
     cap = completion_cap(body, 0)  # 0: the client stated none
     return prompt + (cap or default_max_tokens), cap > 0
+
+
+def reservation(endpoint: str, body: dict[str, Any], default_max_tokens: int) -> int:
+    """Tokens to reserve at admission: prompt estimate plus completion cap."""
+    return reserve(endpoint, body, default_max_tokens)[0]
