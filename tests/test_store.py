@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from aigw.store import KeyRecord, Store
 from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
 
@@ -144,3 +146,98 @@ async def test_usage_is_idempotent_and_grouped(store: Store) -> None:
     ]
     cost, tokens = await store.spent("key_id", "key_1", t0)
     assert cost == 0.75 and tokens == 45
+
+
+async def _sqlite_pair(tmp_path):  # type: ignore[no-untyped-def]
+    """A migrated SQLite store, and a plain connection to its file: another worker."""
+    import sqlite3
+
+    from aigw.store import migrations
+    from aigw.store.sqlite import SqliteStore
+
+    path = str(tmp_path / "shared.db")
+    store = SqliteStore(path)
+    await store.connect()
+    await migrations.up(store)
+    # Its own connection, used from the store's database threads as well.
+    other = sqlite3.connect(path, 10, isolation_level=None, check_same_thread=False)
+    return store, other
+
+
+async def test_sqlite_a_write_never_runs_inside_a_read_snapshot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A read and a write of one worker interleave while another worker writes: the write
+    waits for the lock (busy timeout), never fails at once with SQLITE_BUSY_SNAPSHOT
+    ("database is locked", which the usage writer took for an outage). The other worker
+    writes while the read is between its first row and its rest (a SQL function of the
+    read), so the order is exact."""
+    import asyncio
+
+    store, other = await _sqlite_pair(tmp_path)
+    try:
+        await store.insert_usage([_usage("r1", 1.0), _usage("r2", 2.0)])
+        writes: list[str] = []
+
+        def other_worker_writes() -> int:
+            org = f"other-{len(writes)}"
+            other.execute("INSERT INTO orgs (id, name, created_at) VALUES (?, '', 0)", (org,))
+            writes.append(org)
+            return 1
+
+        for conn in (store.reader, store.db):
+            await conn.create_function("other_worker_writes", 0, other_worker_writes)
+        read = store.fetch("SELECT other_worker_writes(), id FROM usage_records")
+        write = store.insert_usage([_usage("r3", 3.0)])
+        rows, _ = await asyncio.gather(read, write)
+        assert len(rows) in (2, 3) and writes  # the write may land before the read began
+        assert len(await store.fetch("SELECT id FROM usage_records")) == 3
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_sqlite_reads_do_not_queue_behind_a_write_waiting_for_the_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Another worker holds the write lock: this worker's usage insert waits for it (up to
+    the busy timeout), and a key look-up meanwhile is answered at once, not after it."""
+    import asyncio
+
+    store, other = await _sqlite_pair(tmp_path)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.create_task(store.insert_usage([_usage("r1", 1.0)]))
+        await asyncio.sleep(0)  # the insert is handed to the database thread, and waits
+        rows = await asyncio.wait_for(store.fetch("SELECT COUNT(*) FROM usage_records"), 5)
+        assert rows[0][0] == 0 and not write.done()
+        other.execute("COMMIT")
+        await write
+        assert (await store.fetch("SELECT COUNT(*) FROM usage_records"))[0][0] == 1
+    finally:
+        other.close()
+        await store.close()
+
+
+async def test_sqlite_a_transaction_cancelled_while_waiting_for_the_lock_leaves_none_open(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
+    """A transaction whose caller is cancelled while BEGIN waits for the write lock (a client
+    gone, a shutdown): the BEGIN still completes on the database thread later. The next
+    transaction must not fail with "cannot start a transaction within a transaction", nor
+    run inside the stale one (holding the lock, never committed)."""
+    import asyncio
+
+    store, other = await _sqlite_pair(tmp_path)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        first = asyncio.create_task(store.touch_keys({"key_1": 1.0}))
+        await asyncio.sleep(0)  # its BEGIN is on the database thread, waiting for the lock
+        assert not first.done()
+        first.cancel()
+        other.execute("COMMIT")  # the cancelled BEGIN now gets the lock
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        await store.insert_usage([_usage("r1", 1.0)])
+        await store.touch_keys({"key_1": 2.0})
+        seen = other.execute("SELECT COUNT(*) FROM usage_records").fetchone()[0]
+        assert seen == 1  # committed: another connection sees it
+    finally:
+        other.close()
+        await store.close()

@@ -4,6 +4,7 @@ query blocks the event loop; WAL lets the CLI read and write while the server ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import itertools
 import os
@@ -25,19 +26,25 @@ class _SqliteTx:
         await self.db.execute(sql, args)
 
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
-        async with self.db.execute(sql, args) as cur:
-            return list(await cur.fetchall())
+        return list(await self.db.execute_fetchall(sql, args))
 
 
 class SqliteStore(Store):
+    """Two connections, each on its own aiosqlite thread: one writes (statements and
+    transactions take turns on it), one reads. In WAL mode a read never waits for a write,
+    and with its own connection it never queues behind one either: a key look-up on the
+    request path does not wait for a usage insert, nor for the busy timeout while another
+    worker holds the write lock."""
+
     dialect = "sqlite"
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.where = "sqlite:///" + path
         self._db: aiosqlite.Connection | None = None
-        # One connection: writes (and transactions) take turns so that one coroutine's
-        # statements never land inside another's transaction.
+        self._reader: aiosqlite.Connection | None = None
+        # Writes (and transactions) take turns so that one coroutine's statements never land
+        # inside another's transaction.
         self._write = asyncio.Lock()
 
     async def connect(self) -> None:
@@ -60,24 +67,39 @@ class SqliteStore(Store):
                     await asyncio.sleep(0.1)
             await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._db.execute("PRAGMA foreign_keys=ON")
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None, timeout=10.0)
+            await self._reader.execute("PRAGMA busy_timeout=10000")
+            await self._reader.execute("PRAGMA query_only=ON")
         except sqlite3.Error as e:
+            await self.close()
             raise StoreUnavailable(f"cannot open {self.path}: {e}") from None
 
     async def close(self) -> None:
-        if self._db is not None:
-            await self._db.close()
-            self._db = None
+        for conn in (self._reader, self._db):
+            if conn is not None:
+                await conn.close()
+        self._db = self._reader = None
 
     @property
     def db(self) -> aiosqlite.Connection:
+        """The writing connection."""
         if self._db is None:
             raise StoreUnavailable("the store is not connected")
         return self._db
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreUnavailable("the store is not connected")
+        return self._reader
+
     async def fetch(self, sql: str, *args: Any) -> list[Sequence[Any]]:
+        # One call on the reading connection's thread (never execute, then fetch: between
+        # the two a connection holds a read snapshot open; a write run inside it after
+        # another process wrote is refused at once, SQLITE_BUSY_SNAPSHOT, "database is
+        # locked", without the busy timeout).
         try:
-            async with self.db.execute(sql, args) as cur:
-                return list(await cur.fetchall())
+            return list(await self.reader.execute_fetchall(sql, args))
         except sqlite3.OperationalError as e:
             raise _classify(e) from None
 
@@ -108,10 +130,20 @@ class SqliteStore(Store):
     async def transaction(self) -> AsyncIterator[_SqliteTx]:  # type: ignore[override]
         async with self._write:
             db = self.db
+            # Cancelling the caller (a client gone, a shutdown) while BEGIN waits for the lock
+            # would not stop the BEGIN: it would run later on the database thread and leave
+            # a transaction open, which the next statements run inside of. So the BEGIN is
+            # waited for anyway, and undone, before the lock is let go.
+            begin = asyncio.ensure_future(db.execute("BEGIN IMMEDIATE"))
             try:
-                await db.execute("BEGIN IMMEDIATE")
+                await asyncio.shield(begin)
             except sqlite3.OperationalError as e:
                 raise _classify(e) from None
+            except asyncio.CancelledError:
+                with contextlib.suppress(sqlite3.Error):
+                    await begin
+                    await db.execute("ROLLBACK")
+                raise
             try:
                 yield _SqliteTx(db)
             except BaseException:
