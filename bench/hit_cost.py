@@ -9,6 +9,7 @@ and it attributes: switch features off one at a time to see what each costs.
     .venv/bin/python bench/hit_cost.py --off limits usage   # without those features
     .venv/bin/python bench/hit_cost.py --profile            # and a cProfile of the run
     .venv/bin/python bench/hit_cost.py --miss               # a pass-through (mock in-process)
+    .venv/bin/python bench/hit_cost.py --bare               # bench/reference_proxy.py instead
     .venv/bin/python bench/hit_cost.py --callgrind          # instructions per request
 
 `--callgrind` runs the same measurement twice under valgrind (N and 3N requests) and prints
@@ -147,6 +148,11 @@ def trivial_app() -> web.Application:
 async def main(args: argparse.Namespace) -> None:
     if args.trivial:
         app, key = trivial_app(), "x"
+    elif args.bare:
+        from reference_proxy import make_app
+
+        app, key = make_app((await mock_upstream()).removesuffix("/v1")), "x"
+        args.miss = True
     else:
         app, key = await aigw_app(args.off, args.miss)
     runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
@@ -154,7 +160,7 @@ async def main(args: argparse.Namespace) -> None:
     sock = harness.listen()
     await web.SockSite(runner, sock).start()
     port = sock.getsockname()[1]
-    if not args.trivial:
+    if not (args.trivial or args.bare):
         from aigw.cli.serve import settle_heap
 
         settle_heap()  # as `aigw serve` does after start-up
@@ -175,7 +181,7 @@ async def main(args: argparse.Namespace) -> None:
             if check:
                 assert head.startswith(b"HTTP/1.1 200"), head
                 hit = b"x-aigw-cache: hit" in head.lower()
-                assert args.trivial or hit != args.miss, head
+                assert args.trivial or args.bare or hit != args.miss, head
         w.close()
 
     await asyncio.gather(*(client(100, True) for _ in range(args.connections)))
@@ -195,7 +201,13 @@ async def main(args: argparse.Namespace) -> None:
     loop_us = (t1[main_t] - t0[main_t]) / tick / n * 1e6
     other_us = sum(v - t0.get(t, 0) for t, v in t1.items() if t != main_t) / tick / n * 1e6
     kind = "pass-through" if args.miss else "exact hit"
-    what = "trivial handler" if args.trivial else f"aigw {kind} (off: {args.off or 'nothing'})"
+    what = (
+        "trivial handler"
+        if args.trivial
+        else "bare proxy (bench/reference_proxy.py)"
+        if args.bare
+        else f"aigw {kind} (off: {args.off or 'nothing'})"
+    )
     print(
         f"{what}: loop thread {loop_us:.1f} us/req (client included), other threads "
         f"{other_us:.1f} us/req, {n / wall:.0f} req/s"
@@ -268,6 +280,7 @@ if __name__ == "__main__":
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--profile", action="store_true")
     ap.add_argument("--miss", action="store_true", help="pass-through to an in-process mock")
+    ap.add_argument("--bare", action="store_true", help="the reference proxy, to the same mock")
     ap.add_argument("--callgrind", action="store_true", help="instructions per request")
     args = ap.parse_args()
     if args.callgrind:
