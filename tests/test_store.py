@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 
-from aigw.store import KeyRecord, Store
+from aigw.store import KeyRecord, Store, migrations
+from aigw.store.sqlite import SqliteStore
 from tests.helpers_accounts import *  # noqa: F403  (fixtures: store on SQLite and PostgreSQL)
 
 DAY = 86400.0
@@ -148,13 +152,8 @@ async def test_usage_is_idempotent_and_grouped(store: Store) -> None:
     assert cost == 0.75 and tokens == 45
 
 
-async def _sqlite_pair(tmp_path):  # type: ignore[no-untyped-def]
+async def _sqlite_pair(tmp_path: Path) -> tuple[SqliteStore, sqlite3.Connection]:
     """A migrated SQLite store, and a plain connection to its file: another worker."""
-    import sqlite3
-
-    from aigw.store import migrations
-    from aigw.store.sqlite import SqliteStore
-
     path = str(tmp_path / "shared.db")
     store = SqliteStore(path)
     await store.connect()
@@ -164,14 +163,12 @@ async def _sqlite_pair(tmp_path):  # type: ignore[no-untyped-def]
     return store, other
 
 
-async def test_sqlite_a_write_never_runs_inside_a_read_snapshot(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sqlite_a_write_never_runs_inside_a_read_snapshot(tmp_path: Path) -> None:
     """A read and a write of one worker interleave while another worker writes: the write
     waits for the lock (busy timeout), never fails at once with SQLITE_BUSY_SNAPSHOT
     ("database is locked", which the usage writer took for an outage). The other worker
-    writes while the read is between its first row and its rest (a SQL function of the
-    read), so the order is exact."""
-    import asyncio
-
+    writes from inside the read (a SQL function of it): on one shared connection that put
+    the write exactly inside the read's snapshot."""
     store, other = await _sqlite_pair(tmp_path)
     try:
         await store.insert_usage([_usage("r1", 1.0), _usage("r2", 2.0)])
@@ -195,11 +192,11 @@ async def test_sqlite_a_write_never_runs_inside_a_read_snapshot(tmp_path) -> Non
         await store.close()
 
 
-async def test_sqlite_reads_do_not_queue_behind_a_write_waiting_for_the_lock(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sqlite_reads_do_not_queue_behind_a_write_waiting_for_the_lock(
+    tmp_path: Path,
+) -> None:
     """Another worker holds the write lock: this worker's usage insert waits for it (up to
     the busy timeout), and a key look-up meanwhile is answered at once, not after it."""
-    import asyncio
-
     store, other = await _sqlite_pair(tmp_path)
     try:
         other.execute("BEGIN IMMEDIATE")
@@ -216,14 +213,12 @@ async def test_sqlite_reads_do_not_queue_behind_a_write_waiting_for_the_lock(tmp
 
 
 async def test_sqlite_a_transaction_cancelled_while_waiting_for_the_lock_leaves_none_open(
-    tmp_path,
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+) -> None:
     """A transaction whose caller is cancelled while BEGIN waits for the write lock (a client
     gone, a shutdown): the BEGIN still completes on the database thread later. The next
     transaction must not fail with "cannot start a transaction within a transaction", nor
     run inside the stale one (holding the lock, never committed)."""
-    import asyncio
-
     store, other = await _sqlite_pair(tmp_path)
     try:
         other.execute("BEGIN IMMEDIATE")

@@ -1,5 +1,6 @@
-"""SQLite store: the embedded default. aiosqlite runs the connection on its own thread, so no
-query blocks the event loop; WAL lets the CLI read and write while the server runs."""
+"""SQLite store: the embedded default. aiosqlite runs each of its two connections (one writes,
+one reads) on its own thread, so no query blocks the event loop; WAL lets the CLI and other
+workers read and write while the server runs."""
 
 from __future__ import annotations
 
