@@ -123,6 +123,8 @@ async def aigw_app(off: list[str], miss: bool = False) -> tuple[web.Application,
         gw = app[GATEWAY]
         if "usage" in off:
             gw.accounts.usage.enqueue = lambda record: None
+        if os.environ.get(STEADY):
+            steady(gw)
         if miss:
             return
         key = exact_key(
@@ -133,6 +135,29 @@ async def aigw_app(off: list[str], miss: bool = False) -> tuple[web.Application,
 
     app.on_startup.append(seed)
     return app, str(plain)
+
+
+# Set for the runs under valgrind (see `callgrind`).
+STEADY = "AIGW_BENCH_STEADY"
+
+
+def steady(gw: Any) -> None:
+    """Under valgrind the gateway runs ~35x slower, so work driven by the clock would weigh
+    ~35x what it does at full speed, and vary with the machine's load (two runs of one tree
+    differed by 3%): the usage flush every 0.5 s, the loop-lag probe every 50 ms, the batch
+    worker's look for work every second, a key's refresh from the store every 30 s. Here
+    the usage writer flushes every 1,000 records instead (at full speed, 0.5 s is ~1,750
+    requests) and the others wait an hour: the same count run after run."""
+    usage = gw.accounts.usage
+    usage.flush_interval = 3600.0
+    usage.batch_size = 1000
+    metrics = gw.observability.metrics
+    if metrics is not None and metrics._lag_probe is not None:
+        metrics._lag_probe.cancel()
+    if gw.batches is not None:
+        worker = gw.batches.worker
+        worker.cfg = worker.cfg.model_copy(update={"poll_interval": 3600.0})
+    gw.accounts.auth.cache.ttl = 3600.0
 
 
 def trivial_app() -> web.Application:
@@ -214,6 +239,8 @@ async def main(args: argparse.Namespace) -> None:
     )
     if prof:
         stats = pstats.Stats(prof)
+        if args.profile_out:
+            stats.dump_stats(args.profile_out)
         stats.sort_stats("tottime").print_stats(40)
         print_areas(stats, n)
     await runner.cleanup()
@@ -263,8 +290,15 @@ def callgrind(argv: list[str], n: int) -> None:
             check=True,
             capture_output=True,
             # One hash seed: with a random one, dict layouts (so instruction counts) differ
-            # from run to run by up to ~2%, more than many changes worth measuring.
-            env={**os.environ, "PYTHONHASHSEED": "0"},
+            # from run to run by up to ~2%, more than many changes worth measuring. One
+            # OpenBLAS thread: numpy's idle pool threads spin-wait, which valgrind (running
+            # one thread at a time) counts by the million, more when the machine is busy.
+            env={
+                **os.environ,
+                "PYTHONHASHSEED": "0",
+                "OPENBLAS_NUM_THREADS": "1",
+                STEADY: "1",
+            },
         )
         with open(out) as f:
             total = next(int(line.split()[1]) for line in f if line.startswith("summary:"))
@@ -282,6 +316,7 @@ if __name__ == "__main__":
     ap.add_argument("--requests", type=int, default=20000)
     ap.add_argument("--connections", type=int, default=8)
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile-out", metavar="FILE", help="--profile: also save the stats here")
     ap.add_argument("--miss", action="store_true", help="pass-through to an in-process mock")
     ap.add_argument("--bare", action="store_true", help="the reference proxy, to the same mock")
     ap.add_argument("--callgrind", action="store_true", help="instructions per request")
