@@ -242,6 +242,41 @@ async def test_read_timeout_counts_silence_not_the_whole_answer(serve) -> None:
     await pool.close()
 
 
+async def test_read_timer_of_a_reused_connection_counts_from_its_own_request(serve) -> None:
+    # The read timer outlives a request on a kept-alive connection: it must neither fire
+    # early for the next request (armed for the first) nor be gone after lapsing while idle.
+    async def once_then_silent(r: asyncio.StreamReader, w: asyncio.StreamWriter, s: Server):
+        await s.read_request(r)
+        w.write(answer(b'{"ok":true}'))
+        await w.drain()
+        while await s.read_request(r):  # later requests get no answer at all
+            pass
+
+    s = await serve(once_then_silent)
+    pool = Pool(s.url, read_timeout=0.4)
+    resp = await pool.request("/v1/x", {}, b"{}")
+    assert await resp.read() == b'{"ok":true}'
+    await asyncio.sleep(0.25)  # idle for most of a read timeout (the scenario, not a sync)
+    t0 = time.monotonic()
+    with pytest.raises(UpstreamTimeout):
+        await pool.request("/v1/x", {}, b"{}")
+    assert 0.38 <= time.monotonic() - t0 < 3.0  # the first request's due time did not count
+    assert s.connections == 1
+
+    # Idle past the timeout (the timer lapses), then a stalled request on a new connection
+    # of the same pool still times out.
+    s2 = await serve(once_then_silent)
+    pool2 = Pool(s2.url, read_timeout=0.2)
+    resp = await pool2.request("/v1/x", {}, b"{}")
+    assert await resp.read() == b'{"ok":true}'
+    await asyncio.sleep(0.3)
+    with pytest.raises(UpstreamTimeout):
+        await pool2.request("/v1/x", {}, b"{}")
+    assert s2.connections == 1  # the same connection, its timer armed again
+    await pool.close()
+    await pool2.close()
+
+
 async def test_no_answer_at_all_times_out(serve) -> None:
     s = await serve(answering(b"", hold=True))
     pool = Pool(s.url, read_timeout=0.2)

@@ -205,16 +205,20 @@ class _Connection(asyncio.Protocol):
         self.headers_done = False
         self.head = self.loop.create_future()
         self.last_read = self.loop.time()
-        if self.pool.read_timeout:
+        if self.timer is None and self.pool.read_timeout:
+            # One timer per busy connection, not per request: it stays armed across
+            # back-to-back requests (arming and cancelling one costs ~1% of a request) and
+            # lapses at its first firing with nothing in flight.
             self.timer = self.loop.call_at(self.last_read + self.pool.read_timeout, self._check)
         self.transport.write(data)
         return self.head
 
     def _check(self) -> None:
-        """The read timer: fires at most once per `read_timeout` of silence."""
+        """The read timer: fires at most once per `read_timeout`; fails the request in
+        flight after that long without a byte."""
         self.timer = None
         if self.response is None or self.closed:
-            return
+            return  # idle: the next request arms it again
         due = self.last_read + self.pool.read_timeout
         if self.paused:  # we stopped reading (our client is slow), the upstream did not
             due = self.loop.time() + self.pool.read_timeout
@@ -257,6 +261,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
         if self.counted:
             self.counted = False
             self.pool._lost()
@@ -313,10 +320,7 @@ class _Connection(asyncio.Protocol):
 
     # --- endings ----------------------------------------------------------------------------------
     def _end(self, resp: Response, exc: BaseException | None) -> None:
-        self.response = None
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        self.response = None  # the read timer stays: `_check` lapses when it sees this
         resp._conn = None
         if self.paused:
             self.resume()
