@@ -20,10 +20,15 @@ def gcra(
     t = period / limit
     base = tat if tat > now else now
     new = base + cost * t
-    if new - now > period + EPS:
-        wait = math.inf if cost > limit else new - now - period
-        return False, tat, _remaining(base - now, period, t), base - now, wait
-    return True, new, _remaining(new - now, period, t), new - now, 0.0
+    ahead = new - now
+    if ahead > period + EPS:
+        wait = math.inf if cost > limit else ahead - period
+        ahead, new, allowed = base - now, tat, False
+    else:
+        wait, allowed = 0.0, True
+    # What remains: the whole units that still fit in the period (never below 0).
+    rem = math.floor((period - ahead) / t + EPS)
+    return allowed, new, rem if rem > 0 else 0, ahead, wait
 
 
 def gcra_adjust(tat: float, now: float, delta: int, limit: int, period: float) -> float:
@@ -33,7 +38,3 @@ def gcra_adjust(tat: float, now: float, delta: int, limit: int, period: float) -
     if delta >= 0:
         return (tat if tat > now else now) + delta * t
     return max(now, tat + delta * t)
-
-
-def _remaining(ahead: float, period: float, t: float) -> int:
-    return max(0, math.floor((period - ahead) / t + EPS))

@@ -13,6 +13,7 @@ from aigw.limits.rules import GCRA, Check, Outcome
 from aigw.limits.tokens import window
 
 SWEEP_EVERY = 4096  # decisions between sweeps of expired state
+_NO_WINDOW = (0, 0, 0.0)  # a budget with nothing counted yet
 
 
 class MemoryBackend:
@@ -41,26 +42,28 @@ class MemoryBackend:
         now = wall - self._origin
         div = self.divisor
         tats, wins = self._tat, self._win
-        remaining: list[int] = []
-        reset: list[float] = []
-        windows: list[int] = []
-        states: list[float | tuple[int, int, float]] = []  # each check's state once counted
+        n = len(checks)
+        remaining = [0] * n
+        reset = [0.0] * n
+        windows = [0] * n
+        states: list[float | tuple[int, int, float]] = [0.0] * n  # each check's state, counted
         wait = 0.0
         denied = -1
         for i, c in enumerate(checks):
             r = c.rule
             limit = r.limit // div if r.limit >= div else 1  # share(), without the call
             if r.kind == GCRA:
-                ok, new, rem, res, w = gcra(tats.get(c.key, 0.0), now, c.cost, limit, r.period)
-                states.append(new)
-                windows.append(0)
+                ok, states[i], remaining[i], reset[i], w = gcra(
+                    tats.get(c.key, 0.0), now, c.cost, limit, r.period
+                )
             else:
-                win, used, _ = wins.get(c.key, (0, 0, 0.0))
-                ok, cur, used, rem, res, w = window(win, used, wall, c.cost, limit, r.period)
-                states.append((cur, used, wall + res))
-                windows.append(cur)
-            remaining.append(rem)
-            reset.append(res)
+                win, used, _ = wins.get(c.key, _NO_WINDOW)
+                ok, cur, used, remaining[i], res, w = window(
+                    win, used, wall, c.cost, limit, r.period
+                )
+                states[i] = (cur, used, wall + res)
+                reset[i] = res
+                windows[i] = cur
             if not ok:
                 if w > wait:
                     wait = w
@@ -69,10 +72,10 @@ class MemoryBackend:
         allowed = denied < 0
         if allowed and not dry:
             for c, state in zip(checks, states, strict=True):
-                if isinstance(state, tuple):
+                if type(state) is tuple:
                     wins[c.key] = state
                 else:
-                    tats[c.key] = state
+                    tats[c.key] = state  # type: ignore[assignment]
             self._decisions += 1
             if self._decisions % SWEEP_EVERY == 0:
                 self._sweep(now, wall)
@@ -90,23 +93,27 @@ class MemoryBackend:
     def settle_now(
         self, checks: Sequence[Check], deltas: Sequence[int], windows: Sequence[int]
     ) -> None:
-        now = self.clock() - self._origin
-        div = self.divisor
         for c, d, win in zip(checks, deltas, windows, strict=True):
-            if d == 0:
-                continue
-            r = c.rule
-            if r.kind == GCRA:
-                limit = r.limit // div if r.limit >= div else 1  # share(), without the call
-                tat = gcra_adjust(self._tat.get(c.key, 0.0), now, d, limit, r.period)
-                if tat <= now:
-                    self._tat.pop(c.key, None)
-                else:
-                    self._tat[c.key] = tat
+            if d:
+                self.adjust(c, d, win)
+
+    def adjust(self, c: Check, delta: int, win: int) -> None:
+        """Settle one check: `delta` more (or, negative, fewer) units than were counted;
+        `win` is the budget window they were counted in (`Outcome.windows`)."""
+        r = c.rule
+        if r.kind == GCRA:
+            now = self.clock() - self._origin
+            div = self.divisor
+            limit = r.limit // div if r.limit >= div else 1  # share(), without the call
+            tat = gcra_adjust(self._tat.get(c.key, 0.0), now, delta, limit, r.period)
+            if tat <= now:
+                self._tat.pop(c.key, None)
             else:
-                cur, used, end = self._win.get(c.key, (win, 0, (win + 1) * r.period))
-                if cur == win:  # a window that has ended is not charged any more
-                    self._win[c.key] = (cur, max(0, used + d), end)
+                self._tat[c.key] = tat
+        else:
+            cur, used, end = self._win.get(c.key, (win, 0, (win + 1) * r.period))
+            if cur == win:  # a window that has ended is not charged any more
+                self._win[c.key] = (cur, max(0, used + delta), end)
 
     def _sweep(self, now: float, wall: float) -> None:
         """Forget state that carries no information: full buckets, ended windows."""

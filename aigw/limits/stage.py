@@ -220,14 +220,18 @@ class RateLimitStage(StageComponent):
                 used = 0  # failed before the upstream produced anything we were told of
             else:  # unknown (client left mid-way): keep the reservation, never under-count
                 return None
+            windows = outcome.windows
+            if local is not None:
+                for i in tok:
+                    d = used - checks[i].cost
+                    if d:
+                        local.adjust(checks[i], d, windows[i])
+                return None
             deltas = [used - checks[i].cost for i in tok]
             if not any(deltas):
                 return None
             tc = [checks[i] for i in tok]
-            tw = [outcome.windows[i] for i in tok]
-            if local is not None:
-                local.settle_now(tc, deltas, tw)
-                return None
+            tw = [windows[i] for i in tok]
             sub = Outcome(True, 0.0, -1, [], [], tw, outcome.backend)
             return limiter.settle(sub, tc, deltas, org)
 
