@@ -334,6 +334,7 @@ class Metrics:
         self._fold_when_idle = self.mp_dir is not None
         self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> _Count | _Hist
         self._bundles: dict[tuple[Any, ...], _Bundle] = {}
+        self._cache: dict[tuple[str, str | None], list[Any]] = {}  # bounded: models x kinds
         self._attempts: dict[tuple[Any, ...], list[Any]] = {}  # bounded: config x statuses
         # (method, resource, status) -> (counter, histogram): bounded by the routes and the
         # statuses the gateway sends; unmatched paths share resource None.
@@ -436,6 +437,25 @@ class Metrics:
             )
         return b
 
+    def _cache_children(self, model: str, kind: str | None) -> list[Any]:
+        """A hit's children (hits, saved input and output tokens, savings once there are
+        any) for `kind`, or a miss's (kind None): looked up once per model and kind."""
+        key = (model, kind)
+        c = self._cache.get(key)
+        if c is None:
+            ch = self._child
+            c = self._cache[key] = (
+                [
+                    ch(self.cache_hits, model, kind),
+                    ch(self.cache_saved_tokens, model, "input"),
+                    ch(self.cache_saved_tokens, model, "output"),
+                    None,
+                ]
+                if kind is not None
+                else [ch(self.cache_misses, model)]
+            )
+        return c
+
     def _llm(self, ctx: Any, status: int) -> None:
         ok = status < 400
         model = self.model_label(ctx.model, ok)
@@ -447,16 +467,19 @@ class Metrics:
         kind = _CACHE_HITS.get(ctx.cache) if ctx.cache else None
         u = ctx.usage
         if kind is not None:
-            self._child(self.cache_hits, model, kind).inc()
+            c = self._cache_children(model, kind)
+            c[0].inc()
             if u is not None:
-                self._child(self.cache_saved_tokens, model, "input").inc(u.prompt_tokens)
-                self._child(self.cache_saved_tokens, model, "output").inc(u.completion_tokens)
+                c[1].inc(u.prompt_tokens)
+                c[2].inc(u.completion_tokens)
                 saved = self.savings(ctx)
                 if saved:
-                    self._child(self.cache_savings, model).inc(saved)
+                    if c[3] is None:  # a series only for models whose hits saved money
+                        c[3] = self._child(self.cache_savings, model)
+                    c[3].inc(saved)
         else:
             if ctx.cache == "miss":
-                self._child(self.cache_misses, model).inc()
+                self._cache_children(model, None)[0].inc()
             if u is not None and ctx.provider:
                 b.tokens_in.inc(u.prompt_tokens)
                 b.tokens_out.inc(u.completion_tokens)
