@@ -39,6 +39,7 @@ _LIMITS = (  # (budget field, period, kind)
     ("tokens_per_month", "month", "tokens"),
 )
 _WHO = {"key_id": "API key", "org_id": "organization"}
+_NONE: list[tuple[str, str, str, str, float]] = []  # never appended to
 
 
 def period_start(period: str, now: float) -> float:
@@ -85,8 +86,10 @@ class BudgetStage(StageComponent):
     def _limits(self, ctx: RequestContext) -> list[tuple[str, str, str, str, float]]:
         """[(column, subject, period, kind, limit)] that apply to this caller."""
         p = ctx.principal
-        out = []
         key_budget = getattr(p, "budget", None)
+        if key_budget is None and not self.org_budgets:
+            return _NONE  # the common case: no budget anywhere
+        out = []
         for column, subject, budget in (
             ("key_id", p.key_id, key_budget),
             ("org_id", p.org_id, self.org_budgets.get(p.org_id)),
