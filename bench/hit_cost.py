@@ -6,6 +6,7 @@ and it attributes: switch features off one at a time to see what each costs.
 
     .venv/bin/python bench/hit_cost.py                      # aigw, every feature on
     .venv/bin/python bench/hit_cost.py --trivial            # a bare aiohttp handler (floor)
+    .venv/bin/python bench/hit_cost.py --trivial raw        # no HTTP library at all
     .venv/bin/python bench/hit_cost.py --off limits usage   # without those features
     .venv/bin/python bench/hit_cost.py --profile            # and a cProfile of the run
     .venv/bin/python bench/hit_cost.py --miss               # a pass-through (mock in-process)
@@ -160,31 +161,69 @@ def steady(gw: Any) -> None:
     gw.accounts.auth.cache.ttl = 3600.0
 
 
-def trivial_app() -> web.Application:
-    async def handler(request: web.Request) -> web.Response:
-        orjson.loads(await request.read())
-        return web.Response(body=ANSWER, content_type="application/json")
+async def trivial_handler(request: web.BaseRequest) -> web.Response:
+    orjson.loads(await request.read())
+    return web.Response(body=ANSWER, content_type="application/json")
 
+
+def trivial_app() -> web.Application:
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", handler)
+    app.router.add_post("/v1/chat/completions", trivial_handler)
     return app
 
 
+class RawAnswer(asyncio.Protocol):
+    """--trivial raw: no HTTP library, the answer's bytes written once a request (framed by
+    its Content-Length) is in. The floor of the socket, the loop and the client."""
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.buf = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        end = self.buf.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        i = self.buf.lower().index(b"content-length:")
+        size = int(self.buf[i + 15 : self.buf.index(b"\r\n", i)])
+        if len(self.buf) < end + 4 + size:
+            return
+        orjson.loads(self.buf[end + 4 : end + 4 + size])
+        self.buf = self.buf[end + 4 + size :]
+        self.transport.write(RAW_ANSWER)
+
+
+RAW_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    % (len(ANSWER), ANSWER)
+)
+
+
 async def main(args: argparse.Namespace) -> None:
-    if args.trivial:
-        app, key = trivial_app(), "x"
+    sock = harness.listen()
+    port = sock.getsockname()[1]
+    runner: web.BaseRunner | None = None
+    raw: asyncio.Server | None = None
+    key = "x"
+    if args.trivial == "raw":
+        raw = await asyncio.get_running_loop().create_server(RawAnswer, sock=sock)
+    elif args.trivial == "server":  # aiohttp's low-level server: no application or router
+        runner = web.ServerRunner(web.Server(trivial_handler), access_log=None)
+    elif args.trivial:
+        runner = web.AppRunner(trivial_app(), access_log=None, handler_cancellation=True)
     elif args.bare:
         from reference_proxy import make_app
 
-        app, key = make_app((await mock_upstream()).removesuffix("/v1")), "x"
+        app = make_app((await mock_upstream()).removesuffix("/v1"))
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         args.miss = True
     else:
         app, key = await aigw_app(args.off, args.miss)
-    runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
-    await runner.setup()
-    sock = harness.listen()
-    await web.SockSite(runner, sock).start()
-    port = sock.getsockname()[1]
+        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+    if runner is not None:
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
     if not (args.trivial or args.bare):
         from aigw.cli.serve import settle_heap
 
@@ -227,7 +266,7 @@ async def main(args: argparse.Namespace) -> None:
     other_us = sum(v - t0.get(t, 0) for t, v in t1.items() if t != main_t) / tick / n * 1e6
     kind = "pass-through" if args.miss else "exact hit"
     what = (
-        "trivial handler"
+        f"trivial handler ({args.trivial})"
         if args.trivial
         else "bare proxy (bench/reference_proxy.py)"
         if args.bare
@@ -243,7 +282,10 @@ async def main(args: argparse.Namespace) -> None:
             stats.dump_stats(args.profile_out)
         stats.sort_stats("tottime").print_stats(40)
         print_areas(stats, n)
-    await runner.cleanup()
+    if runner is not None:
+        await runner.cleanup()
+    if raw is not None:
+        raw.close()
 
 
 def area(path: str, func: str) -> str:
@@ -309,7 +351,14 @@ def callgrind(argv: list[str], n: int) -> None:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--trivial", action="store_true", help="a bare aiohttp handler instead")
+    ap.add_argument(
+        "--trivial",
+        nargs="?",
+        const="app",
+        choices=["app", "server", "raw"],
+        help="a trivial handler instead: in an aiohttp application (the default), on "
+        "aiohttp's low-level server, or raw bytes on an asyncio protocol",
+    )
     ap.add_argument(
         "--off", nargs="*", default=[], choices=["auth", "limits", "metrics", "usage", "semantic"]
     )
