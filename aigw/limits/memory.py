@@ -72,10 +72,10 @@ class MemoryBackend:
         allowed = denied < 0
         if allowed and not dry:
             for c, state in zip(checks, states, strict=True):
-                if type(state) is tuple:
+                if isinstance(state, tuple):
                     wins[c.key] = state
                 else:
-                    tats[c.key] = state  # type: ignore[assignment]
+                    tats[c.key] = state
             self._decisions += 1
             if self._decisions % SWEEP_EVERY == 0:
                 self._sweep(now, wall)

@@ -334,7 +334,8 @@ class Metrics:
         self._fold_when_idle = self.mp_dir is not None
         self._c: dict[tuple[Any, ...], Any] = {}  # (metric id, labels...) -> _Count | _Hist
         self._bundles: dict[tuple[Any, ...], _Bundle] = {}
-        self._cache: dict[tuple[str, str | None], list[Any]] = {}  # bounded: models x kinds
+        # (model, cache kind or None for a miss) -> the cache metrics' children: bounded.
+        self._cache_outcomes: dict[tuple[str, str | None], list[Any]] = {}
         self._attempts: dict[tuple[Any, ...], list[Any]] = {}  # bounded: config x statuses
         # (method, resource, status) -> (counter, histogram): bounded by the routes and the
         # statuses the gateway sends; unmatched paths share resource None.
@@ -441,10 +442,10 @@ class Metrics:
         """A hit's children (hits, saved input and output tokens, savings once there are
         any) for `kind`, or a miss's (kind None): looked up once per model and kind."""
         key = (model, kind)
-        c = self._cache.get(key)
+        c = self._cache_outcomes.get(key)
         if c is None:
             ch = self._child
-            c = self._cache[key] = (
+            c = self._cache_outcomes[key] = (
                 [
                     ch(self.cache_hits, model, kind),
                     ch(self.cache_saved_tokens, model, "input"),

@@ -207,7 +207,7 @@ class _Connection(asyncio.Protocol):
         self.last_read = self.loop.time()
         if self.timer is None and self.pool.read_timeout:
             # One timer per busy connection, not per request: it stays armed across
-            # back-to-back requests (arming and cancelling one costs ~1% of a request) and
+            # back-to-back requests (arming and cancelling one cost ~2% of a request) and
             # lapses at its first firing with nothing in flight.
             self.timer = self.loop.call_at(self.last_read + self.pool.read_timeout, self._check)
         self.transport.write(data)
