@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
+from multidict import istr
 
 from aigw.cache.replay import chunks_to_completion, completion_to_chunks, replay
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
@@ -35,18 +36,28 @@ SSE_HEADERS = {
 WRITE_HIGH_WATER = 32 * 1024
 
 
+# The gateway's own headers on every answer, as `istr`s (see limits/headers.py: aiohttp
+# takes their folded form as it is).
+_REQUEST_ID = istr("X-Request-ID")
+_ATTEMPTS = istr("x-aigw-attempts")
+_UPSTREAM_MS = istr("x-aigw-upstream-ms")
+_TTFB_MS = istr("x-aigw-upstream-ttfb-ms")
+_DEPLOYMENT = istr("x-aigw-deployment")
+_CACHE = istr("x-aigw-cache")
+
+
 def gateway_headers(ctx: RequestContext) -> dict[str, str]:
-    h = {"X-Request-ID": ctx.request_id}
+    h: dict[str, str] = {_REQUEST_ID: ctx.request_id}
     if ctx.attempts:
-        h["x-aigw-attempts"] = str(ctx.attempts)
+        h[_ATTEMPTS] = str(ctx.attempts)
     if ctx.upstream_ms is not None and not ctx.stream:
-        h["x-aigw-upstream-ms"] = f"{ctx.upstream_ms:.3f}"
+        h[_UPSTREAM_MS] = f"{ctx.upstream_ms:.3f}"
     if ctx.ttfb_ms is not None:
-        h["x-aigw-upstream-ttfb-ms"] = f"{ctx.ttfb_ms:.3f}"
+        h[_TTFB_MS] = f"{ctx.ttfb_ms:.3f}"
     if ctx.deployment:
-        h["x-aigw-deployment"] = ctx.deployment
+        h[_DEPLOYMENT] = ctx.deployment
     if ctx.cache:
-        h["x-aigw-cache"] = ctx.cache
+        h[_CACHE] = ctx.cache
     h.update(ctx.response_headers)
     return h
 
