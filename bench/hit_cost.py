@@ -172,6 +172,12 @@ def trivial_app() -> web.Application:
     return app
 
 
+RAW_ANSWER = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+    % (len(ANSWER), ANSWER)
+)
+
+
 class RawAnswer(asyncio.Protocol):
     """--trivial raw: no HTTP library, the answer's bytes written once a request (framed by
     its Content-Length) is in. The floor of the socket, the loop and the client."""
@@ -192,12 +198,6 @@ class RawAnswer(asyncio.Protocol):
         orjson.loads(self.buf[end + 4 : end + 4 + size])
         self.buf = self.buf[end + 4 + size :]
         self.transport.write(RAW_ANSWER)
-
-
-RAW_ANSWER = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-    % (len(ANSWER), ANSWER)
-)
 
 
 async def main(args: argparse.Namespace) -> None:

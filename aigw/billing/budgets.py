@@ -39,7 +39,6 @@ _LIMITS = (  # (budget field, period, kind)
     ("tokens_per_month", "month", "tokens"),
 )
 _WHO = {"key_id": "API key", "org_id": "organization"}
-_NONE: list[tuple[str, str, str, str, float]] = []  # never appended to
 
 
 def period_start(period: str, now: float) -> float:
@@ -88,7 +87,7 @@ class BudgetStage(StageComponent):
         p = ctx.principal
         key_budget = getattr(p, "budget", None)
         if key_budget is None and not self.org_budgets:
-            return _NONE  # the common case: no budget anywhere
+            return []  # the common case: no budget anywhere
         out = []
         for column, subject, budget in (
             ("key_id", p.key_id, key_budget),

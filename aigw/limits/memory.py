@@ -32,7 +32,7 @@ class MemoryBackend:
     def share(self, limit: int) -> int:
         return max(1, limit // self.divisor)
 
-    # The decisions themselves never wait: admit_now and settle_now are plain calls, for
+    # The decisions themselves never wait: admit_now and adjust are plain calls, for
     # callers that know they talk to this backend; admit and settle are the Backend protocol.
     async def admit(self, checks: Sequence[Check], org: str = "", dry: bool = False) -> Outcome:
         return self.admit_now(checks, dry)
@@ -87,11 +87,6 @@ class MemoryBackend:
         deltas: Sequence[int],
         windows: Sequence[int],
         org: str = "",
-    ) -> None:
-        self.settle_now(checks, deltas, windows)
-
-    def settle_now(
-        self, checks: Sequence[Check], deltas: Sequence[int], windows: Sequence[int]
     ) -> None:
         for c, d, win in zip(checks, deltas, windows, strict=True):
             if d:
