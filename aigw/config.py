@@ -60,6 +60,7 @@ class ServerConfig(Section):
     header_timeout: Duration = Field(10.0, gt=0)  # request line + headers must arrive within
     idle_timeout: Duration = Field(75.0, gt=0)  # an idle keep-alive connection is closed after
     max_connections: int = Field(10_000, ge=0)  # open client connections per worker (0: no cap)
+    lean_front: bool = True  # hot calls served without aiohttp's server (server/front.py)
 
 
 class DeploymentConfig(Section):

@@ -219,8 +219,12 @@ async def main(args: argparse.Namespace) -> None:
         runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
         args.miss = True
     else:
+        from aigw.server.connections import GatewayRunner
+        from aigw.server.state import CONFIG
+
         app, key = await aigw_app(args.off, args.miss)
-        runner = web.AppRunner(app, access_log=None, handler_cancellation=True)
+        limits = app[CONFIG].server.model_copy(update={"lean_front": not args.aiohttp_front})
+        runner = GatewayRunner(app, limits, access_log=None, handler_cancellation=True)
     if runner is not None:
         await runner.setup()
         await web.SockSite(runner, sock).start()
@@ -368,6 +372,7 @@ if __name__ == "__main__":
     ap.add_argument("--profile-out", metavar="FILE", help="--profile: also save the stats here")
     ap.add_argument("--miss", action="store_true", help="pass-through to an in-process mock")
     ap.add_argument("--bare", action="store_true", help="the reference proxy, to the same mock")
+    ap.add_argument("--aiohttp-front", action="store_true", help="aigw with server.lean_front off")
     ap.add_argument("--callgrind", action="store_true", help="instructions per request")
     args = ap.parse_args()
     if args.callgrind:

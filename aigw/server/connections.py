@@ -28,6 +28,7 @@ from aiohttp.web_request import BaseRequest
 from aiohttp.web_server import Server
 
 from aigw.config import ServerConfig
+from aigw.server.front import Front, HotRoutes
 from aigw.server.middleware import new_request_id
 from aigw.types import GatewayError
 
@@ -35,12 +36,20 @@ log = logging.getLogger("aigw")
 
 
 class GuardedServer(Server):
-    """aiohttp's connection factory, making `GuardedHandler`s; limits set by the runner."""
+    """aiohttp's connection factory: each connection starts on the lean front
+    (server/front.py), which hands it to a `GuardedHandler` at its first request that is not
+    a plain hot call; with `server.lean_front` off, every connection is a `GuardedHandler`.
+    Limits and routes are set by the runner."""
 
-    header_timeout: float = 10.0
-    max_connections: int = 0  # 0: no cap
+    limits: ServerConfig = ServerConfig()
+    routes: HotRoutes | None = None
 
-    def __call__(self) -> RequestHandler:
+    def __call__(self) -> asyncio.Protocol:  # type: ignore[override]  # a protocol factory
+        if self.routes is not None:
+            return Front(self, self.routes)
+        return self.aiohttp_handler()
+
+    def aiohttp_handler(self) -> GuardedHandler:
         return GuardedHandler(self, loop=self._loop, **self._kwargs)
 
 
@@ -53,7 +62,8 @@ class GuardedHandler(RequestHandler):
         super().connection_made(transport)
         server = self._manager
         assert isinstance(server, GuardedServer)
-        if server.max_connections and len(server._connections) > server.max_connections:
+        cap = server.limits.max_connections
+        if cap and len(server._connections) > cap:
             # Over the cap: answer 503 at once, end our side and read nothing more; the
             # client closes, or the header deadline does. (Closing at once would reset the
             # connection under the client's request and lose the answer.)
@@ -73,7 +83,7 @@ class GuardedHandler(RequestHandler):
             )
             if transport.can_write_eof():
                 transport.write_eof()
-        self._arm(server.header_timeout)
+        self._arm(server.limits.header_timeout)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
@@ -88,7 +98,9 @@ class GuardedHandler(RequestHandler):
             # Bytes of a request's head arrived between requests, not all of it yet.
             server = self._manager
             assert isinstance(server, GuardedServer)
-            self._head_handle = self._loop.call_later(server.header_timeout, self._head_expired)
+            self._head_handle = self._loop.call_later(
+                server.limits.header_timeout, self._head_expired
+            )
 
     def _head_expired(self) -> None:
         self._head_handle = None
@@ -158,6 +170,8 @@ class GatewayRunner(web.AppRunner):
         made = await super()._make_server()
         made.__class__ = GuardedServer  # same state; only the handler it makes differs
         assert isinstance(made, GuardedServer)
-        made.header_timeout = self._limits.header_timeout
-        made.max_connections = self._limits.max_connections
+        made.limits = self._limits
+        if self._limits.lean_front:
+            assert isinstance(self.app, web.Application)
+            made.routes = HotRoutes(self.app)
         return made

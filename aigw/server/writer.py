@@ -21,6 +21,7 @@ from aigw.cache.replay import chunks_to_completion, completion_to_chunks, replay
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
 from aigw.server.framing import Events, Framing
 from aigw.server.framing.openai import OPENAI
+from aigw.server.front import FrontRequest, FrontStream
 from aigw.server.state import config, gateway
 from aigw.types import GatewayError
 
@@ -113,7 +114,12 @@ async def _stream(
     chunks: AsyncIterator[dict[str, Any]],
     events: Events,
 ) -> web.StreamResponse:
-    resp = web.StreamResponse(status=200, headers={**SSE_HEADERS, **gateway_headers(ctx)})
+    headers = {**SSE_HEADERS, **gateway_headers(ctx)}
+    resp: web.StreamResponse | FrontStream
+    if isinstance(request, FrontRequest):
+        resp = FrontStream(request, 200, headers)
+    else:
+        resp = web.StreamResponse(status=200, headers=headers)
     write_timeout = config(request).server.write_timeout
     transport = request.transport
     try:

@@ -1,0 +1,357 @@
+"""The lean HTTP/1.1 front (server/front.py): plain hot calls served by it, everything else
+handed to aiohttp with the connection, and the same answers either way.
+
+The whole suite runs through the front (the fixtures use `GatewayRunner`); these tests
+speak raw HTTP on sockets to check what only the front does: keep-alive and pipelining on
+its own, the hand-over mid-connection, its deadlines, and, against a gateway with
+`server.lean_front` off, the same status for the same bytes (hostile ones included).
+aiohttp names itself in a `Server` header; the front writes none, which tells them apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httptools
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from aigw.server.front import response_head
+from tests.conftest import mock_config
+from tests.procs import ServeProcess
+
+CHAT = orjson.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "Hi"}]})
+STREAM = orjson.dumps(
+    {"model": "gpt-test", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+)
+
+
+def post(path: str, body: bytes, extra: bytes = b"") -> bytes:
+    return (
+        b"POST %b HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n%b"
+        b"Content-Length: %d\r\n\r\n%b" % (path.encode(), extra, len(body), body)
+    )
+
+
+class Answer:
+    def __init__(self) -> None:
+        self.status = 0
+        self.headers: dict[str, str] = {}
+        self.body = b""
+        self.chunked = False
+
+
+class Answers:
+    """HTTP/1.1 answers read off a socket, in order, by httptools."""
+
+    def __init__(self) -> None:
+        self.done: list[Answer] = []
+        self.current = Answer()
+        self.parser = httptools.HttpResponseParser(self)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.current.headers[name.decode().lower()] = value.decode()
+
+    def on_headers_complete(self) -> None:
+        self.current.status = self.parser.get_status_code()
+
+    def on_chunk_header(self) -> None:
+        self.current.chunked = True
+
+    def on_body(self, body: bytes) -> None:
+        self.current.body += body
+
+    def on_message_complete(self) -> None:
+        self.done.append(self.current)
+        self.current = Answer()
+
+
+async def exchange(
+    url: str, data: bytes, answers: int, timeout: float = 5.0
+) -> tuple[list[Answer], bool]:
+    """Send `data`, read until `answers` answers came or the server closed; and whether it
+    closed (within `timeout`, which bounds the whole exchange)."""
+    host, port = url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    got = Answers()
+    closed = False
+    try:
+        writer.write(data)
+        async with asyncio.timeout(timeout):  # past it: the answers so far, not closed
+            while len(got.done) < answers:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    closed = True
+                    break
+                try:
+                    got.parser.feed_data(chunk)
+                except httptools.HttpParserError:
+                    break
+            if not closed and answers == 0:
+                closed = await reader.read(1) == b""
+    except TimeoutError:
+        pass
+    finally:
+        writer.close()
+    return got.done, closed
+
+
+def from_front(a: Answer) -> bool:
+    return "server" not in a.headers
+
+
+async def test_hot_calls_are_the_fronts_until_another_route_takes_the_connection(
+    gw: Any,
+) -> None:
+    data = post("/v1/chat/completions", CHAT) * 2 + post(
+        "/v1/embeddings", b'{"model":"embed-test","input":"a"}'
+    )
+    data += b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n" + post("/v1/chat/completions", CHAT)
+    got, _ = await exchange(gw.url, data, 5)  # pipelined: all of it in one write
+    assert [a.status for a in got] == [200, 200, 200, 200, 200]
+    assert [from_front(a) for a in got] == [True, True, True, False, False]
+    first = got[0]
+    assert orjson.loads(first.body)["object"] == "chat.completion"
+    assert first.headers["content-type"] == "application/json"
+    assert first.headers["x-request-id"].startswith("req_")
+    assert int(first.headers["content-length"]) == len(first.body)
+    assert "date" in first.headers
+    assert orjson.loads(got[2].body)["object"] == "list"
+    assert got[4].headers["x-request-id"] != first.headers["x-request-id"]
+
+
+async def test_a_stream_goes_out_chunked_from_the_front(gw: Any) -> None:
+    got, _ = await exchange(gw.url, post("/v1/chat/completions", STREAM), 1)
+    (a,) = got
+    assert a.status == 200 and from_front(a) and a.chunked
+    assert a.headers["content-type"].startswith("text/event-stream")
+    events = [e for e in a.body.split(b"\n\n") if e]
+    assert events[-1] == b"data: [DONE]"
+    assert orjson.loads(events[0].removeprefix(b"data: "))["object"] == "chat.completion.chunk"
+
+
+async def test_anthropic_messages_and_errors_keep_their_shape(gw: Any) -> None:
+    bad = post("/v1/messages", b'{"model": "gpt-test"}', b"anthropic-version: 2023-06-01\r\n")
+    got, _ = await exchange(gw.url, bad + post("/v1/chat/completions", b"{nope"), 2)
+    assert [(a.status, from_front(a)) for a in got] == [(400, True), (400, True)]
+    assert orjson.loads(got[0].body)["type"] == "error"  # Anthropic's error shape
+    assert orjson.loads(got[1].body)["error"]["code"] == "invalid_json"  # OpenAI's
+
+
+async def test_connection_close_is_honoured(gw: Any) -> None:
+    got, closed = await exchange(
+        gw.url, post("/v1/chat/completions", CHAT, b"Connection: close\r\n"), 2
+    )
+    assert [a.status for a in got] == [200] and closed
+    assert got[0].headers["connection"] == "close"
+
+
+async def test_a_body_in_pieces_is_awaited(gw: Any) -> None:
+    host, port = gw.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    data = post("/v1/chat/completions", CHAT)
+    got = Answers()
+    writer.write(data[: data.index(b"\r\n\r\n") + 4])  # the head in one piece
+    for i in range(data.index(b"\r\n\r\n") + 4, len(data), 7):  # the body in seven-byte ones
+        writer.write(data[i : i + 7])
+        await writer.drain()
+    async with asyncio.timeout(5):
+        while not got.done:
+            got.parser.feed_data(await reader.read(65536))
+    writer.close()
+    assert got.done[0].status == 200 and from_front(got.done[0])
+
+
+@pytest.fixture
+async def twins(mock: Any, start_gateway: Any) -> tuple[Any, Any]:
+    """Two gateways on one upstream, the lean front on and off, with short deadlines."""
+    server = {"header_timeout": 0.3, "read_timeout": 0.3, "idle_timeout": 0.3}
+    front = await start_gateway(mock_config(mock.url, server={**server, "lean_front": True}))
+    plain = await start_gateway(mock_config(mock.url, server={**server, "lean_front": False}))
+    return front, plain
+
+
+HOSTILE = [
+    # (what, bytes): each must get the same statuses from both gateways.
+    (
+        "chunked body",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%b\r\n0\r\n\r\n"
+        % (len(CHAT), CHAT),
+    ),
+    (
+        "length and chunked",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ),
+    (
+        "two lengths",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nContent-Length: 3\r\n\r\n%b"
+        % (len(CHAT), CHAT),
+    ),
+    (
+        "length not a number",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n" + CHAT,
+    ),
+    (
+        "length short",
+        post("/v1/chat/completions", CHAT).replace(b"Length: %d" % len(CHAT), b"Length: 5"),
+    ),
+    ("no length", b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("head too long", post("/v1/chat/completions", CHAT, b"X-Pad: " + b"a" * 9000 + b"\r\n")),
+    (
+        "header too long for aiohttp",
+        post("/v1/chat/completions", CHAT, b"X-Pad: " + b"a" * 20000 + b"\r\n"),
+    ),
+    (
+        "body too large",
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{}",
+    ),
+    ("HTTP/1.0", post("/v1/chat/completions", CHAT).replace(b"HTTP/1.1", b"HTTP/1.0")),
+    ("expect continue", post("/v1/chat/completions", CHAT, b"Expect: 100-continue\r\n")),
+    ("query string", post("/v1/chat/completions?x=1", CHAT)),
+    ("trailing slash", post("/v1/chat/completions/", CHAT)),
+    ("GET on a hot path", b"GET /v1/chat/completions HTTP/1.1\r\nHost: x\r\n\r\n"),
+    ("lower-case method", post("/v1/chat/completions", CHAT).replace(b"POST", b"post")),
+    ("bare LF", post("/v1/chat/completions", CHAT).replace(b"\r\n", b"\n")),
+    ("folded header", post("/v1/chat/completions", CHAT, b"X-A: 1\r\n  2\r\n")),
+    ("space before colon", post("/v1/chat/completions", CHAT, b"X-A : 1\r\n")),
+    ("NUL in a header", post("/v1/chat/completions", CHAT, b"X-A: \x001\r\n")),
+    (
+        "upgrade",
+        post("/v1/chat/completions", CHAT, b"Connection: upgrade\r\nUpgrade: websocket\r\n"),
+    ),
+    ("gzip body", post("/v1/chat/completions", b"\x1f\x8b garbage", b"Content-Encoding: gzip\r\n")),
+    (
+        "smuggled second request",
+        post("/v1/chat/completions", CHAT + b"GET /health HTTP/1.1\r\n\r\n"),
+    ),
+    ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03"),
+    ("leading blank lines", b"\r\n\r\n" + post("/v1/chat/completions", CHAT)),
+]
+
+
+def agree(front: tuple[list[int], bool], plain: tuple[list[int], bool]) -> bool:
+    """The same statuses, or: aiohttp refused the whole write with one 400 (its parser drops
+    the complete requests before a malformed one that came in the same read), and the front
+    answered those requests, then handed the rest to aiohttp, which refused it the same way."""
+    if front == plain:
+        return True
+    return plain == ([400], True) and front[1] and front[0][-1:] == [400]
+
+
+@pytest.mark.parametrize("what,data", HOSTILE, ids=[w for w, _ in HOSTILE])
+async def test_the_same_bytes_get_the_same_answers_with_the_front_off(
+    twins: tuple[Any, Any], what: str, data: bytes
+) -> None:
+    front, plain = twins
+    seen = []
+    for g in twins:
+        got, closed = await exchange(g.url, data, 3, timeout=3)
+        seen.append(([a.status for a in got], closed))
+    assert agree(*seen), what
+    del front, plain
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+    derandomize=True,
+)
+@given(
+    cuts=st.lists(
+        st.tuples(st.integers(0, 200), st.integers(0, 8), st.binary(max_size=6)), max_size=3
+    )
+)
+async def test_mangled_requests_get_the_same_answers_with_the_front_off(
+    twins: tuple[Any, Any], cuts: list[tuple[int, int, bytes]]
+) -> None:
+    data = bytearray(post("/v1/chat/completions", CHAT) + post("/v1/chat/completions", CHAT))
+    for at, drop, insert in cuts:
+        at = at % (len(data) + 1)
+        data[at : at + drop] = insert
+    seen = []
+    for g in twins:
+        got, closed = await exchange(g.url, bytes(data), 3, timeout=3)
+        seen.append(([a.status for a in got], closed))
+    assert agree(*seen), repr(bytes(data))
+    # and each gateway still answers a clean call
+    for g in twins:
+        got, _ = await exchange(g.url, post("/v1/chat/completions", CHAT), 1)
+        assert got[0].status == 200
+
+
+async def test_a_new_connection_must_send_its_head_in_time(twins: tuple[Any, Any]) -> None:
+    front, _ = twins
+    t0 = time.monotonic()
+    got, closed = await exchange(front.url, b"POST /v1/chat/comp", 1)
+    assert got == [] and closed and time.monotonic() - t0 >= 0.25
+
+
+async def test_an_idle_connection_is_closed(twins: tuple[Any, Any]) -> None:
+    front, _ = twins
+    host, port = front.url.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(post("/v1/chat/completions", CHAT))
+    got = Answers()
+    async with asyncio.timeout(5):
+        while not got.done:
+            got.parser.feed_data(await reader.read(65536))
+        t0 = time.monotonic()
+        assert await reader.read(1) == b""  # closed by the server
+    assert time.monotonic() - t0 >= 0.25
+    writer.close()
+
+
+async def test_the_rest_of_a_later_head_must_come_in_time(twins: tuple[Any, Any]) -> None:
+    front, _ = twins
+    data = post("/v1/chat/completions", CHAT) + b"POST /v1/chat/"
+    got, closed = await exchange(front.url, data, 2)
+    assert [a.status for a in got] == [200] and closed
+
+
+async def test_a_slow_body_gets_408(twins: tuple[Any, Any]) -> None:
+    front, _ = twins
+    data = post("/v1/chat/completions", CHAT)[:-10]
+    got, _ = await exchange(front.url, data, 1)
+    assert [a.status for a in got] == [408]
+    assert orjson.loads(got[0].body)["error"]["type"] == "invalid_request_error"
+
+
+async def test_a_client_that_leaves_cancels_its_call(mock: Any, gw: Any) -> None:
+    mock.hold = asyncio.Event()
+    host, port = gw.url.removeprefix("http://").split(":")
+    _, writer = await asyncio.open_connection(host, int(port))
+    writer.write(post("/v1/chat/completions", CHAT))
+    async with asyncio.timeout(5):
+        while mock.active == 0:
+            await asyncio.sleep(0.01)  # polling the mock's counter, bounded
+        writer.close()
+        while mock.active:
+            await asyncio.sleep(0.01)  # the upstream call is dropped with the client
+    mock.hold.set()
+
+
+def test_a_header_with_a_line_break_is_refused() -> None:
+    assert response_head(200, "OK", {"X-A": "1"}).startswith(b"HTTP/1.1 200 OK\r\nDate: ")
+    for bad in ("1\r\nSet-Cookie: a=b", "1\nX: y", "1\r"):
+        with pytest.raises(ValueError):
+            response_head(200, "OK", {"X-A": bad})
+
+
+async def test_aigw_serve_hands_over_on_uvloop(mock: Any, tmp_path: Any) -> None:
+    """`aigw serve` runs on uvloop: its transports must take the hand-over too."""
+    srv = ServeProcess(mock_config(mock.url), tmp_path)
+    try:
+        await srv.ready()
+        data = post("/v1/chat/completions", CHAT) + b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"
+        data += post("/v1/chat/completions", STREAM)
+        got, _ = await exchange(srv.url, data, 3)
+        assert [(a.status, from_front(a)) for a in got] == [(200, True), (200, False), (200, False)]
+        got, _ = await exchange(srv.url, post("/v1/chat/completions", STREAM), 1)
+        assert [(a.status, from_front(a), a.chunked) for a in got] == [(200, True, True)]
+    finally:
+        await srv.stop()
