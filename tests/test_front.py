@@ -313,12 +313,19 @@ async def test_the_rest_of_a_later_head_must_come_in_time(twins: tuple[Any, Any]
     assert [a.status for a in got] == [200] and closed
 
 
-async def test_a_slow_body_gets_408(twins: tuple[Any, Any]) -> None:
+async def test_a_slow_body_gets_408_from_the_front_in_the_routes_shape(
+    twins: tuple[Any, Any],
+) -> None:
     front, _ = twins
     data = post("/v1/chat/completions", CHAT)[:-10]
-    got, _ = await exchange(front.url, data, 1)
-    assert [a.status for a in got] == [408]
+    got, closed = await exchange(front.url, data, 1)
+    assert [(a.status, from_front(a)) for a in got] == [(408, True)]
     assert orjson.loads(got[0].body)["error"]["type"] == "invalid_request_error"
+    assert got[0].headers["connection"] == "close"
+    data = post("/v1/messages", b'{"model": "gpt-test", "max_tokens": 5, "messages": []}')
+    got, closed = await exchange(front.url, data[:-10], 1)
+    assert [(a.status, from_front(a)) for a in got] == [(408, True)]
+    assert orjson.loads(got[0].body)["type"] == "error"  # Anthropic's error shape
 
 
 async def test_a_client_that_leaves_cancels_its_call(mock: Any, gw: Any) -> None:

@@ -25,8 +25,8 @@ behaviour of its own beyond the plain case; the odd and the hostile get aiohttp'
 Deadlines are those of `server/connections.py`, on one timer per connection that stays
 armed across requests (re-armed only when it fires or a deadline comes earlier): a new
 connection's head within `header_timeout`, an idle keep-alive connection closed after
-`idle_timeout`, a body within `read_timeout` of its head (past it the connection goes to
-aiohttp, whose read of the body answers 408). A head that does not come whole in the bytes
+`idle_timeout`, a body within `read_timeout` of its head (past it the route's read of the
+body raises 408, answered in the route's shape as on aiohttp). A head that does not come whole in the bytes
 at hand goes to aiohttp at once, whose parser reads it as it comes. A client that
 disconnects cancels its request's handler (aiohttp's `handler_cancellation`).
 """
@@ -43,6 +43,8 @@ from typing import TYPE_CHECKING, Any
 
 import httptools
 from aiohttp import web
+from aiohttp import hdrs
+from aiohttp.hdrs import CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aigw.types import GatewayError
@@ -58,7 +60,7 @@ _PAUSE_AT = 256 * 1024  # bytes a client sends ahead of its answer before readin
 _WRITE_HIGH = 64 * 1024  # unsent answer bytes past which a write waits for the client
 
 # Headers the front writes itself: from a response object they are dropped, not doubled.
-_OWN = frozenset({"content-length", "transfer-encoding", "connection", "date"})
+_OWN = (hdrs.CONTENT_LENGTH, hdrs.TRANSFER_ENCODING, hdrs.CONNECTION, hdrs.DATE)
 
 # Waiting for: what the connection's one deadline is about.
 _HEAD, _BODY, _IDLE = "head", "body", "idle"
@@ -94,7 +96,7 @@ class FrontRequest(dict):  # type: ignore[type-arg]
         path: str,
         headers: CIMultiDictProxy[str],
         match_info: _Match,
-        body: bytes,
+        body: bytes | None,
     ) -> None:
         self.front = front
         self.app = front.routes.app
@@ -106,6 +108,8 @@ class FrontRequest(dict):  # type: ignore[type-arg]
         self._body = body
 
     async def read(self) -> bytes:
+        if self._body is None:  # it did not come within server.read_timeout
+            raise web.HTTPRequestTimeout()
         return self._body
 
 
@@ -163,9 +167,9 @@ class Front(asyncio.Protocol):
         self.loop = server._loop
         self.transport: asyncio.Transport | None = None
         self.buf = bytearray()
-        self.parser: httptools.HttpRequestParser | None = None  # one per request head
+        self.parser = httptools.HttpRequestParser(self)  # fed each head, then its body
         self.url = b""
-        self.raw_headers: list[tuple[bytes, bytes]] = []
+        self.raw_headers: list[tuple[str, str]] = []
         self.head_done = False
         self.message_done = False
         self.pending: tuple[Any, ...] | None = None  # a parsed head waiting for its body
@@ -184,7 +188,10 @@ class Front(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.raw_headers.append((name, value))
+        # decoded as aiohttp's parser does
+        self.raw_headers.append(
+            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+        )
 
     def on_headers_complete(self) -> None:
         self.head_done = True
@@ -258,7 +265,6 @@ class Front(asyncio.Protocol):
             return
         body = bytes(buf[head_len:total])
         if length:
-            assert self.parser is not None
             try:
                 self.parser.feed_data(body)  # opaque to llhttp: it must end where ours does
             except httptools.HttpParserError:
@@ -267,6 +273,12 @@ class Front(asyncio.Protocol):
             self.handover()
             return
         del buf[:total]
+        self.start(body, keep_alive)
+
+    def start(self, body: bytes | None, keep_alive: bool) -> None:
+        """Answer the pending request (`body` None: its body did not come in time)."""
+        assert self.pending is not None
+        handler, match, headers, path = self.pending[:4]
         self.pending = None
         self.waiting = None
         req = FrontRequest(self, path, headers, match, body)
@@ -278,7 +290,7 @@ class Front(asyncio.Protocol):
         self.url = b""
         self.raw_headers = []
         self.head_done = self.message_done = False
-        parser = self.parser = httptools.HttpRequestParser(self)
+        parser = self.parser
         try:
             parser.feed_data(head)
         except (httptools.HttpParserError, httptools.HttpParserUpgrade):
@@ -290,26 +302,16 @@ class Front(asyncio.Protocol):
         hot = self.routes.table.get(self.url)
         if hot is None:
             return None
-        length = 0
-        for name, value in self.raw_headers:
-            lname = name.lower()
-            if lname == b"content-length":
-                length = int(value)  # llhttp took it: digits only, one value
-            elif lname in (b"transfer-encoding", b"expect", b"upgrade"):
-                return None
+        headers = CIMultiDict(self.raw_headers)
+        if TRANSFER_ENCODING in headers or EXPECT in headers or UPGRADE in headers:
+            return None
+        length = int(headers.get(CONTENT_LENGTH, 0))  # llhttp took it: digits, one value
         if length > self.server.limits.max_body_bytes or self.message_done != (length == 0):
             return None
-        headers = CIMultiDictProxy(
-            CIMultiDict(
-                [
-                    (n.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape"))
-                    for n, v in self.raw_headers
-                ]
-            )
-        )
         handler, match = hot
         path = self.url.decode("ascii", "surrogateescape")
-        return handler, match, headers, path, len(head), length, parser.should_keep_alive()
+        keep_alive = parser.should_keep_alive()
+        return handler, match, CIMultiDictProxy(headers), path, len(head), length, keep_alive
 
     async def serve(self, handler: Any, request: FrontRequest, keep_alive: bool) -> None:
         resp = None
@@ -389,7 +391,7 @@ class Front(asyncio.Protocol):
             self.timer = self.loop.call_at(self.deadline, self.check)
             self.timer_at = self.deadline
         elif self.waiting == _BODY:
-            self.handover()  # aiohttp's read of the body answers 408 in the route's shape
+            self.start(None, keep_alive=False)  # the route's read of it raises 408
         else:
             self.transport.close()  # no request, or half a head, in time
 
@@ -437,7 +439,11 @@ class Front(asyncio.Protocol):
 def response_head(status: int, reason: str, headers: Any) -> bytes:
     """Status line and headers, without the blank line that ends them. A header carrying a
     line break (which would split the answer in two) is refused."""
-    lines = [f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() not in _OWN]
+    if any(name in headers for name in _OWN):
+        headers = CIMultiDict(headers)
+        for name in _OWN:
+            headers.popall(name, None)
+    lines = [f"{k}: {v}\r\n" for k, v in headers.items()]
     text = "".join(lines)
     if text.count("\n") != len(lines) or text.count("\r") != len(lines):
         raise ValueError("a response header carries a line break")
