@@ -318,12 +318,12 @@ async def test_a_slow_body_gets_408_from_the_front_in_the_routes_shape(
 ) -> None:
     front, _ = twins
     data = post("/v1/chat/completions", CHAT)[:-10]
-    got, closed = await exchange(front.url, data, 1)
+    got, _ = await exchange(front.url, data, 1)
     assert [(a.status, from_front(a)) for a in got] == [(408, True)]
     assert orjson.loads(got[0].body)["error"]["type"] == "invalid_request_error"
     assert got[0].headers["connection"] == "close"
     data = post("/v1/messages", b'{"model": "gpt-test", "max_tokens": 5, "messages": []}')
-    got, closed = await exchange(front.url, data[:-10], 1)
+    got, _ = await exchange(front.url, data[:-10], 1)
     assert [(a.status, from_front(a)) for a in got] == [(408, True)]
     assert orjson.loads(got[0].body)["type"] == "error"  # Anthropic's error shape
 

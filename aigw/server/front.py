@@ -42,9 +42,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 import httptools
-from aiohttp import web
-from aiohttp import hdrs
-from aiohttp.hdrs import CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING, UPGRADE
+from aiohttp import hdrs, web
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from aigw.types import GatewayError
@@ -139,6 +137,28 @@ class FrontStream:
         self.front.transport_write(b"0\r\n\r\n")
 
 
+class Head:
+    """A plain hot call's head, parsed: what serves it, and how long its body is."""
+
+    __slots__ = ("handler", "headers", "keep_alive", "length", "match", "path", "size")
+
+    def __init__(
+        self,
+        hot: tuple[Any, _Match],
+        headers: CIMultiDictProxy[str],
+        path: str,
+        size: int,
+        length: int,
+        keep_alive: bool,
+    ) -> None:
+        self.handler, self.match = hot
+        self.headers = headers
+        self.path = path
+        self.size = size  # of the head, in bytes
+        self.length = length  # of the body (Content-Length)
+        self.keep_alive = keep_alive
+
+
 class HotRoutes:
     """The app's hot routes: path -> (its POST handler wrapped in the app's middlewares, the
     match info the metrics label it by). Read from the router, so the front runs exactly
@@ -172,7 +192,7 @@ class Front(asyncio.Protocol):
         self.raw_headers: list[tuple[str, str]] = []
         self.head_done = False
         self.message_done = False
-        self.pending: tuple[Any, ...] | None = None  # a parsed head waiting for its body
+        self.pending: Head | None = None  # a parsed head waiting for its body
         self.task: asyncio.Task[None] | None = None  # the request being answered
         self.closing = False  # answer the request in hand, then close (shutdown)
         self.paused = False  # reading paused: the client sends ahead of its answers
@@ -257,14 +277,14 @@ class Front(asyncio.Protocol):
             if self.pending is None:
                 self.handover()
                 return
-        handler, match, headers, path, head_len, length, keep_alive = self.pending
-        total = head_len + length
+        head = self.pending
+        total = head.size + head.length
         if len(buf) < total:
             if self.waiting != _BODY:
                 self.wait(self.server.limits.read_timeout, _BODY)
             return
-        body = bytes(buf[head_len:total])
-        if length:
+        body = bytes(buf[head.size : total])
+        if head.length:
             try:
                 self.parser.feed_data(body)  # opaque to llhttp: it must end where ours does
             except httptools.HttpParserError:
@@ -273,18 +293,18 @@ class Front(asyncio.Protocol):
             self.handover()
             return
         del buf[:total]
-        self.start(body, keep_alive)
+        self.start(body, head.keep_alive)
 
     def start(self, body: bytes | None, keep_alive: bool) -> None:
         """Answer the pending request (`body` None: its body did not come in time)."""
-        assert self.pending is not None
-        handler, match, headers, path = self.pending[:4]
+        head = self.pending
+        assert head is not None
         self.pending = None
         self.waiting = None
-        req = FrontRequest(self, path, headers, match, body)
-        self.task = self.loop.create_task(self.serve(handler, req, keep_alive))
+        req = FrontRequest(self, head.path, head.headers, head.match, body)
+        self.task = self.loop.create_task(self.serve(head.handler, req, keep_alive))
 
-    def parse_head(self, head: bytes) -> tuple[Any, ...] | None:
+    def parse_head(self, head: bytes) -> Head | None:
         """The hot route, headers and framing of a plain hot call's head; None for anything
         else (aiohttp's to serve or refuse)."""
         self.url = b""
@@ -303,15 +323,19 @@ class Front(asyncio.Protocol):
         if hot is None:
             return None
         headers = CIMultiDict(self.raw_headers)
-        if TRANSFER_ENCODING in headers or EXPECT in headers or UPGRADE in headers:
+        if hdrs.TRANSFER_ENCODING in headers or hdrs.EXPECT in headers or hdrs.UPGRADE in headers:
             return None
-        length = int(headers.get(CONTENT_LENGTH, 0))  # llhttp took it: digits, one value
+        length = int(headers.get(hdrs.CONTENT_LENGTH, 0))  # llhttp took it: digits, one value
         if length > self.server.limits.max_body_bytes or self.message_done != (length == 0):
             return None
-        handler, match = hot
-        path = self.url.decode("ascii", "surrogateescape")
-        keep_alive = parser.should_keep_alive()
-        return handler, match, CIMultiDictProxy(headers), path, len(head), length, keep_alive
+        return Head(
+            hot,
+            CIMultiDictProxy(headers),
+            self.url.decode("ascii", "surrogateescape"),
+            len(head),
+            length,
+            parser.should_keep_alive(),
+        )
 
     async def serve(self, handler: Any, request: FrontRequest, keep_alive: bool) -> None:
         resp = None
