@@ -11,6 +11,7 @@ aiohttp names itself in a `Server` header; the front writes none, which tells th
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from typing import Any
 
@@ -362,3 +363,38 @@ async def test_aigw_serve_hands_over_on_uvloop(mock: Any, tmp_path: Any) -> None
         assert [(a.status, from_front(a), a.chunked) for a in got] == [(200, True, True)]
     finally:
         await srv.stop()
+
+
+async def test_a_client_that_stops_reading_is_cut_off_after_the_write_timeout(
+    mock: Any, start_gateway: Any
+) -> None:
+    """A large answer to a client that reads nothing waits `server.write_timeout` for it,
+    then the connection is dropped: the answer is not held (nor the handler) for good."""
+    g = await start_gateway(mock_config(mock.url, server={"write_timeout": 0.3}))
+    # ~6 MB of answer: more than the kernel's socket buffers take (4 MB here).
+    body = orjson.dumps({"model": "embed-test", "input": ["a"] * 10, "dimensions": 65536})
+    host, port = g.url.removeprefix("http://").split(":")
+    # A small read limit: the client's stream stops taking bytes off the socket at 8 KiB,
+    # and a small receive window.
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    reader, writer = await asyncio.open_connection(sock=sock, limit=4096)
+    writer.write(post("/v1/embeddings", body) * 3)  # and two more behind it
+    async with asyncio.timeout(5):
+        while mock.count == 0:
+            await asyncio.sleep(0.01)  # polling the mock's counter, bounded
+        await asyncio.sleep(0.6)  # not reading, past the write timeout
+        got = b""
+        try:
+            while chunk := await reader.read(2**20):
+                got += chunk
+        except ConnectionResetError:
+            pass
+    writer.close()
+    length = int(got.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+    assert len(got) < length  # cut off before the first answer was through
+    assert mock.count == 1  # and the requests behind it were never run
+    ok, _ = await exchange(g.url, post("/v1/chat/completions", CHAT), 1)
+    assert ok[0].status == 200
