@@ -398,3 +398,33 @@ async def test_a_client_that_stops_reading_is_cut_off_after_the_write_timeout(
     assert mock.count == 1  # and the requests behind it were never run
     ok, _ = await exchange(g.url, post("/v1/chat/completions", CHAT), 1)
     assert ok[0].status == 200
+
+
+async def test_shutdown_lets_the_answer_in_hand_finish_and_closes_idle_connections(
+    mock: Any, gw: Any
+) -> None:
+    host, port = gw.url.removeprefix("http://").split(":")
+    idle_r, idle_w = await asyncio.open_connection(host, int(port))
+    idle_w.write(post("/v1/chat/completions", CHAT))
+    idle = Answers()
+    busy_r, busy_w = await asyncio.open_connection(host, int(port))
+    busy = Answers()
+    async with asyncio.timeout(5):
+        while not idle.done:
+            idle.parser.feed_data(await idle_r.read(65536))
+        mock.hold = asyncio.Event()
+        busy_w.write(post("/v1/chat/completions", CHAT))
+        while mock.active == 0:
+            await asyncio.sleep(0.01)  # polling the mock's counter, bounded
+        stopping = asyncio.create_task(gw.runner.cleanup())
+        assert await idle_r.read(1) == b""  # the idle connection is closed at once
+        assert not stopping.done()  # while the busy one is still answering
+        mock.hold.set()
+        while not busy.done:
+            busy.parser.feed_data(await busy_r.read(65536))
+        assert await busy_r.read(1) == b""  # and closed after its answer
+        await stopping
+    assert busy.done[0].status == 200 and from_front(busy.done[0])
+    assert busy.done[0].headers["connection"] == "close"
+    idle_w.close()
+    busy_w.close()
