@@ -126,9 +126,11 @@ class FrontStream:
     async def prepare(self, request: Any) -> None:
         head = response_head(self.status, HTTPStatus(self.status).phrase, self.headers)
         self.front.transport_write(head + b"Transfer-Encoding: chunked\r\n\r\n")
-        self.prepared = True
+        self.front.streaming = self.prepared = True
 
     async def write(self, data: bytes) -> None:
+        if not data:  # an empty chunk would end the stream
+            return
         self.front.transport_write(b"%x\r\n%b\r\n" % (len(data), data))
         if self.front.write_waiter is not None:
             await self.front.drained()
@@ -194,6 +196,7 @@ class Front(asyncio.Protocol):
         self.message_done = False
         self.pending: Head | None = None  # a parsed head waiting for its body
         self.task: asyncio.Task[None] | None = None  # the request being answered
+        self.streaming = False  # its answer is a stream, begun
         self.closing = False  # answer the request in hand, then close (shutdown)
         self.paused = False  # reading paused: the client sends ahead of its answers
         self.write_waiter: asyncio.Future[None] | None = None
@@ -338,10 +341,12 @@ class Front(asyncio.Protocol):
         )
 
     async def serve(self, handler: Any, request: FrontRequest, keep_alive: bool) -> None:
-        resp = None
+        self.streaming = False
         try:
             resp = await handler(request)  # the middleware turns every error into an answer
-            if not isinstance(resp, FrontStream):
+            if self.streaming:  # a stream went out: an answer after it could only corrupt it
+                keep_alive = keep_alive and isinstance(resp, FrontStream)
+            else:
                 self.transport_write(self.answer(resp, keep_alive))
                 if self.write_waiter is not None:  # a large answer to a slow reader
                     async with asyncio.timeout(self.server.limits.write_timeout):
@@ -355,7 +360,7 @@ class Front(asyncio.Protocol):
             keep_alive = False
         except Exception:
             log.exception("unhandled error on the front")
-            if self.transport is not None and not getattr(resp, "prepared", False):
+            if self.transport is not None and not self.streaming:
                 self.transport.write(_INTERNAL_ERROR)
             keep_alive = False
         self.task = None
