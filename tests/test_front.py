@@ -135,6 +135,16 @@ async def test_a_stream_goes_out_chunked_from_the_front(gw: Any) -> None:
     assert orjson.loads(events[0].removeprefix(b"data: "))["object"] == "chat.completion.chunk"
 
 
+async def test_responses_and_their_events_come_from_the_front(gw: Any) -> None:
+    body = {"model": "gpt-test", "input": "Hi"}
+    data = post("/v1/responses", orjson.dumps(body))
+    data += post("/v1/responses", orjson.dumps({**body, "stream": True}))
+    got, _ = await exchange(gw.url, data, 2)
+    assert [(a.status, from_front(a)) for a in got] == [(200, True), (200, True)]
+    assert orjson.loads(got[0].body)["object"] == "response"
+    assert got[1].chunked and b"event: response.completed" in got[1].body
+
+
 async def test_anthropic_messages_and_errors_keep_their_shape(gw: Any) -> None:
     bad = post("/v1/messages", b'{"model": "gpt-test"}', b"anthropic-version: 2023-06-01\r\n")
     got, _ = await exchange(gw.url, bad + post("/v1/chat/completions", b"{nope"), 2)

@@ -6,7 +6,8 @@ back, a response prepared through four layers, a keep-alive timer re-armed per a
 an exact cache hit that is a third of the whole request. The front is an asyncio protocol
 that takes every client connection and serves the plain form of a hot call itself:
 
-- POST to /v1/chat/completions, /v1/embeddings or /v1/messages, exactly (no query string);
+- POST to /v1/chat/completions, /v1/embeddings, /v1/messages or /v1/responses, exactly (no
+  query string);
 - HTTP/1.1, the whole head (request line and headers) within 8190 bytes, parsed by httptools
   (llhttp, the parser aiohttp and the upstream client use too);
 - a body by Content-Length within `server.max_body_bytes`; no Transfer-Encoding, Expect or
@@ -52,7 +53,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("aigw")
 
-HOT_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/messages")
+HOT_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/responses")
 MAX_HEAD = 8190  # aiohttp's limit on the request line: a longer head is aiohttp's to refuse
 _PAUSE_AT = 256 * 1024  # bytes a client sends ahead of its answer before reading pauses
 _WRITE_HIGH = 64 * 1024  # unsent answer bytes past which a write waits for the client
