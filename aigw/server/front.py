@@ -469,17 +469,22 @@ class Front(asyncio.Protocol):
 def response_head(status: int, reason: str, headers: Any) -> bytes:
     """Status line and headers, without the blank line that ends them. A header carrying a
     line break (which would split the answer in two) is refused."""
-    if any(name in headers for name in _OWN):
+    if (
+        hdrs.CONTENT_LENGTH in headers
+        or hdrs.TRANSFER_ENCODING in headers
+        or hdrs.CONNECTION in headers
+        or hdrs.DATE in headers
+    ):
         headers = CIMultiDict(headers)
         for name in _OWN:
             headers.popall(name, None)
-    lines = [f"{k}: {v}\r\n" for k, v in headers.items()]
-    text = "".join(lines)
-    if text.count("\n") != len(lines) or text.count("\r") != len(lines):
+    lines = list(map(": ".join, headers.items()))  # 2x f-strings, with `istr` names
+    if hdrs.CONTENT_TYPE not in headers:
+        lines.append("Content-Type: application/octet-stream")
+    text = "\r\n".join(lines)
+    if text.count("\n") != len(lines) - 1 or text.count("\r") != len(lines) - 1:
         raise ValueError("a response header carries a line break")
-    if "Content-Type" not in headers:
-        text += "Content-Type: application/octet-stream\r\n"
-    return b"HTTP/1.1 %d %b\r\nDate: %b\r\n%b" % (
+    return b"HTTP/1.1 %d %b\r\nDate: %b\r\n%b\r\n" % (
         status,
         reason.encode("latin-1", "replace"),
         http_date(),
