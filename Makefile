@@ -36,7 +36,7 @@ test: $(VENV)/.dev-installed  ## the whole suite (needs Redis and PostgreSQL on 
 	$(BIN)/pytest -q $(ARGS)
 
 fuzz: $(VENV)/.dev-installed  ## long hypothesis fuzz of every POST endpoint (FUZZ_EXAMPLES per endpoint and kind)
-	AIGW_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),2000) $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py $(ARGS)
+	AIGW_FUZZ_EXAMPLES=$(or $(FUZZ_EXAMPLES),2000) $(BIN)/pytest -q -p no:cacheprovider tests/test_fuzz.py tests/test_front.py $(ARGS)
 
 test-contract: $(VENV)/.dev-installed  ## schemathesis against a real gateway + mock upstream: no 5xx, answers match /openapi.json
 	$(BIN)/pytest -q -p no:cacheprovider tests/contract_schemathesis.py $(ARGS)

@@ -11,7 +11,8 @@ that takes every client connection and serves the plain form of a hot call itsel
 - HTTP/1.1, the whole head (request line and headers) within 8190 bytes, parsed by httptools
   (llhttp, the parser aiohttp and the upstream client use too);
 - a body by Content-Length within `server.max_body_bytes`; no Transfer-Encoding, Expect or
-  Upgrade header.
+  Upgrade header; a Host header, no header name twice, at most 64 headers (what aiohttp's
+  parser checks beyond llhttp is aiohttp's to judge).
 
 It runs the same middleware and route handler aiohttp's router would, with `FrontRequest`
 (the part of `web.Request` they read; the body is already whole) and writes the answer,
@@ -55,6 +56,7 @@ log = logging.getLogger("aigw")
 
 HOT_PATHS = ("/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/responses")
 MAX_HEAD = 8190  # aiohttp's limit on the request line: a longer head is aiohttp's to refuse
+_MAX_HEADERS = 64  # more is aiohttp's to judge (it refuses past 128)
 _PAUSE_AT = 256 * 1024  # bytes a client sends ahead of its answer before reading pauses
 _WRITE_HIGH = 64 * 1024  # unsent answer bytes past which a write waits for the client
 
@@ -212,9 +214,13 @@ class Front(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        # decoded as aiohttp's parser does
+        # as aiohttp's parser takes it: trailing whitespace off the value (llhttp strips the
+        # leading), decoded the same way
         self.raw_headers.append(
-            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+            (
+                name.decode("utf-8", "surrogateescape"),
+                value.rstrip(b" \t").decode("utf-8", "surrogateescape"),
+            )
         )
 
     def on_headers_complete(self) -> None:
@@ -326,8 +332,15 @@ class Front(asyncio.Protocol):
         hot = self.routes.table.get(self.url)
         if hot is None:
             return None
-        headers = CIMultiDict(self.raw_headers)
+        raw = self.raw_headers
+        if len(raw) > _MAX_HEADERS or len({name.lower() for name, _ in raw}) != len(raw):
+            return None  # aiohttp refuses a repeated Host, Content-Type...: it judges repeats
+        headers = CIMultiDict(raw)
+        if hdrs.HOST not in headers:
+            return None  # HTTP/1.1 requires it: aiohttp answers 400
         if hdrs.TRANSFER_ENCODING in headers or hdrs.EXPECT in headers or hdrs.UPGRADE in headers:
+            return None
+        if hdrs.SEC_WEBSOCKET_KEY1 in headers:
             return None
         length = int(headers.get(hdrs.CONTENT_LENGTH, 0))  # llhttp took it: digits, one value
         if length > self.server.limits.max_body_bytes or self.message_done != (length == 0):
