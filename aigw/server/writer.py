@@ -21,7 +21,7 @@ from aigw.cache.replay import chunks_to_completion, completion_to_chunks, replay
 from aigw.pipeline import Handler, JSONResult, RequestContext, Result, StreamResult
 from aigw.server.framing import Events, Framing
 from aigw.server.framing.openai import OPENAI
-from aigw.server.front import FrontRequest, FrontStream
+from aigw.server.front import FrontAnswer, FrontRequest, FrontStream
 from aigw.server.state import config, gateway
 from aigw.types import GatewayError
 
@@ -45,6 +45,7 @@ _UPSTREAM_MS = istr("x-aigw-upstream-ms")
 _TTFB_MS = istr("x-aigw-upstream-ttfb-ms")
 _DEPLOYMENT = istr("x-aigw-deployment")
 _CACHE = istr("x-aigw-cache")
+_CONTENT_TYPE = istr("Content-Type")
 
 
 def gateway_headers(ctx: RequestContext) -> dict[str, str]:
@@ -92,11 +93,15 @@ async def run(
             body = framing.answer(ctx, result)
             ctx.status = result.status
             gw.spawn(ctx.finish())
+            headers = gateway_headers(ctx)
+            if isinstance(request, FrontRequest):
+                headers[_CONTENT_TYPE] = "application/json"
+                return FrontAnswer(result.status, body, headers)
             return web.Response(
                 status=result.status,
                 body=body,
                 content_type="application/json",
-                headers=gateway_headers(ctx),
+                headers=headers,
             )
         chunks: AsyncIterator[dict[str, Any]] = replay(completion_to_chunks(result.body))
         native = None
