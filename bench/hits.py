@@ -257,7 +257,7 @@ def print_table(
     )
     gw, hits, ref, w2 = best64("aigw"), best64("aigw-hits"), best64("reference"), best64("aigw-w2")
     gw8, hits8, ref8 = best8("aigw"), best8("aigw-hits"), best8("reference")
-    checks: list[tuple[str, bool, str]] = []
+    checks: list[tuple[str, bool | None, str]] = []  # None: not measurable here
     if gw and hits:
         x = hits[0].rps / gw[0].rps
         checks.append(("exact hits >= 2.5x pass-through req/s @64c", x >= 2.5, f"{x:.2f}x"))
@@ -274,13 +274,20 @@ def print_table(
     if w2 and gw:
         x = w2[0].rps / gw[0].rps
         box = w2[0].cpu.get("box", 0.0)
-        note = f"{x:.2f}x (machine busy {box:.0%} of {(os.cpu_count() or 1) * 100}%)"
-        checks.append(("--workers 2 >= 1.8x one worker @64c", x >= 1.8, note))
+        cores = os.cpu_count() or 1
+        note = f"{x:.2f}x (machine busy {box:.0%} of {cores * 100}%)"
+        # Two workers need two cores besides wrk's and the mock's: on a full box the ratio
+        # says nothing about the gateway.
+        full = box >= 0.9 * cores
+        checks.append(("--workers 2 >= 1.8x one worker @64c", None if full else x >= 1.8, note))
     print()
     print(
         report.markdown_table(
             ["target (issue 18)", "met", "measured"],
-            [[c, "yes" if ok else "NO", v] for c, ok, v in checks],
+            [
+                [c, "not measurable" if ok is None else "yes" if ok else "NO", v]
+                for c, ok, v in checks
+            ],
         )
     )
 
