@@ -19,11 +19,12 @@ from typing import Any
 import httptools
 import orjson
 import pytest
+from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from multidict import CIMultiDict
 
-from aigw.server.front import response_head
+from aigw.server.front import FrontAnswer, reason_of, response_head
 from tests.conftest import mock_config
 from tests.procs import ServeProcess
 
@@ -410,6 +411,12 @@ def test_a_header_with_a_line_break_is_refused() -> None:
     for bad in ("1\r\nSet-Cookie: a=b", "1\nX: y", "1\r"):
         with pytest.raises(ValueError):
             response_head(200, "OK", {"X-A": bad})
+
+
+def test_a_status_http_does_not_name_gets_an_empty_phrase_as_on_aiohttp() -> None:
+    assert FrontAnswer(529, b"", {}).reason == web.Response(status=529).reason == ""
+    assert reason_of(429) == "Too Many Requests"
+    assert response_head(529, reason_of(529), {}).startswith(b"HTTP/1.1 529 \r\nDate: ")
 
 
 async def test_aigw_serve_hands_over_on_uvloop(mock: Any, tmp_path: Any) -> None:

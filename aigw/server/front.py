@@ -128,7 +128,7 @@ class FrontStream:
         self.keep_alive: bool | None = None
 
     async def prepare(self, request: Any) -> None:
-        head = response_head(self.status, HTTPStatus(self.status).phrase, self.headers)
+        head = response_head(self.status, reason_of(self.status), self.headers)
         self.front.transport_write(head + b"Transfer-Encoding: chunked\r\n\r\n")
         self.front.streaming = self.prepared = True
 
@@ -159,7 +159,7 @@ class FrontAnswer:
 
     @property
     def reason(self) -> str:
-        return HTTPStatus(self.status).phrase
+        return reason_of(self.status)
 
 
 class Head:
@@ -527,6 +527,15 @@ def response_head(status: int, reason: str, headers: Any) -> bytes:
         http_date(),
         text.encode("utf-8"),
     )
+
+
+def reason_of(status: int) -> str:
+    """The status line's phrase; none for a code HTTP does not name (e.g. an upstream's 529),
+    as aiohttp writes it."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 _date = [0, b""]  # the Date header of the current second
