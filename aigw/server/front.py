@@ -146,7 +146,7 @@ class FrontStream:
 class FrontAnswer:
     """A whole answer on the front, as server/writer.py makes it in place of `web.Response`:
     status, body and headers (a plain dict), none of aiohttp's response machinery (a
-    `web.Response` with a hit's nine headers costs ~2.3 us to build: 2% of a hit)."""
+    `web.Response` with a hit's nine headers took ~2.3 us to build in a loop)."""
 
     __slots__ = ("body", "headers", "status")
     prepared = False  # read by the middleware, as of a web.Response
@@ -502,16 +502,8 @@ class Front(asyncio.Protocol):
 def response_head(status: int, reason: str, headers: Any) -> bytes:
     """Status line and headers, without the blank line that ends them. A header carrying a
     line break (which would split the answer in two) is refused."""
-    if (
-        not _OWN_FOLDED.isdisjoint(map(str.lower, headers))
-        if isinstance(headers, dict)  # a FrontAnswer's: names as they were written
-        else (
-            hdrs.CONTENT_LENGTH in headers
-            or hdrs.TRANSFER_ENCODING in headers
-            or hdrs.CONNECTION in headers
-            or hdrs.DATE in headers
-        )
-    ):
+    # names as written (a FrontAnswer's plain dict) or folded (a response's multidict)
+    if not _OWN_FOLDED.isdisjoint(map(str.lower, headers)):
         headers = CIMultiDict(headers)
         for name in _OWN:
             headers.popall(name, None)
