@@ -524,10 +524,11 @@ def response_head(status: int, reason: str, headers: Any) -> bytes:
 def reason_of(status: int) -> str:
     """The status line's phrase; none for a code HTTP does not name (e.g. an upstream's 529),
     as aiohttp writes it."""
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    return _PHRASES.get(status, "")
+
+
+# A dict, not HTTPStatus(status) per answer: the enum's call costs ~0.8 us, 0.5% of a hit.
+_PHRASES = {s.value: s.phrase for s in HTTPStatus}
 
 
 _date = [0, b""]  # the Date header of the current second
