@@ -16,12 +16,12 @@ _bits = random.getrandbits
 
 def hex_id(nbytes: int = 16) -> str:
     """A random id of 2*nbytes hex digits."""
-    # %-formatting: an f-string with a nested width costs twice as much (0.8 us, per request).
-    return "%0*x" % (nbytes * 2, _bits(nbytes * 8))
+    # bytes.hex: an f-string with a nested width costs twice as much (0.8 us, per request).
+    return _bits(nbytes * 8).to_bytes(nbytes, "big").hex()
 
 
 def ordered_id() -> str:
     """24 hex digits: the time in ns, then 32 random bits. Ids made later sort later, so a
     database index on them grows at one end instead of splitting pages all over (measured:
     a quarter less SQLite time per usage row than random ids)."""
-    return "%016x%08x" % (time.time_ns(), _bits(32))
+    return (time.time_ns() << 32 | _bits(32)).to_bytes(12, "big").hex()
