@@ -274,6 +274,41 @@ def agree(front: tuple[list[int], bool], plain: tuple[list[int], bool]) -> bool:
     return plain == ([400], True) and front[0][-1:] == [400]
 
 
+def through_first_close(data: bytes) -> bytes | None:
+    """`data` up to the end of its first complete request that asks to close the connection
+    (after which a server reads nothing more), or None when there is none."""
+    closes: list[bool] = []
+
+    class Callbacks:
+        def on_message_complete(self) -> None:
+            closes.append(not parser.should_keep_alive())
+
+    parser = httptools.HttpRequestParser(Callbacks())
+    for i in range(len(data)):  # a byte at a time: where each request ends
+        try:
+            parser.feed_data(data[i : i + 1])
+        except (httptools.HttpParserError, httptools.HttpParserUpgrade):
+            return None
+        if closes and closes[-1]:
+            return data[: i + 1]
+    return None
+
+
+async def test_nothing_is_read_after_a_request_that_asked_to_close(
+    twins: tuple[Any, Any],
+) -> None:
+    """The one request answered, the connection closed (RFC 9112, 9.6). aiohttp answers the
+    same bytes with one 400 ("Data after `Connection: close`"), the whole read refused."""
+    front, plain = twins
+    first = post("/v1/chat/completions", CHAT, b"Connection: close\r\n")
+    data = first + post("/v1/chat/completions", CHAT)
+    assert through_first_close(data) == first
+    got, closed = await exchange(front.url, data, 2)
+    assert [a.status for a in got] == [200] and closed
+    got, closed = await exchange(plain.url, first, 2)
+    assert [a.status for a in got] == [200] and closed
+
+
 @pytest.mark.parametrize("what,data", HOSTILE, ids=[w for w, _ in HOSTILE])
 async def test_the_same_bytes_get_the_same_answers_with_the_front_off(
     twins: tuple[Any, Any], what: str, data: bytes
@@ -334,7 +369,15 @@ async def test_mangled_requests_get_the_same_answers_with_the_front_off(
     for g in twins:
         got, closed = await exchange(g.url, bytes(data), 3, timeout=3)
         seen.append(([a.status for a in got], closed))
-    assert agree(*seen), (seen, bytes(data))
+    if not agree(*seen):
+        # aiohttp's parser refuses bytes that follow a request asking to close ("Data after
+        # `Connection: close`") with one 400 for the whole read; the front answers up to that
+        # request and closes, reading no further (RFC 9112, 9.6). Then aiohttp must give the
+        # front's answers to the bytes up to there.
+        cut = through_first_close(bytes(data))
+        assert cut is not None and seen[1] == ([400], True), (seen, bytes(data))
+        got, closed = await exchange(twins[1].url, cut, 3, timeout=3)
+        assert agree(seen[0], ([a.status for a in got], closed)), (seen, bytes(data))
     # and each gateway still answers a clean call
     for g in twins:
         got, _ = await exchange(g.url, post("/v1/chat/completions", CHAT), 1)
