@@ -6,7 +6,8 @@ Targets (each its own process on loopback, started here):
   mock         the mock upstream alone (a trivial aiohttp handler: the physical limit)
   reference    bench/reference_proxy.py, a bare aiohttp+uvloop reverse proxy
   aigw         pass-through: one worker, cache off, every request a new prompt
-  aigw-w2      the same with --workers 2 (64 connections only)
+  aigw-w2      the same with --workers 2 (64 connections only; on a box without two free
+               cores for it, bench/workers.py measures the scaling under CPU quotas)
   aigw-hits    one worker with the cache (exact + semantic, model loaded); every request
                the same body (temperature 0) after one warm-up miss: all exact hits
 
@@ -277,8 +278,10 @@ def print_table(
         cores = os.cpu_count() or 1
         note = f"{x:.2f}x (machine busy {box:.0%} of {cores * 100}%)"
         # Two workers need two cores besides wrk's and the mock's: on a full box the ratio
-        # says nothing about the gateway.
+        # says nothing about the gateway (bench/workers.py measures it under CPU quotas).
         full = box >= 0.9 * cores
+        if full:
+            note += "; see bench/workers.py"
         checks.append(("--workers 2 >= 1.8x one worker @64c", None if full else x >= 1.8, note))
     print()
     print(

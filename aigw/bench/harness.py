@@ -95,6 +95,7 @@ class Child:
     name: str
     url: str  # base URL of the OpenAI API (…/v1)
     procs: list[Any] = field(default_factory=list)
+    metrics_dir: Any = None  # the workers' shared metrics files (several workers)
 
     @property
     def pids(self) -> list[int]:
@@ -124,16 +125,24 @@ def start_gateway(
     extra: dict[str, Any] | None = None,
     data_dir: str | None = None,
 ) -> Child:
-    """aigw in front of `upstream_url`; several workers get SO_REUSEPORT sockets on one port,
-    as `aigw serve --workers N` does."""
+    """aigw in front of `upstream_url`; several workers get SO_REUSEPORT sockets on one port
+    and share their metrics through prometheus-client's multiprocess files, as
+    `aigw serve --workers N` does."""
     cfg = gateway_config(upstream_url, data_dir or tempfile.mkdtemp(prefix="aigw-bench-"), extra)
     first = listen(host, 0, reuse_port=workers > 1)
     port = first.getsockname()[1]
     socks = [first] + [listen(host, port, reuse_port=True) for _ in range(workers - 1)]
+    mp = None
+    if workers > 1 and cfg.observability.metrics.enabled:
+        from aigw.observability.multiproc import ENV, MultiprocDir
+
+        mp = MultiprocDir()  # sets the variable the forked workers read
     procs = [_fork(_gateway_main, cfg, s, i) for i, s in enumerate(socks)]
+    if mp is not None and mp.owned:
+        os.environ.pop(ENV, None)  # these workers' only: children started later go without
     for s in socks:
         s.close()
-    return Child("aigw", f"http://{host}:{port}/v1", procs)
+    return Child("aigw", f"http://{host}:{port}/v1", procs, mp)
 
 
 async def wait_ready(url: str, timeout: float = 30.0, path: str = "/models") -> None:
@@ -167,6 +176,9 @@ def stop(*children: Child, timeout: float = 10.0) -> list[int | None]:
                 p.kill()
                 p.join(1)
             codes.append(p.exitcode)
+    for c in children:
+        if c.metrics_dir is not None:
+            c.metrics_dir.close()
     return codes
 
 
