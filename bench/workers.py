@@ -229,9 +229,14 @@ def print_table(
         )
         return
     med = statistics.median(good)
+    rps = {
+        name: statistics.median(got[name].run.rps for got in rounds)
+        for name in ("one worker", "two workers")
+    }
     print(
         f"\n--workers 2 >= 1.8x one worker @64c: {'yes' if med >= 1.8 else 'NO'}, median "
-        f"{med:.2f}x over {len(good)} rounds (range {good[0]:.2f}x-{good[-1]:.2f}x)"
+        f"{med:.2f}x over {len(good)} rounds (range {good[0]:.2f}x-{good[-1]:.2f}x); median "
+        f"req/s: one worker {rps['one worker']:,.0f}, two workers {rps['two workers']:,.0f}"
     )
 
 
