@@ -41,6 +41,7 @@ import orjson
 from aiohttp import web
 
 from aigw.bench import harness
+from aigw.server.accept import AcceptSite
 
 ANSWER = orjson.dumps(
     {
@@ -227,7 +228,7 @@ async def main(args: argparse.Namespace) -> None:
         runner = GatewayRunner(app, limits, access_log=None, handler_cancellation=True)
     if runner is not None:
         await runner.setup()
-        await web.SockSite(runner, sock).start()
+        await AcceptSite(runner, sock).start()  # as `aigw serve` accepts
     if not (args.trivial or args.bare):
         from aigw.cli.serve import settle_heap
 

@@ -19,6 +19,8 @@ from aiohttp import web
 
 from aigw import config as configmod
 from aigw.bench.mock_upstream import MockOpenAI
+from aigw.cli.serve import bind_socket
+from aigw.server.accept import AcceptSite
 from aigw.server.app import create_app
 from aigw.server.connections import GatewayRunner
 from aigw.server.gateway import Gateway
@@ -95,9 +97,9 @@ async def start_gateway(tmp_path: Any) -> AsyncIterator[Callable[..., Awaitable[
         app = create_app(cfg)
         runner = GatewayRunner(app, cfg.server, handler_cancellation=True, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sock = bind_socket("127.0.0.1", 0, reuse_port=False)
+        await AcceptSite(runner, sock).start()  # as `aigw serve` accepts
+        port = sock.getsockname()[1]
         gw = RunningGateway(
             f"http://127.0.0.1:{port}", app, app[GATEWAY], runner, aiohttp.ClientSession()
         )

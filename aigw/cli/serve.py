@@ -136,8 +136,8 @@ def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 
 
 
 async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
-    from aiohttp import web
 
+    from aigw.server.accept import AcceptSite
     from aigw.server.app import create_app
     from aigw.server.connections import GatewayRunner
 
@@ -154,7 +154,7 @@ async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
     )
     try:
         await runner.setup()  # runs the components' start hooks
-        site = web.SockSite(runner, sock)
+        site = AcceptSite(runner, sock)
         await site.start()
     except OSError as e:
         # Stop what did start (threads, pools), or the process would never exit.

@@ -1,0 +1,167 @@
+"""Accepting connections (server/accept.py): every queued connection per turn of the loop,
+not one (libuv's way under uvloop), so a burst of new connections is not served one loop
+turn at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aigw.cli.serve import bind_socket
+from aigw.server.accept import Acceptor
+from tests.conftest import mock_config
+from tests.procs import ServeProcess
+
+
+class Counting(asyncio.Protocol):
+    made: list[Counting] = []
+    enough = 0  # how many make `all_made` set
+    all_made: asyncio.Event | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        Counting.made.append(self)
+        if Counting.all_made is not None and len(Counting.made) >= Counting.enough:
+            Counting.all_made.set()
+
+
+def connect_all(port: int, n: int) -> list[socket.socket]:
+    """n clients whose handshakes the kernel completes before anything is accepted."""
+    return [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+
+
+async def opened(acceptor: Acceptor) -> None:
+    while acceptor.opening:
+        await asyncio.gather(*acceptor.opening)
+
+
+@pytest.fixture
+def made() -> list[Counting]:
+    Counting.made = []
+    Counting.all_made = None
+    return Counting.made
+
+
+async def test_one_turn_accepts_everything_queued(made: list[Counting]) -> None:
+    loop = asyncio.get_running_loop()
+    sock = bind_socket("127.0.0.1", 0, reuse_port=False)
+    acceptor = Acceptor(loop, sock, Counting, batch=128)
+    clients = connect_all(sock.getsockname()[1], 40)
+    try:
+        acceptor.accept()  # what one readiness event of the listening socket runs
+        assert len(acceptor.opening) == 40
+        await opened(acceptor)
+        assert len(made) == 40
+        peers = {p.transport.get_extra_info("peername") for p in made}
+        assert peers == {c.getsockname() for c in clients}
+    finally:
+        acceptor.close()
+        for c in clients:
+            c.close()
+        for p in made:
+            p.transport.close()
+
+
+async def test_a_turn_accepts_at_most_a_batch(made: list[Counting]) -> None:
+    loop = asyncio.get_running_loop()
+    sock = bind_socket("127.0.0.1", 0, reuse_port=False)
+    acceptor = Acceptor(loop, sock, Counting, batch=16)
+    loop.remove_reader(sock.fileno())  # this test runs the turns itself
+    clients = connect_all(sock.getsockname()[1], 40)
+    try:
+        counts = []
+        for _ in range(4):
+            acceptor.accept()
+            counts.append(len(acceptor.opening))
+            await opened(acceptor)
+        assert counts == [16, 16, 8, 0]  # the rest waited in the kernel's queue
+        assert len(made) == 40
+    finally:
+        acceptor.close()
+        for c in clients:
+            c.close()
+        for p in made:
+            p.transport.close()
+
+
+class RunsOutOfDescriptors(socket.socket):
+    """The listening socket of a process out of file descriptors, for its first accept."""
+
+    failures = 1
+
+    def accept(self) -> tuple[socket.socket, Any]:
+        if RunsOutOfDescriptors.failures:
+            RunsOutOfDescriptors.failures -= 1
+            raise OSError(errno.EMFILE, "Too many open files")
+        return super().accept()
+
+
+async def test_out_of_descriptors_pauses_then_accepts_again(
+    made: list[Counting], caplog: pytest.LogCaptureFixture
+) -> None:
+    loop = asyncio.get_running_loop()
+    plain = bind_socket("127.0.0.1", 0, reuse_port=False)
+    sock = RunsOutOfDescriptors(plain.family, plain.type, fileno=plain.detach())
+    acceptor = Acceptor(loop, sock, Counting, batch=128)
+    acceptor.retry_after = 0.05
+    Counting.enough, Counting.all_made = 3, asyncio.Event()
+    clients = connect_all(sock.getsockname()[1], 3)
+    try:
+        with caplog.at_level(logging.ERROR, logger="aigw"):
+            acceptor.accept()
+        assert acceptor.retry is not None and not acceptor.opening  # paused, not spinning
+        assert "cannot accept connections: Too many open files" in caplog.text
+        async with asyncio.timeout(10):  # resumed by its own timer, then accepts the three
+            await Counting.all_made.wait()
+        assert acceptor.retry is None and len(made) == 3
+    finally:
+        acceptor.close()
+        for c in clients:
+            c.close()
+        for p in made:
+            p.transport.close()
+
+
+async def test_closed_acceptor_refuses_new_connections(made: list[Counting]) -> None:
+    loop = asyncio.get_running_loop()
+    sock = bind_socket("127.0.0.1", 0, reuse_port=False)
+    port = sock.getsockname()[1]
+    acceptor = Acceptor(loop, sock, Counting, batch=128)
+    acceptor.close()
+    acceptor.close()  # twice is harmless (a runner may stop a site that stopped)
+    assert sock.fileno() == -1
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port)).close()
+
+
+async def test_serve_answers_a_burst_of_new_connections(mock: Any, tmp_path: Path) -> None:
+    """`aigw serve` (uvloop): 200 connections opened together, one request on each, all
+    answered; then it stops cleanly."""
+    srv = ServeProcess(mock_config(mock.url, logging={"level": "warning"}), tmp_path)
+    try:
+        await srv.ready()
+        body = b'{"model":"gpt-test","messages":[{"role":"user","content":"hi"}]}'
+        request = (
+            b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Connection: close\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)
+        )
+
+        async def one() -> bytes:
+            reader, writer = await asyncio.open_connection("127.0.0.1", srv.port)
+            writer.write(request)
+            answer = await reader.read()
+            writer.close()
+            return answer
+
+        async with asyncio.timeout(60):
+            answers = await asyncio.gather(*(one() for _ in range(200)))
+        assert all(a.startswith(b"HTTP/1.1 200 OK\r\n") for a in answers)
+        assert mock.count == 200
+    finally:
+        assert await srv.stop() == 0
