@@ -3,8 +3,8 @@
 libuv, under uvloop, accepts one connection per turn of the event loop (libuv PR #3696:
 level-triggered polling brings the next one a turn later). On an idle loop that costs
 nothing; on a busy one a turn lasts milliseconds, so a burst of N new connections waits up
-to N turns for its first answer: 64 connections opened at once to a worker already serving
-64 waited up to 430 ms, where each answer took ~10 ms (bench/RESULTS.md). The site below
+to N turns for its first answer: 100 connections opened at once to a worker busy with 64
+others waited up to 1.1 s, where an answer took ~10 ms (bench/RESULTS.md). The site below
 watches the listening socket itself and accepts everything queued (up to `BATCH` per turn,
 as asyncio's own loop does), so a new connection waits at most a turn or two, whatever
 arrived with it. Each worker has its own SO_REUSEPORT socket (`aigw serve --workers N`), so
