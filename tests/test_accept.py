@@ -8,6 +8,8 @@ import asyncio
 import errno
 import logging
 import socket
+import struct
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,21 @@ class Counting(asyncio.Protocol):
             Counting.all_made.set()
 
 
-def connect_all(port: int, n: int) -> list[socket.socket]:
-    """n clients whose handshakes the kernel completes before anything is accepted."""
-    return [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+def queued(listening: socket.socket) -> int:
+    """Connections waiting in the kernel's accept queue (Linux: `tcpi_unacked` of a
+    listening socket's TCP_INFO)."""
+    info = listening.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    return int(struct.unpack_from("=I", info, 24)[0])
+
+
+def connect_all(listening: socket.socket, n: int) -> list[socket.socket]:
+    """n clients whose handshakes the kernel has completed: all n wait to be accepted."""
+    clients = [socket.create_connection(listening.getsockname()[:2]) for _ in range(n)]
+    deadline = time.monotonic() + 10  # loopback handshakes end before connect returns, but
+    while queued(listening) < n:  # a loaded machine may leave the last ACK to ksoftirqd
+        assert time.monotonic() < deadline, queued(listening)
+        time.sleep(0.001)
+    return clients
 
 
 async def opened(acceptor: Acceptor) -> None:
@@ -52,10 +66,10 @@ async def test_one_turn_accepts_everything_queued(made: list[Counting]) -> None:
     loop = asyncio.get_running_loop()
     sock = bind_socket("127.0.0.1", 0, reuse_port=False)
     acceptor = Acceptor(loop, sock, Counting, batch=128)
-    clients = connect_all(sock.getsockname()[1], 40)
+    clients = connect_all(sock, 40)
     try:
         acceptor.accept()  # what one readiness event of the listening socket runs
-        assert len(acceptor.opening) == 40
+        assert queued(sock) == 0 and len(acceptor.opening) == 40
         await opened(acceptor)
         assert len(made) == 40
         peers = {p.transport.get_extra_info("peername") for p in made}
@@ -73,14 +87,14 @@ async def test_a_turn_accepts_at_most_a_batch(made: list[Counting]) -> None:
     sock = bind_socket("127.0.0.1", 0, reuse_port=False)
     acceptor = Acceptor(loop, sock, Counting, batch=16)
     loop.remove_reader(sock.fileno())  # this test runs the turns itself
-    clients = connect_all(sock.getsockname()[1], 40)
+    clients = connect_all(sock, 40)
     try:
         counts = []
         for _ in range(4):
             acceptor.accept()
-            counts.append(len(acceptor.opening))
+            counts.append((len(acceptor.opening), queued(sock)))
             await opened(acceptor)
-        assert counts == [16, 16, 8, 0]  # the rest waited in the kernel's queue
+        assert counts == [(16, 24), (16, 8), (8, 0), (0, 0)]  # the rest waited in the kernel
         assert len(made) == 40
     finally:
         acceptor.close()
@@ -111,7 +125,7 @@ async def test_out_of_descriptors_pauses_then_accepts_again(
     acceptor = Acceptor(loop, sock, Counting, batch=128)
     acceptor.retry_after = 0.05
     Counting.enough, Counting.all_made = 3, asyncio.Event()
-    clients = connect_all(sock.getsockname()[1], 3)
+    clients = connect_all(sock, 3)
     try:
         with caplog.at_level(logging.ERROR, logger="aigw"):
             acceptor.accept()
