@@ -136,7 +136,6 @@ def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 
 
 
 async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
-
     from aigw.server.accept import AcceptSite
     from aigw.server.app import create_app
     from aigw.server.connections import GatewayRunner

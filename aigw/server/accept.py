@@ -61,7 +61,7 @@ class Acceptor:
                 # Out of descriptors (or worse): the queue stays with the kernel (the listen
                 # backlog) while open connections finish, instead of spinning on the error.
                 log.error(
-                    "cannot accept connections: %s; retrying in %.0f s",
+                    "cannot accept connections: %s; retrying in %g s",
                     e.strerror or e,
                     self.retry_after,
                 )
