@@ -10,6 +10,7 @@ import logging
 import socket
 import struct
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -55,53 +56,65 @@ async def opened(acceptor: Acceptor) -> None:
         await asyncio.gather(*acceptor.opening)
 
 
+class Scene:
+    """Listening sockets with acceptors, clients, and the connections made: all closed at the
+    end of the test."""
+
+    def __init__(self) -> None:
+        self.made = Counting.made = []
+        Counting.all_made = None
+        self.acceptors: list[Acceptor] = []
+        self.clients: list[socket.socket] = []
+
+    def acceptor(self, batch: int = 128, sock: socket.socket | None = None) -> Acceptor:
+        sock = sock or bind_socket("127.0.0.1", 0, reuse_port=False)
+        acceptor = Acceptor(asyncio.get_running_loop(), sock, Counting, batch)
+        self.acceptors.append(acceptor)
+        return acceptor
+
+    def connect(self, acceptor: Acceptor, n: int) -> list[socket.socket]:
+        clients = connect_all(acceptor.sock, n)
+        self.clients += clients
+        return clients
+
+    def close(self) -> None:
+        for a in self.acceptors:
+            a.close()
+        for c in self.clients:
+            c.close()
+        for p in self.made:
+            p.transport.close()
+
+
 @pytest.fixture
-def made() -> list[Counting]:
-    Counting.made = []
-    Counting.all_made = None
-    return Counting.made
+async def scene() -> AsyncIterator[Scene]:
+    s = Scene()
+    yield s
+    s.close()
 
 
-async def test_one_turn_accepts_everything_queued(made: list[Counting]) -> None:
-    loop = asyncio.get_running_loop()
-    sock = bind_socket("127.0.0.1", 0, reuse_port=False)
-    acceptor = Acceptor(loop, sock, Counting, batch=128)
-    clients = connect_all(sock, 40)
-    try:
-        acceptor.accept()  # what one readiness event of the listening socket runs
-        assert queued(sock) == 0 and len(acceptor.opening) == 40
+async def test_one_turn_accepts_everything_queued(scene: Scene) -> None:
+    acceptor = scene.acceptor()
+    clients = scene.connect(acceptor, 40)
+    acceptor.accept()  # what one readiness event of the listening socket runs
+    assert queued(acceptor.sock) == 0 and len(acceptor.opening) == 40
+    await opened(acceptor)
+    assert len(scene.made) == 40
+    peers = {p.transport.get_extra_info("peername") for p in scene.made}
+    assert peers == {c.getsockname() for c in clients}
+
+
+async def test_a_turn_accepts_at_most_a_batch(scene: Scene) -> None:
+    acceptor = scene.acceptor(batch=16)
+    asyncio.get_running_loop().remove_reader(acceptor.sock.fileno())  # the test runs the turns
+    scene.connect(acceptor, 40)
+    counts = []
+    for _ in range(4):
+        acceptor.accept()
+        counts.append((len(acceptor.opening), queued(acceptor.sock)))
         await opened(acceptor)
-        assert len(made) == 40
-        peers = {p.transport.get_extra_info("peername") for p in made}
-        assert peers == {c.getsockname() for c in clients}
-    finally:
-        acceptor.close()
-        for c in clients:
-            c.close()
-        for p in made:
-            p.transport.close()
-
-
-async def test_a_turn_accepts_at_most_a_batch(made: list[Counting]) -> None:
-    loop = asyncio.get_running_loop()
-    sock = bind_socket("127.0.0.1", 0, reuse_port=False)
-    acceptor = Acceptor(loop, sock, Counting, batch=16)
-    loop.remove_reader(sock.fileno())  # this test runs the turns itself
-    clients = connect_all(sock, 40)
-    try:
-        counts = []
-        for _ in range(4):
-            acceptor.accept()
-            counts.append((len(acceptor.opening), queued(sock)))
-            await opened(acceptor)
-        assert counts == [(16, 24), (16, 8), (8, 0), (0, 0)]  # the rest waited in the kernel
-        assert len(made) == 40
-    finally:
-        acceptor.close()
-        for c in clients:
-            c.close()
-        for p in made:
-            p.transport.close()
+    assert counts == [(16, 24), (16, 8), (8, 0), (0, 0)]  # the rest waited in the kernel
+    assert len(scene.made) == 40
 
 
 class RunsOutOfDescriptors(socket.socket):
@@ -117,39 +130,31 @@ class RunsOutOfDescriptors(socket.socket):
 
 
 async def test_out_of_descriptors_pauses_then_accepts_again(
-    made: list[Counting], caplog: pytest.LogCaptureFixture
+    scene: Scene, caplog: pytest.LogCaptureFixture
 ) -> None:
-    loop = asyncio.get_running_loop()
+    RunsOutOfDescriptors.failures = 1
     plain = bind_socket("127.0.0.1", 0, reuse_port=False)
-    sock = RunsOutOfDescriptors(plain.family, plain.type, fileno=plain.detach())
-    acceptor = Acceptor(loop, sock, Counting, batch=128)
+    acceptor = scene.acceptor(
+        sock=RunsOutOfDescriptors(plain.family, plain.type, fileno=plain.detach())
+    )
     acceptor.retry_after = 0.05
     Counting.enough, Counting.all_made = 3, asyncio.Event()
-    clients = connect_all(sock, 3)
-    try:
-        with caplog.at_level(logging.ERROR, logger="aigw"):
-            acceptor.accept()
-        assert acceptor.retry is not None and not acceptor.opening  # paused, not spinning
-        assert "cannot accept connections: Too many open files" in caplog.text
-        async with asyncio.timeout(10):  # resumed by its own timer, then accepts the three
-            await Counting.all_made.wait()
-        assert acceptor.retry is None and len(made) == 3
-    finally:
-        acceptor.close()
-        for c in clients:
-            c.close()
-        for p in made:
-            p.transport.close()
+    scene.connect(acceptor, 3)
+    with caplog.at_level(logging.ERROR, logger="aigw"):
+        acceptor.accept()
+    assert acceptor.retry is not None and not acceptor.opening  # paused, not spinning
+    assert "cannot accept connections: Too many open files; retrying in 0.05 s" in caplog.text
+    async with asyncio.timeout(10):  # resumed by its own timer, then accepts the three
+        await Counting.all_made.wait()
+    assert acceptor.retry is None and len(scene.made) == 3
 
 
-async def test_closed_acceptor_refuses_new_connections(made: list[Counting]) -> None:
-    loop = asyncio.get_running_loop()
-    sock = bind_socket("127.0.0.1", 0, reuse_port=False)
-    port = sock.getsockname()[1]
-    acceptor = Acceptor(loop, sock, Counting, batch=128)
+async def test_closed_acceptor_refuses_new_connections(scene: Scene) -> None:
+    acceptor = scene.acceptor()
+    port = acceptor.sock.getsockname()[1]
     acceptor.close()
     acceptor.close()  # twice is harmless (a runner may stop a site that stopped)
-    assert sock.fileno() == -1
+    assert acceptor.sock.fileno() == -1
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port)).close()
 
