@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from aigw.bench import harness
 from aigw.observability.multiproc import ENV
@@ -53,6 +54,28 @@ def test_two_workers_share_their_metrics_and_clean_up(tmp_path: Path) -> None:
         codes = harness.stop(gw, mock)
     assert codes == [0, 0, 0]
     assert not os.path.exists(mp_dir)
+
+
+def test_a_callers_metrics_directory_is_left_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A benchmark run where PROMETHEUS_MULTIPROC_DIR is set (a production shell, say) uses
+    a directory of its own: the caller's files are not cleared, nor its variable changed."""
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "counter_1.db").write_bytes(b"someone else's figures")
+    monkeypatch.setenv(ENV, str(theirs))
+    mock = harness.start_mock()
+    gw = harness.start_gateway(mock.url, workers=2, data_dir=str(tmp_path / "data"))
+    try:
+        assert gw.metrics_dir is not None and gw.metrics_dir.path != str(theirs)
+        assert os.environ[ENV] == str(theirs)
+        asyncio.run(harness.wait_ready(mock.url))
+        asyncio.run(harness.wait_ready(gw.url))
+    finally:
+        assert harness.stop(gw, mock) == [0, 0, 0]
+    assert (theirs / "counter_1.db").read_bytes() == b"someone else's figures"
+    assert os.environ[ENV] == str(theirs)
 
 
 def test_one_worker_keeps_its_metrics_in_memory(tmp_path: Path) -> None:

@@ -136,10 +136,15 @@ def start_gateway(
     if workers > 1 and cfg.observability.metrics.enabled:
         from aigw.observability.multiproc import ENV, MultiprocDir
 
+        # A directory of the benchmark's own, never the caller's (whose files it would clear).
+        callers = os.environ.pop(ENV, None)
         mp = MultiprocDir()  # sets the variable the forked workers read
     procs = [_fork(_gateway_main, cfg, s, i) for i, s in enumerate(socks)]
-    if mp is not None and mp.owned:
-        os.environ.pop(ENV, None)  # these workers' only: children started later go without
+    if mp is not None:
+        # These workers' only: children started later go without it, as before.
+        os.environ.pop(ENV, None)
+        if callers is not None:
+            os.environ[ENV] = callers
     for s in socks:
         s.close()
     return Child("aigw", f"http://{host}:{port}/v1", procs, mp)

@@ -33,4 +33,5 @@ class MultiprocDir:
     def close(self) -> None:
         if self.owned:
             shutil.rmtree(self.path, ignore_errors=True)
-            os.environ.pop(ENV, None)
+            if os.environ.get(ENV) == self.path:  # ours still (a caller may have set another)
+                os.environ.pop(ENV, None)
