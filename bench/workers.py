@@ -49,20 +49,17 @@ from passthrough import box_busy_seconds, cpu_seconds, run_wrk
 from aigw.bench import harness, report
 
 PERIOD_US = 20_000  # a short period: the quota's stalls stay far below wrk's timeout
+ONE, TWO, PAIR = "one worker", "--workers 2", "two separate gateways"  # what is measured
 
 
 class CpuCgroup:
     """A CPU cgroup holding its processes to `share` of one core (v1 or v2 interface)."""
 
-    def __init__(self, name: str, share: float):
-        root = _cpu_controller_dir()
-        if root is None:
-            raise RuntimeError("no writable cgroup cpu controller (needs root)")
-        self.v2 = (root / "cgroup.controllers").exists()
+    def __init__(self, root: Path, name: str, share: float):
         self.path = root / name
         self.path.mkdir()
         quota = int(PERIOD_US * share)
-        if self.v2:
+        if (root / "cgroup.controllers").exists():  # cgroup v2
             (self.path / "cpu.max").write_text(f"{quota} {PERIOD_US}")
         else:
             (self.path / "cpu.cfs_period_us").write_text(str(PERIOD_US))
@@ -170,7 +167,8 @@ def main() -> None:
     args = ap.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/workers.py needs wrk (apt-get install wrk)")
-    if _cpu_controller_dir() is None:
+    root = _cpu_controller_dir()
+    if root is None:
         sys.exit("not measurable here: no writable cgroup cpu controller (run as root)")
     cores = os.cpu_count() or 1
 
@@ -192,7 +190,7 @@ def main() -> None:
             asyncio.run(harness.wait_ready(c.url, timeout=120))
         for c, _ in gws.values():
             for pid in c.pids:
-                groups[pid] = CpuCgroup(f"{tag}-{pid}", args.share)
+                groups[pid] = CpuCgroup(root, f"{tag}-{pid}", args.share)
                 groups[pid].add(pid)
 
         def setup(name: str, *gateways: str) -> Setup:
@@ -218,9 +216,6 @@ def main() -> None:
         for g in groups.values():
             g.remove()
     print_table(rounds, args, cores, started)
-
-
-ONE, TWO, PAIR = "one worker", "--workers 2", "two separate gateways"
 
 
 def print_table(
