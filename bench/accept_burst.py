@@ -98,7 +98,7 @@ def main() -> None:
     results: dict[str, list[tuple[list[float], float]]] = {name: [] for name in targets}
     try:
         for c, key in targets.values():
-            asyncio.run(harness.wait_ready(c.url, timeout=120))
+            asyncio.run(harness.wait_ready(c, timeout=120))
             assert [post(c.url, key, HIT_BODY) for _ in range(2)] == ["miss", "hit"]
         for rnd in range(args.rounds):
             for name, (c, key) in targets.items():

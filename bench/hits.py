@@ -128,7 +128,7 @@ def main() -> None:
         children.append(w2_c)
     try:
         for c in children:
-            asyncio.run(harness.wait_ready(c.url, timeout=120))
+            asyncio.run(harness.wait_ready(c, timeout=120))
         # the one miss that stores the answer; the second is the first hit
         outcomes = [post(hit_c.url, hit_key, HIT_BODY) for _ in range(2)]
         assert outcomes == ["miss", "hit"], outcomes

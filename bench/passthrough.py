@@ -375,10 +375,10 @@ def main() -> None:
     ]
     try:
         t_start = time.perf_counter()
-        asyncio.run(harness.wait_ready(gw_c.url))
+        asyncio.run(harness.wait_ready(gw_c))
         aigw_ready_s = time.perf_counter() - t_start
         for c in children:
-            asyncio.run(harness.wait_ready(c.url))
+            asyncio.run(harness.wait_ready(c))
         if gw2_c:
             targets.append(Target("aigw-w2", gw2_c.url, gw2_c.pids))
         if args.litellm:

@@ -69,8 +69,8 @@ def main() -> None:
     gw = harness.start_gateway(mock.url, extra=extra, data_dir=work + "/aigw")
     rows: list[list] = []
     try:
-        asyncio.run(harness.wait_ready(gw.url))
-        asyncio.run(harness.wait_ready(mock.url))
+        asyncio.run(harness.wait_ready(gw))
+        asyncio.run(harness.wait_ready(mock))
         asyncio.run(one(gw.url, "mixed", 8, 1.0))  # warm: model loaded, pools open
         for scenario in args.scenarios:
             for conns in args.connections:

@@ -187,7 +187,7 @@ def main() -> None:
     groups: dict[int, CpuCgroup] = {}
     try:
         for c in children:
-            asyncio.run(harness.wait_ready(c.url, timeout=120))
+            asyncio.run(harness.wait_ready(c, timeout=120))
         for c, _ in gws.values():
             for pid in c.pids:
                 groups[pid] = CpuCgroup(root, f"{tag}-{pid}", args.share)

@@ -39,7 +39,7 @@ def _quiet_child() -> None:
         pass
 
 
-def _mock_main(sock: socket.socket, mock_kw: dict[str, Any]) -> None:
+def _mock_main(sock: socket.socket, mock_kw: dict[str, Any], started: Any) -> None:
     _quiet_child()
     from aiohttp import web
 
@@ -52,6 +52,7 @@ def _mock_main(sock: socket.socket, mock_kw: dict[str, Any]) -> None:
         await web.SockSite(runner, sock).start()
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        started.set()
         await stop.wait()
         await runner.cleanup()
 
@@ -59,14 +60,18 @@ def _mock_main(sock: socket.socket, mock_kw: dict[str, Any]) -> None:
     os._exit(0)
 
 
-def _gateway_main(cfg: Any, sock: socket.socket, worker_id: int) -> None:
+def _gateway_main(cfg: Any, sock: socket.socket, worker_id: int, started: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from aigw.cli.serve import run_worker
+    from aigw.cli.serve import StartupFailed, run_worker
     from aigw.observability import logging as obslog
 
     obslog.setup(cfg.logging.level, cfg.logging.format)  # as `aigw serve` does
-
-    os._exit(run_worker(cfg, sock, worker_id))
+    try:
+        code = run_worker(cfg, sock, worker_id, on_ready=started.set)
+    except StartupFailed as e:  # one line, as `aigw serve` says it (wait_ready raises)
+        os.write(2, f"{e}\n".encode())
+        code = 1
+    os._exit(code)
 
 
 def gateway_config(upstream_url: str, data_dir: str, extra: dict[str, Any] | None = None) -> Any:
@@ -96,26 +101,31 @@ class Child:
     url: str  # base URL of the OpenAI API (…/v1)
     procs: list[Any] = field(default_factory=list)
     metrics_dir: Any = None  # the workers' shared metrics files (several workers)
+    # Per process, an event it sets once it serves (and SIGTERM stops it cleanly). Empty for
+    # a child that does not say: `wait_ready` then has only its URL to go by.
+    started: list[Any] = field(default_factory=list)
 
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.procs if p.pid]
 
 
-def _fork(target: Callable[..., None], *args: Any) -> Any:
+def _fork(target: Callable[..., None], *args: Any) -> tuple[Any, Any]:
+    """The started process, and the event it sets once it serves (its last argument)."""
     ctx = multiprocessing.get_context("fork")
-    p = ctx.Process(target=target, args=args, daemon=True)
+    started = ctx.Event()
+    p = ctx.Process(target=target, args=(*args, started), daemon=True)
     p.start()
-    return p
+    return p, started
 
 
 def start_mock(host: str = "127.0.0.1", **mock_kw: Any) -> Child:
     """`mock_kw`: latency (s), tokens_per_second, error_rate, text (see MockOpenAI)."""
     sock = listen(host)
     port = sock.getsockname()[1]
-    p = _fork(_mock_main, sock, mock_kw)
+    p, started = _fork(_mock_main, sock, mock_kw)
     sock.close()
-    return Child("mock", f"http://{host}:{port}/v1", [p])
+    return Child("mock", f"http://{host}:{port}/v1", [p], started=[started])
 
 
 def start_gateway(
@@ -139,7 +149,7 @@ def start_gateway(
         # A directory of the benchmark's own, never the caller's (whose files it would clear).
         callers = os.environ.pop(ENV, None)
         mp = MultiprocDir()  # sets the variable the forked workers read
-    procs = [_fork(_gateway_main, cfg, s, i) for i, s in enumerate(socks)]
+    forked = [_fork(_gateway_main, cfg, s, i) for i, s in enumerate(socks)]
     if mp is not None:
         # These workers' only: children started later go without it, as before.
         os.environ.pop(ENV, None)
@@ -147,14 +157,28 @@ def start_gateway(
             os.environ[ENV] = callers
     for s in socks:
         s.close()
-    return Child("aigw", f"http://{host}:{port}/v1", procs, mp)
+    return Child(
+        "aigw", f"http://{host}:{port}/v1", [p for p, _ in forked], mp, [e for _, e in forked]
+    )
 
 
-async def wait_ready(url: str, timeout: float = 30.0, path: str = "/models") -> None:
-    """Poll until the server answers (any HTTP status), or raise after `timeout` seconds."""
+async def wait_ready(target: Child | str, timeout: float = 30.0, path: str = "/models") -> None:
+    """Poll until the server answers (any HTTP status), or raise after `timeout` seconds.
+    A child's processes must each say they serve first: behind one port, an answer shows only
+    that one worker is up, and a benchmark would start on part of the gateway (or stop a
+    worker still starting, which then dies of the signal instead of exiting 0)."""
     import aiohttp
 
     deadline = time.monotonic() + timeout
+    url = target if isinstance(target, str) else target.url
+    if isinstance(target, Child):
+        while not all(e.is_set() for e in target.started):
+            for p, e in zip(target.procs, target.started, strict=True):
+                if not e.is_set() and not p.is_alive():
+                    raise RuntimeError(f"{target.name} exited ({p.exitcode}) before serving")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not start within {timeout:.0f}s")
+            await asyncio.sleep(0.05)
     async with aiohttp.ClientSession() as s:
         while True:
             try:

@@ -183,7 +183,7 @@ def bench(
             url = gw.url
             if compare_url == "mock":
                 compare_url = mock.url
-            asyncio.run(_ready([c.url for c in children]))
+            asyncio.run(_ready(children))
             console.print(
                 f"[dim]mock upstream {mock.url} · aigw {gw.url} "
                 f"({gateway_workers} worker{'s' if gateway_workers > 1 else ''})[/dim]"
@@ -253,10 +253,10 @@ def _use_uvloop() -> None:
         pass
 
 
-async def _ready(urls: list[str]) -> None:
+async def _ready(children: list[Any]) -> None:
     from aigw.bench.harness import wait_ready
 
-    await asyncio.gather(*(wait_ready(u) for u in urls))
+    await asyncio.gather(*(wait_ready(c) for c in children))
 
 
 async def _run(a: Any, b: Any, rounds: int, console: Any, quiet: bool) -> tuple[Any, Any]:

@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import typer
@@ -122,8 +123,14 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
-def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 0) -> int:
-    """Run one server process until SIGTERM/SIGINT, then drain and return the exit code."""
+def run_worker(
+    cfg: Config,
+    sock: socket.socket | None = None,
+    worker_id: int = 0,
+    on_ready: Callable[[], None] | None = None,
+) -> int:
+    """Run one server process until SIGTERM/SIGINT, then drain and return the exit code.
+    `on_ready` is called once it serves and a signal stops it cleanly (the bench harness)."""
     if sock is None:  # before anything slow: a taken port fails at once
         sock = listen(cfg.server.host, cfg.server.port, reuse_port=False)
     try:
@@ -132,10 +139,12 @@ def run_worker(cfg: Config, sock: socket.socket | None = None, worker_id: int = 
         uvloop.install()
     except ImportError:  # Windows: the default loop works too
         pass
-    return asyncio.run(_serve(cfg, sock, worker_id))
+    return asyncio.run(_serve(cfg, sock, worker_id, on_ready))
 
 
-async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
+async def _serve(
+    cfg: Config, sock: socket.socket, worker_id: int, on_ready: Callable[[], None] | None
+) -> int:
     from aigw.server.accept import AcceptSite
     from aigw.server.app import create_app
     from aigw.server.connections import GatewayRunner
@@ -177,6 +186,8 @@ async def _serve(cfg: Config, sock: socket.socket, worker_id: int) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    if on_ready is not None:
+        on_ready()
     await stop.wait()
     log.info(
         "shutting down: draining in-flight requests",
