@@ -123,6 +123,9 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     return sock
 
 
+_CAN_BLOCK = hasattr(signal, "pthread_sigmask")  # not on Windows (one process there)
+
+
 def run_worker(
     cfg: Config,
     sock: socket.socket | None = None,
@@ -145,6 +148,15 @@ def run_worker(
 async def _serve(
     cfg: Config, sock: socket.socket, worker_id: int, on_ready: Callable[[], None] | None
 ) -> int:
+    # A SIGTERM during start-up (a deploy rolled back, a unit stopped as it started) is a
+    # clean stop too, acted on once the worker listens; before, it killed the worker. Ctrl-C
+    # (SIGINT) keeps asyncio's own handling until then: it interrupts a start-up that hangs.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    if _CAN_BLOCK:  # a `--workers` parent forked us with it blocked: now it can come
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
     from aigw.server.accept import AcceptSite
     from aigw.server.app import create_app
     from aigw.server.connections import GatewayRunner
@@ -182,10 +194,7 @@ async def _serve(
     )
     if not cfg.providers:
         log.warning("no providers configured: " + configmod.no_provider_hint())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
     if on_ready is not None:
         on_ready()
     await stop.wait()
@@ -244,13 +253,16 @@ def run_workers(cfg: Config) -> int:
         if mp is not None:
             mp.close()
         raise
+    # The workers start with SIGTERM blocked, until their own handler is in (`_serve`): a
+    # stop that comes while one is still starting waits for it instead of killing it.
+    if _CAN_BLOCK:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     for i, sock in enumerate(socks):
         siblings = socks[i + 1 :]
         p = ctx.Process(target=_worker_main, args=(cfg, sock, i, siblings), daemon=False)
         p.start()
         sock.close()
         procs.append(p)
-    log.info("started workers", extra={"workers": len(procs)})
 
     def stop_all() -> None:
         for p in procs:
@@ -259,6 +271,9 @@ def run_workers(cfg: Config) -> int:
 
     signal.signal(signal.SIGTERM, lambda _s, _f: stop_all())
     signal.signal(signal.SIGINT, lambda _s, _f: stop_all())
+    if _CAN_BLOCK:  # one that came meanwhile is handled now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    log.info("started workers", extra={"workers": len(procs)})  # a signal now stops them all
     code = 0
     running = {p.sentinel: p for p in procs}
     while running:
