@@ -124,6 +124,7 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 
 _CAN_BLOCK = hasattr(signal, "pthread_sigmask")  # not on Windows (one process there)
+_STOPS = {signal.SIGTERM, signal.SIGINT}
 
 
 def run_worker(
@@ -154,8 +155,8 @@ async def _serve(
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    if _CAN_BLOCK:  # a `--workers` parent forked us with it blocked: now it can come
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    if _CAN_BLOCK:  # a `--workers` parent forked us with them blocked: now they can come
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
 
     from aigw.server.accept import AcceptSite
     from aigw.server.app import create_app
@@ -253,10 +254,12 @@ def run_workers(cfg: Config) -> int:
         if mp is not None:
             mp.close()
         raise
-    # The workers start with SIGTERM blocked, until their own handler is in (`_serve`): a
-    # stop that comes while one is still starting waits for it instead of killing it.
+    # The workers start with SIGTERM blocked (and SIGINT, which they ignore) until their own
+    # handler is in (`_serve`): a stop that comes while one is still starting waits for it
+    # instead of killing it. Here, a stop while forking waits for the handlers below, so no
+    # worker is left running unstopped.
     if _CAN_BLOCK:
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     for i, sock in enumerate(socks):
         siblings = socks[i + 1 :]
         p = ctx.Process(target=_worker_main, args=(cfg, sock, i, siblings), daemon=False)
@@ -272,7 +275,7 @@ def run_workers(cfg: Config) -> int:
     signal.signal(signal.SIGTERM, lambda _s, _f: stop_all())
     signal.signal(signal.SIGINT, lambda _s, _f: stop_all())
     if _CAN_BLOCK:  # one that came meanwhile is handled now
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
     log.info("started workers", extra={"workers": len(procs)})  # a signal now stops them all
     code = 0
     running = {p.sentinel: p for p in procs}
