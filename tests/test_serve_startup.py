@@ -61,3 +61,43 @@ def test_a_data_dir_that_cannot_be_created(tmp_path: Path, workers: str) -> None
     lines = _errors(r)
     assert lines and set(lines) == {f"cannot start: {blocker}/data: not a directory"}
     assert "Traceback" not in r.stderr + r.stdout
+
+
+# `aigw serve --workers 3` where the system refuses the second fork (out of memory or
+# processes: as root that cannot be produced for real, so the fork itself is made to fail).
+_NO_SECOND_FORK = """
+import errno, multiprocessing.context as mpc, sys
+from aigw import config
+from aigw.cli import serve
+
+real, forks = mpc.ForkProcess._Popen, []
+def popen(process):
+    forks.append(process)
+    if len(forks) > 1:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+    return real(process)
+mpc.ForkProcess._Popen = staticmethod(popen)
+cfg = config.from_dict({"data_dir": sys.argv[1], "server": {"port": int(sys.argv[2]), "workers": 3}})
+try:
+    serve.run_workers(cfg)
+except serve.StartupFailed as e:
+    print(e)
+print("first worker exit code:", forks[0].exitcode)
+"""
+
+
+def test_a_fork_that_fails_stops_the_workers_already_started(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    r = subprocess.run(
+        [sys.executable, "-c", _NO_SECOND_FORK, str(tmp_path / "data"), str(port)],
+        capture_output=True,
+        text=True,
+        timeout=EXIT_DEADLINE,
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == [
+        "cannot start workers: resource temporarily unavailable",
+        "first worker exit code: 0",  # it started, then stopped cleanly
+    ], r.stderr

@@ -260,12 +260,25 @@ def run_workers(cfg: Config) -> int:
     # worker is left running unstopped.
     if _CAN_BLOCK:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
-    for i, sock in enumerate(socks):
-        siblings = socks[i + 1 :]
-        p = ctx.Process(target=_worker_main, args=(cfg, sock, i, siblings), daemon=False)
-        p.start()
-        sock.close()
-        procs.append(p)
+    try:
+        for i, sock in enumerate(socks):
+            siblings = socks[i + 1 :]
+            p = ctx.Process(target=_worker_main, args=(cfg, sock, i, siblings), daemon=False)
+            p.start()
+            sock.close()
+            procs.append(p)
+    except OSError as e:  # no fork (out of memory or processes): the started ones stop too
+        for p in procs:
+            os.kill(p.pid, signal.SIGTERM)  # taken once each has started: a clean stop
+        for p in procs:
+            p.join()
+        for sock in socks:
+            sock.close()
+        if _CAN_BLOCK:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
+        if mp is not None:
+            mp.close()
+        raise StartupFailed(f"cannot start workers: {_reason(e)}") from None
 
     def stop_all() -> None:
         for p in procs:
