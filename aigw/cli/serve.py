@@ -269,7 +269,8 @@ def run_workers(cfg: Config) -> int:
             procs.append(p)
     except OSError as e:  # no fork (out of memory or processes): the started ones stop too
         for p in procs:
-            os.kill(p.pid, signal.SIGTERM)  # taken once each has started: a clean stop
+            if p.pid:
+                os.kill(p.pid, signal.SIGTERM)  # taken once each has started: a clean stop
         for p in procs:
             p.join()
         for sock in socks:
