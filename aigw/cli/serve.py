@@ -22,6 +22,10 @@ from aigw.observability import logging as obslog
 
 log = logging.getLogger("aigw")
 
+# The stop signals, held back while a gateway starts (see `serve`, `_serve`, `run_workers`).
+_CAN_BLOCK = hasattr(signal, "pthread_sigmask")  # not on Windows (one process there)
+_STOPS = {signal.SIGTERM, signal.SIGINT}
+
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
@@ -42,6 +46,10 @@ def serve(
     ),
 ) -> None:
     """Start the gateway."""
+    # A stop from here on waits for the worker's own handler (`_serve`), so a gateway half
+    # started is never killed by it: it stops cleanly once it listens.
+    if _CAN_BLOCK:
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
         cfg = configmod.load(config)
     except ConfigError as e:
@@ -121,10 +129,6 @@ def bind_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
         raise
     sock.setblocking(False)
     return sock
-
-
-_CAN_BLOCK = hasattr(signal, "pthread_sigmask")  # not on Windows (one process there)
-_STOPS = {signal.SIGTERM, signal.SIGINT}
 
 
 def run_worker(
@@ -257,7 +261,7 @@ def run_workers(cfg: Config) -> int:
     # The workers start with SIGTERM blocked (and SIGINT, which they ignore) until their own
     # handler is in (`_serve`): a stop that comes while one is still starting waits for it
     # instead of killing it. Here, a stop while forking waits for the handlers below, so no
-    # worker is left running unstopped.
+    # worker is left running unstopped. (`serve` blocked them already; other callers may not.)
     if _CAN_BLOCK:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
     try:
