@@ -60,18 +60,14 @@ def _mock_main(sock: socket.socket, mock_kw: dict[str, Any], started: Any) -> No
     os._exit(0)
 
 
-def _gateway_main(cfg: Any, sock: socket.socket, worker_id: int, started: Any) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from aigw.cli.serve import StartupFailed, run_worker
+def _gateway_main(
+    cfg: Any, sock: socket.socket, worker_id: int, siblings: list[socket.socket], started: Any
+) -> None:
+    from aigw.cli.serve import worker_main
     from aigw.observability import logging as obslog
 
     obslog.setup(cfg.logging.level, cfg.logging.format)  # as `aigw serve` does
-    try:
-        code = run_worker(cfg, sock, worker_id, on_ready=started.set)
-    except StartupFailed as e:  # one line, as `aigw serve` says it (wait_ready raises)
-        os.write(2, f"{e}\n".encode())
-        code = 1
-    os._exit(code)
+    worker_main(cfg, sock, worker_id, siblings, on_ready=started.set)  # as its workers run
 
 
 def gateway_config(upstream_url: str, data_dir: str, extra: dict[str, Any] | None = None) -> Any:
@@ -149,7 +145,7 @@ def start_gateway(
         # A directory of the benchmark's own, never the caller's (whose files it would clear).
         callers = os.environ.pop(ENV, None)
         mp = MultiprocDir()  # sets the variable the forked workers read
-    forked = [_fork(_gateway_main, cfg, s, i) for i, s in enumerate(socks)]
+    forked = [_fork(_gateway_main, cfg, s, i, socks[i + 1 :]) for i, s in enumerate(socks)]
     if mp is not None:
         # These workers' only: children started later go without it, as before.
         os.environ.pop(ENV, None)

@@ -223,14 +223,19 @@ def settle_heap() -> None:
     gc.set_threshold(50_000, 50, 100)
 
 
-def _worker_main(
-    cfg: Config, sock: socket.socket, worker_id: int, siblings: list[socket.socket]
+def worker_main(
+    cfg: Config,
+    sock: socket.socket,
+    worker_id: int,
+    siblings: list[socket.socket],
+    on_ready: Callable[[], None] | None = None,
 ) -> None:
+    """A forked worker's whole life (`run_workers`, and the bench harness's gateways)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     for other in siblings:  # inherited by fork; held here, they would outlive their worker
         other.close()
     try:
-        code = run_worker(cfg, sock, worker_id)
+        code = run_worker(cfg, sock, worker_id, on_ready)
     except StartupFailed as e:
         # One write per line: workers failing together must not interleave their lines.
         os.write(sys.stderr.fileno(), f"{e}\n".encode())
@@ -267,7 +272,7 @@ def run_workers(cfg: Config) -> int:
     try:
         for i, sock in enumerate(socks):
             siblings = socks[i + 1 :]
-            p = ctx.Process(target=_worker_main, args=(cfg, sock, i, siblings), daemon=False)
+            p = ctx.Process(target=worker_main, args=(cfg, sock, i, siblings), daemon=False)
             p.start()
             sock.close()
             procs.append(p)
