@@ -247,21 +247,30 @@ def run_workers(cfg: Config) -> int:
     """N processes accept on the same port: each binds its own SO_REUSEPORT socket so the
     kernel spreads connections across them."""
     ctx = multiprocessing.get_context("fork")
-    procs = []
+    procs: list[multiprocessing.context.ForkProcess] = []
     mp = None
     if cfg.observability.metrics.enabled:  # one scrape sums the workers (before forking)
         from aigw.observability.multiproc import MultiprocDir
 
         mp = MultiprocDir()
     socks: list[socket.socket] = []
-    try:  # every socket before any fork: a taken port fails once, with nothing to undo
-        for _ in range(cfg.server.workers):
-            socks.append(listen(cfg.server.host, cfg.server.port, reuse_port=True))
-    except StartupFailed:
+
+    def release() -> None:  # what a start-up that failed leaves behind
         for sock in socks:
             sock.close()
         if mp is not None:
             mp.close()
+
+    def stop_all() -> None:
+        for p in procs:
+            if p.is_alive() and p.pid:
+                os.kill(p.pid, signal.SIGTERM)
+
+    try:  # every socket before any fork: a taken port fails once, with nothing to undo
+        for _ in range(cfg.server.workers):
+            socks.append(listen(cfg.server.host, cfg.server.port, reuse_port=True))
+    except StartupFailed:
+        release()
         raise
     # The workers start with SIGTERM blocked (and SIGINT, which they ignore) until their own
     # handler is in (`_serve`): a stop that comes while one is still starting waits for it
@@ -277,23 +286,13 @@ def run_workers(cfg: Config) -> int:
             sock.close()
             procs.append(p)
     except OSError as e:  # no fork (out of memory or processes): the started ones stop too
-        for p in procs:
-            if p.pid:
-                os.kill(p.pid, signal.SIGTERM)  # taken once each has started: a clean stop
+        stop_all()  # taken once each has started: a clean stop
         for p in procs:
             p.join()
-        for sock in socks:
-            sock.close()
+        release()
         if _CAN_BLOCK:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
-        if mp is not None:
-            mp.close()
         raise StartupFailed(f"cannot start workers: {_reason(e)}") from None
-
-    def stop_all() -> None:
-        for p in procs:
-            if p.is_alive() and p.pid:
-                os.kill(p.pid, signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, lambda _s, _f: stop_all())
     signal.signal(signal.SIGINT, lambda _s, _f: stop_all())
